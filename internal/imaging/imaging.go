@@ -1,0 +1,86 @@
+// Package imaging makes thumbnails with libvips (through bimg). It is the one
+// place that knows about the image engine: the rest of s3thumb sees Resizer,
+// Options and the typed errors, so the engine can be swapped.
+package imaging
+
+import (
+	"errors"
+)
+
+var (
+	// ErrUnsupportedImage means the input is not an image we read: empty,
+	// corrupt, truncated, or of a format outside the allowed ones.
+	ErrUnsupportedImage = errors.New("unsupported or corrupt image")
+	// ErrTooManyPixels means the input's header declares more pixels than
+	// the limit (a decompression bomb, or just too large).
+	ErrTooManyPixels = errors.New("image has too many pixels")
+)
+
+// Format is an output (or input) image format.
+type Format string
+
+// The formats thumbnails are written in.
+const (
+	JPEG Format = "jpeg"
+	PNG  Format = "png"
+	WebP Format = "webp"
+	AVIF Format = "avif"
+)
+
+// ContentType is the MIME type of the format.
+func (f Format) ContentType() string {
+	switch f {
+	case JPEG:
+		return "image/jpeg"
+	case PNG:
+		return "image/png"
+	case WebP:
+		return "image/webp"
+	case AVIF:
+		return "image/avif"
+	}
+	return "application/octet-stream"
+}
+
+// Fit is how the image meets the box.
+type Fit int
+
+const (
+	// Inside scales the image to fit inside the box, aspect ratio kept.
+	Inside Fit = iota
+	// Cover scales the image to cover the box and crops it, centred, to
+	// exactly the box.
+	Cover
+)
+
+// RGB is an opaque colour.
+type RGB struct{ R, G, B uint8 }
+
+// Options say what thumbnail to make.
+type Options struct {
+	// Width and Height are the box in output pixels; one of them may be 0
+	// (free: it follows the aspect ratio). Cover needs both.
+	Width, Height int
+	Fit           Fit
+	Format        Format
+	Quality       int // 1-100; 0 for the format's default
+	// Background is what transparent pixels are flattened onto when the
+	// output format has no alpha channel (JPEG).
+	Background RGB
+	// Enlarge allows output larger than the input; without it an image
+	// smaller than the box is not scaled up.
+	Enlarge bool
+}
+
+// Info is what an image's header says.
+type Info struct {
+	Width, Height int // as stored, before EXIF rotation
+	Format        Format
+}
+
+// Image is an encoded thumbnail.
+type Image struct {
+	Data          []byte
+	Format        Format
+	Width, Height int
+}

@@ -1,0 +1,73 @@
+// Package store keeps objects (originals and thumbnails) in a bucket-like
+// store: Amazon S3 or any S3-compatible server ("s3://BUCKET/PREFIX"), or a
+// local directory ("file://DIR"). Both implement Store with the same
+// semantics, so the rest of s3thumb never knows which one it talks to.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+var (
+	// ErrNotFound means no object is stored under the key.
+	ErrNotFound = errors.New("object not found")
+	// ErrExists means a write with IfNoneMatch found the key already taken:
+	// another writer won.
+	ErrExists = errors.New("object already exists")
+	// ErrInvalidKey means the store cannot hold an object under this key.
+	ErrInvalidKey = errors.New("invalid key for this store")
+)
+
+// Attrs describes a stored object.
+type Attrs struct {
+	Key          string
+	Size         int64
+	ContentType  string
+	CacheControl string
+	ETag         string // quoted, as in HTTP
+	LastModified time.Time
+	StorageClass string
+}
+
+// Object is an object's attributes and its body, which the caller must close.
+type Object struct {
+	Attrs
+	Body io.ReadCloser
+}
+
+// PutOptions are the attributes written with an object.
+type PutOptions struct {
+	ContentType  string
+	CacheControl string
+	StorageClass string            // "" for the store's default
+	Tags         map[string]string // object tags, e.g. thumbnail=yes
+	// IfNoneMatch makes the write fail with ErrExists when the key is taken
+	// (If-None-Match: *), so the first writer wins.
+	IfNoneMatch bool
+}
+
+// Store is a bucket of objects. Keys are relative to the store's root (the
+// bucket and prefix, or the directory).
+type Store interface {
+	// Get opens an object; ErrNotFound when there is none.
+	Get(ctx context.Context, key string) (*Object, error)
+	// Head returns an object's attributes; ErrNotFound when there is none.
+	Head(ctx context.Context, key string) (Attrs, error)
+	// Put writes an object of body's length.
+	Put(ctx context.Context, key string, body []byte, opts PutOptions) error
+	// Tags returns an object's tags; ErrNotFound when there is none.
+	Tags(ctx context.Context, key string) (map[string]string, error)
+	// Delete removes an object; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List calls fn for every object whose key starts with prefix, in
+	// lexical key order, beginning after startAfter; fn returning an error
+	// stops the listing with that error.
+	List(ctx context.Context, prefix, startAfter string, fn func(Attrs) error) error
+	// Ping checks that the store can be reached (for readiness probes).
+	Ping(ctx context.Context) error
+	// String names the store for logs, as a URL.
+	String() string
+}

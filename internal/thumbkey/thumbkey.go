@@ -1,0 +1,280 @@
+// Package thumbkey is the grammar of thumbnail object keys: it turns a key such
+// as "photos/earth_200x200_fit@2x.webp" into the original it is made from and
+// the box, mode, density and format it asks for, and back again.
+//
+// The grammar is DIR/NAME_SIZE[_MODE][@Dx].EXT where SIZE is WxH, Wx or xH,
+// MODE is fit or fill, D is 2 or 3 and EXT is jpg, jpeg, png, webp or avif
+// (any letter case). Parse and String round-trip exactly.
+package thumbkey
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxKeyBytes is the longest key accepted, the same limit S3 puts on object keys.
+const MaxKeyBytes = 1024
+
+var (
+	// ErrInvalidKey means the key cannot name an object safely: empty, too long,
+	// not UTF-8, with control characters, or with path segments that could
+	// escape the store ("..", ".", empty, a leading slash).
+	ErrInvalidKey = errors.New("invalid key")
+	// ErrNotThumbnail means the key is a valid object key that does not follow
+	// the thumbnail grammar.
+	ErrNotThumbnail = errors.New("not a thumbnail key")
+)
+
+// Mode says how an image is fitted to the requested box.
+type Mode string
+
+const (
+	// ModeUnset means the key names no mode; the service's default applies.
+	ModeUnset Mode = ""
+	// ModeFit scales the image to fit inside the box, keeping its aspect ratio.
+	ModeFit Mode = "fit"
+	// ModeFill scales the image to cover the box and crops it, centred, to
+	// exactly the box.
+	ModeFill Mode = "fill"
+)
+
+// ParseMode parses "fit" or "fill".
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeFit, ModeFill:
+		return m, nil
+	}
+	return ModeUnset, fmt.Errorf("unknown mode %q (want fit or fill)", s)
+}
+
+// Format is an image format named by a key's extension.
+type Format string
+
+// The output formats a thumbnail key can name.
+const (
+	JPEG Format = "jpeg"
+	PNG  Format = "png"
+	WebP Format = "webp"
+	AVIF Format = "avif"
+)
+
+// FormatOf returns the format an extension (without the dot, any case) names.
+func FormatOf(ext string) (Format, bool) {
+	switch strings.ToLower(ext) {
+	case "jpg", "jpeg":
+		return JPEG, true
+	case "png":
+		return PNG, true
+	case "webp":
+		return WebP, true
+	case "avif":
+		return AVIF, true
+	}
+	return "", false
+}
+
+// Key is a parsed thumbnail key.
+type Key struct {
+	Dir     string // folder, "" or ending in "/"
+	Name    string // the original's name without extension
+	Width   int    // box width in CSS pixels; 0 when only the height is given
+	Height  int    // box height in CSS pixels; 0 when only the width is given
+	Mode    Mode   // ModeUnset when the key names none
+	Density int    // 1 (or 0) when the key names none, else 2 or 3
+	Ext     string // extension as written, without the dot
+}
+
+// Format is the output format the key's extension names.
+func (k Key) Format() Format {
+	f, _ := FormatOf(k.Ext)
+	return f
+}
+
+// PixelBox is the box in output pixels: the size times the density.
+// A side that the key leaves free is 0.
+func (k Key) PixelBox() (width, height int) {
+	d := max(k.Density, 1)
+	return k.Width * d, k.Height * d
+}
+
+// Size is the SIZE part of the key: "200x200", "200x" or "x300".
+func (k Key) Size() string {
+	return Box{Width: k.Width, Height: k.Height}.String()
+}
+
+// String formats the key; String(Parse(s)) == s for every thumbnail key s.
+func (k Key) String() string {
+	var b strings.Builder
+	b.Grow(len(k.Dir) + len(k.Name) + 24)
+	b.WriteString(k.Dir)
+	b.WriteString(k.Name)
+	b.WriteByte('_')
+	b.WriteString(k.Size())
+	if k.Mode != ModeUnset {
+		b.WriteByte('_')
+		b.WriteString(string(k.Mode))
+	}
+	if k.Density > 1 {
+		b.WriteByte('@')
+		b.WriteString(strconv.Itoa(k.Density))
+		b.WriteByte('x')
+	}
+	b.WriteByte('.')
+	b.WriteString(k.Ext)
+	return b.String()
+}
+
+// Original is the key of the original with the given extension.
+func (k Key) Original(ext string) string {
+	return k.Dir + k.Name + "." + ext
+}
+
+// OriginalKeys lists the keys the original may be stored under, most likely
+// first: the thumbnail's own extension, then each of sourceExts.
+func (k Key) OriginalKeys(sourceExts []string) []string {
+	keys := make([]string, 0, len(sourceExts)+1)
+	keys = append(keys, k.Original(k.Ext))
+	for _, ext := range sourceExts {
+		if ext == k.Ext {
+			continue
+		}
+		keys = append(keys, k.Original(ext))
+	}
+	return keys
+}
+
+// Validate reports whether key can name an object safely, without any chance
+// of escaping the store it is looked up in. The error wraps ErrInvalidKey.
+func Validate(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty", ErrInvalidKey)
+	case len(key) > MaxKeyBytes:
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxKeyBytes)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidKey)
+	case key[0] == '/':
+		return fmt.Errorf("%w: starts with a slash", ErrInvalidKey)
+	}
+	for _, r := range key {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return fmt.Errorf("%w: contains control character or backslash %q", ErrInvalidKey, r)
+		}
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		switch seg {
+		case "":
+			return fmt.Errorf("%w: empty path segment", ErrInvalidKey)
+		case ".", "..":
+			return fmt.Errorf("%w: path segment %q", ErrInvalidKey, seg)
+		}
+	}
+	return nil
+}
+
+// Parse parses a thumbnail key. A key that is unsafe gives an error wrapping
+// ErrInvalidKey; a safe key outside the grammar gives one wrapping
+// ErrNotThumbnail.
+func Parse(key string) (Key, error) {
+	if err := Validate(key); err != nil {
+		return Key{}, err
+	}
+	notThumb := func(why string) (Key, error) {
+		return Key{}, fmt.Errorf("%w: %q %s", ErrNotThumbnail, key, why)
+	}
+	var k Key
+	base := key
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		k.Dir, base = key[:i+1], key[i+1:]
+	}
+	dot := strings.LastIndexByte(base, '.')
+	if dot < 0 {
+		return notThumb("has no extension")
+	}
+	stem := base[:dot]
+	k.Ext = base[dot+1:]
+	if _, ok := FormatOf(k.Ext); !ok {
+		return notThumb("has no image extension (jpg, jpeg, png, webp, avif)")
+	}
+	k.Density = 1
+	if rest, ok := strings.CutSuffix(stem, "@2x"); ok {
+		stem, k.Density = rest, 2
+	} else if rest, ok := strings.CutSuffix(stem, "@3x"); ok {
+		stem, k.Density = rest, 3
+	}
+	if rest, ok := strings.CutSuffix(stem, "_"+string(ModeFit)); ok {
+		stem, k.Mode = rest, ModeFit
+	} else if rest, ok := strings.CutSuffix(stem, "_"+string(ModeFill)); ok {
+		stem, k.Mode = rest, ModeFill
+	}
+	us := strings.LastIndexByte(stem, '_')
+	if us < 1 {
+		return notThumb("has no _WxH size after a name")
+	}
+	box, err := ParseBox(stem[us+1:])
+	if err != nil {
+		return notThumb("has no valid _WxH size")
+	}
+	k.Name, k.Width, k.Height = stem[:us], box.Width, box.Height
+	return k, nil
+}
+
+// Box is a requested size, in CSS pixels; one side may be 0 (free).
+type Box struct {
+	Width, Height int
+}
+
+// MaxSide is the largest number a size may name on one side; the service's
+// own limit (--max-dimension) is usually far smaller.
+const MaxSide = 99999
+
+// ParseBox parses "WxH", "Wx" or "xH" with positive decimal sides written
+// without leading zeros.
+func ParseBox(s string) (Box, error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	if !ok || (ws == "" && hs == "") {
+		return Box{}, fmt.Errorf("size %q: want WxH, Wx or xH", s)
+	}
+	w, err := parseSide(ws)
+	if err != nil {
+		return Box{}, fmt.Errorf("size %q: width: %w", s, err)
+	}
+	h, err := parseSide(hs)
+	if err != nil {
+		return Box{}, fmt.Errorf("size %q: height: %w", s, err)
+	}
+	return Box{Width: w, Height: h}, nil
+}
+
+// parseSide parses one side of a box; "" is a free side (0).
+func parseSide(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if len(s) > len(strconv.Itoa(MaxSide)) || s[0] == '0' {
+		return 0, fmt.Errorf("%q is not a number from 1 to %d without leading zeros", s, MaxSide)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("%q is not a number", s)
+		}
+	}
+	n, _ := strconv.Atoi(s) // only digits, at most five of them
+	return n, nil
+}
+
+// String formats the box as ParseBox reads it.
+func (b Box) String() string {
+	var s string
+	if b.Width > 0 {
+		s = strconv.Itoa(b.Width)
+	}
+	s += "x"
+	if b.Height > 0 {
+		s += strconv.Itoa(b.Height)
+	}
+	return s
+}
