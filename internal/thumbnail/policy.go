@@ -1,0 +1,73 @@
+package thumbnail
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// ErrSizeNotAllowed means the size policy refuses the requested box.
+var ErrSizeNotAllowed = errors.New("size not allowed")
+
+// DefaultMaxDimension is the default largest output side, in pixels.
+const DefaultMaxDimension = 4096
+
+// Policy decides which boxes may be made. It is checked before the original
+// is touched, so that arbitrary sizes cost nothing (no denial of wallet).
+type Policy struct {
+	// AllowedSizes, when not empty, are the only boxes served (in CSS
+	// pixels, any mode; the density multiplies them).
+	AllowedSizes []thumbkey.Box
+	// MaxDimension is the largest output side in pixels, density included.
+	MaxDimension int
+}
+
+// ParseSizes parses a comma-separated list of boxes: "200x200,400x,x300".
+func ParseSizes(s string) ([]thumbkey.Box, error) {
+	var boxes []thumbkey.Box
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		b, err := thumbkey.ParseBox(part)
+		if err != nil {
+			return nil, err
+		}
+		boxes = append(boxes, b)
+	}
+	return boxes, nil
+}
+
+// Validate checks the policy itself.
+func (p Policy) Validate() error {
+	if p.MaxDimension < 1 {
+		return fmt.Errorf("max dimension %d: must be at least 1", p.MaxDimension)
+	}
+	return nil
+}
+
+// Check returns an error wrapping ErrSizeNotAllowed when k's box may not be
+// made.
+func (p Policy) Check(k thumbkey.Key) error {
+	if len(p.AllowedSizes) > 0 {
+		box := thumbkey.Box{Width: k.Width, Height: k.Height}
+		allowed := false
+		for _, a := range p.AllowedSizes {
+			if a == box {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			return fmt.Errorf("%w: %s is not one of the allowed sizes", ErrSizeNotAllowed, box)
+		}
+	}
+	w, h := k.PixelBox()
+	if w > p.MaxDimension || h > p.MaxDimension {
+		return fmt.Errorf("%w: %dx%d pixels is larger than the maximum of %d per side", ErrSizeNotAllowed, w, h, p.MaxDimension)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+// Package thumbnail makes one thumbnail and stores it back: size policy,
+// then the original from the store, then the resize core, then a conditional
+// write under the thumbnail's key with its tag. The responder and the worker
+// both call Maker.Ensure, so neither re-implements any of these steps.
+package thumbnail
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+var (
+	// ErrOriginalMissing means no original exists for the thumbnail key
+	// under any of the source extensions.
+	ErrOriginalMissing = errors.New("original not found")
+	// ErrOriginalTooLarge means the original has more bytes than allowed.
+	ErrOriginalTooLarge = errors.New("original too large")
+)
+
+// Store is what the maker needs of an object store.
+type Store interface {
+	Get(ctx context.Context, key string) (*store.Object, error)
+	Head(ctx context.Context, key string) (store.Attrs, error)
+	Put(ctx context.Context, key string, body []byte, opts store.PutOptions) error
+}
+
+// Resizer is the image engine.
+type Resizer interface {
+	Thumbnail(ctx context.Context, data []byte, opts imaging.Options) (imaging.Image, error)
+}
+
+// Gate bounds the expensive part of the work (reading the original and
+// resizing it). Acquire either waits for a slot or fails fast when the
+// caller should shed load; release must be called once.
+type Gate interface {
+	Acquire(ctx context.Context) (release func(), err error)
+}
+
+// Config says how thumbnails are made and stored.
+type Config struct {
+	Policy Policy
+	// DefaultMode applies to keys that name no mode.
+	DefaultMode thumbkey.Mode
+	// SourceExts are the extensions tried for the original after the
+	// thumbnail's own.
+	SourceExts []string
+	// MaxSourceBytes is the largest original read.
+	MaxSourceBytes int64
+	// Quality is the encoder quality per output format (0: the default).
+	Quality    map[imaging.Format]int
+	Background imaging.RGB
+	Enlarge    bool
+
+	// StoreBack writes each new thumbnail under its key. Off, every request
+	// makes the thumbnail anew (useful only for benchmarks).
+	StoreBack    bool
+	CacheControl string
+	StorageClass string
+	Tags         map[string]string
+}
+
+// DefaultConfig returns the defaults that the command line also shows.
+func DefaultConfig() Config {
+	return Config{
+		Policy:         Policy{MaxDimension: DefaultMaxDimension},
+		MaxSourceBytes: 100 << 20,
+		DefaultMode:    thumbkey.ModeFill,
+		SourceExts:     []string{"jpg", "jpeg", "png", "webp"},
+		Quality:        map[imaging.Format]int{imaging.JPEG: 80, imaging.WebP: 80, imaging.AVIF: 60},
+		Background:     imaging.RGB{R: 255, G: 255, B: 255},
+		StoreBack:      true,
+		CacheControl:   "public, max-age=86400",
+		StorageClass:   "STANDARD",
+		Tags:           map[string]string{"thumbnail": "yes"},
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	if _, err := thumbkey.ParseMode(string(c.DefaultMode)); err != nil {
+		return fmt.Errorf("default mode: %w", err)
+	}
+	if len(c.SourceExts) == 0 {
+		return errors.New("source extensions: need at least one")
+	}
+	for _, ext := range c.SourceExts {
+		if _, ok := thumbkey.FormatOf(ext); !ok {
+			return fmt.Errorf("source extension %q: not an image extension (jpg, jpeg, png, webp, avif)", ext)
+		}
+	}
+	for f, q := range c.Quality {
+		if q < 0 || q > 100 {
+			return fmt.Errorf("%s quality %d: must be from 1 to 100", f, q)
+		}
+	}
+	if c.MaxSourceBytes < 1 {
+		return fmt.Errorf("max source bytes %d: must be at least 1", c.MaxSourceBytes)
+	}
+	return nil
+}
+
+// Maker makes thumbnails. It is safe for concurrent use.
+type Maker struct {
+	store   Store
+	resizer Resizer
+	gate    Gate // nil: no bound
+	cfg     Config
+	log     *slog.Logger
+}
+
+// NewMaker returns a Maker; gate may be nil.
+func NewMaker(st Store, resizer Resizer, gate Gate, cfg Config, log *slog.Logger) (*Maker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("thumbnail config: %w", err)
+	}
+	return &Maker{store: st, resizer: resizer, gate: gate, cfg: cfg, log: log}, nil
+}
+
+// Policy is the size policy the maker enforces.
+func (m *Maker) Policy() Policy { return m.cfg.Policy }
+
+// Result is what Ensure did.
+type Result struct {
+	Key string
+	// Existing is set when the thumbnail was already stored; then nothing
+	// was made and Image is empty.
+	Existing *store.Attrs
+
+	Image        imaging.Image
+	ContentType  string
+	ETag         string // quoted MD5 of the data, as S3 computes it
+	CacheControl string
+	// OriginalKey and OriginalBytes say what the thumbnail was made from.
+	OriginalKey   string
+	OriginalBytes int
+	ResizeTime    time.Duration
+
+	// Stored is true when this call wrote the thumbnail; false with a nil
+	// SaveErr means store-back is off or another writer won.
+	Stored bool
+	// SaveErr is a failed store-back. The thumbnail is still good to serve.
+	SaveErr error
+}
+
+// Ensure makes sure the thumbnail for k exists: it checks the size policy,
+// returns the stored thumbnail's attributes when one exists, and otherwise
+// makes it from the original and stores it back.
+func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
+	if err := m.cfg.Policy.Check(k); err != nil {
+		return nil, err
+	}
+	key := k.String()
+	if m.cfg.StoreBack {
+		attrs, err := m.store.Head(ctx, key)
+		if err == nil {
+			return &Result{Key: key, Existing: &attrs}, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("look for stored thumbnail: %w", err)
+		}
+	}
+	res, err := m.make(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if m.cfg.StoreBack {
+		res.Stored, res.SaveErr = m.save(ctx, res)
+	}
+	return res, nil
+}
+
+// make reads the original and resizes it, holding the gate for both.
+func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
+	if m.gate != nil {
+		release, err := m.gate.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	origKey, data, err := m.readOriginal(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	opts := m.options(k)
+	start := time.Now()
+	img, err := m.resizer.Thumbnail(ctx, data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("resize %s: %w", origKey, err)
+	}
+	sum := md5.Sum(img.Data)
+	return &Result{
+		Key:           k.String(),
+		Image:         img,
+		ContentType:   img.Format.ContentType(),
+		ETag:          `"` + hex.EncodeToString(sum[:]) + `"`,
+		CacheControl:  m.cfg.CacheControl,
+		OriginalKey:   origKey,
+		OriginalBytes: len(data),
+		ResizeTime:    time.Since(start),
+	}, nil
+}
+
+// options turns a key into resize options.
+func (m *Maker) options(k thumbkey.Key) imaging.Options {
+	w, h := k.PixelBox()
+	mode := k.Mode
+	if mode == thumbkey.ModeUnset {
+		mode = m.cfg.DefaultMode
+	}
+	fit := imaging.Inside
+	if mode == thumbkey.ModeFill && w > 0 && h > 0 {
+		fit = imaging.Cover
+	}
+	format := imaging.Format(k.Format())
+	return imaging.Options{
+		Width:      w,
+		Height:     h,
+		Fit:        fit,
+		Format:     format,
+		Quality:    m.cfg.Quality[format],
+		Background: m.cfg.Background,
+		Enlarge:    m.cfg.Enlarge,
+	}
+}
+
+// readOriginal finds the original under the candidate keys and reads it,
+// refusing one larger than MaxSourceBytes before reading its body.
+func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (string, []byte, error) {
+	for _, key := range k.OriginalKeys(m.cfg.SourceExts) {
+		obj, err := m.store.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("get original %s: %w", key, err)
+		}
+		data, err := m.readBody(obj)
+		if err != nil {
+			return "", nil, fmt.Errorf("read original %s: %w", key, err)
+		}
+		return key, data, nil
+	}
+	return "", nil, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
+}
+
+func (m *Maker) readBody(obj *store.Object) ([]byte, error) {
+	defer obj.Body.Close()
+	limit := m.cfg.MaxSourceBytes
+	if obj.Size > limit {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOriginalTooLarge, obj.Size, limit)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(max(obj.Size, 0)) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(obj.Body, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes, the limit", ErrOriginalTooLarge, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// save writes the thumbnail with If-None-Match, so that the first writer
+// wins; losing that race is not an error.
+func (m *Maker) save(ctx context.Context, res *Result) (bool, error) {
+	err := m.store.Put(ctx, res.Key, res.Image.Data, store.PutOptions{
+		ContentType:  res.ContentType,
+		CacheControl: m.cfg.CacheControl,
+		StorageClass: m.cfg.StorageClass,
+		Tags:         m.cfg.Tags,
+		IfNoneMatch:  true,
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrExists):
+		m.log.DebugContext(ctx, "thumbnail already stored by another writer", "key", res.Key)
+		return false, nil
+	default:
+		return false, fmt.Errorf("store back %s: %w", res.Key, err)
+	}
+}

@@ -1,0 +1,108 @@
+package responder
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// handleFront serves stored objects at /KEY, as the bucket's website
+// endpoint does, and sends a missing thumbnail to /resize with a 302, as the
+// bucket's routing rule does. Any other missing key is 404.
+func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if key == "" {
+		plain(w, http.StatusNotFound, "s3thumb: name an object, e.g. /earth_200x200.jpg")
+		return
+	}
+	if err := thumbkey.Validate(key); err != nil {
+		plain(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	err := s.serveStored(w, r, key)
+	switch {
+	case err == nil:
+		return
+	case !errors.Is(err, store.ErrNotFound):
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := thumbkey.Parse(key); err != nil {
+		plain(w, http.StatusNotFound, "no object "+key)
+		return
+	}
+	w.Header().Set("Location", resizeURL(key))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusFound)
+}
+
+// resizeURL is where a missing thumbnail is sent, the same URL the S3
+// routing rule (ReplaceKeyPrefixWith "resize?src=") builds.
+func resizeURL(key string) string {
+	return "/resize?src=" + strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")
+}
+
+// serveStored answers with a stored object. It writes nothing when it
+// returns an error, so the caller can still choose the answer.
+func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string) error {
+	obj, err := s.store.Get(r.Context(), key)
+	if err != nil {
+		return err
+	}
+	defer obj.Body.Close()
+	h := w.Header()
+	ctype := obj.ContentType
+	if ctype == "" {
+		ctype = mime.TypeByExtension(path.Ext(key))
+	}
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	if obj.ETag != "" {
+		h.Set("ETag", obj.ETag)
+	}
+	if obj.CacheControl != "" {
+		h.Set("Cache-Control", obj.CacheControl)
+	}
+	if !obj.LastModified.IsZero() {
+		h.Set("Last-Modified", obj.LastModified.UTC().Format(http.TimeFormat))
+	}
+	if etagMatches(r.Header.Get("If-None-Match"), obj.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		if _, err := io.Copy(w, obj.Body); err != nil {
+			s.log.DebugContext(r.Context(), "copy to client stopped", "key", key, "err", err)
+		}
+	}
+	return nil
+}
+
+// etagMatches reports whether an If-None-Match header names etag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatches(header, etag string) bool {
+	if header == "" || etag == "" {
+		return false
+	}
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for candidate := range strings.SplitSeq(header, ",") {
+		if strings.TrimPrefix(strings.TrimSpace(candidate), "W/") == want {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,98 @@
+package responder
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the responder's Prometheus series.
+type metrics struct {
+	requests          *prometheus.CounterVec
+	resizeSeconds     prometheus.Histogram
+	originalBytes     prometheus.Counter
+	thumbnailBytes    prometheus.Counter
+	coalesced         prometheus.Counter
+	shed              prometheus.Counter
+	storeBackFailures prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3thumb_http_requests_total",
+			Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		resizeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "s3thumb_resize_duration_seconds",
+			Help:    "Time to decode, resize and encode one thumbnail.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		originalBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "s3thumb_original_bytes_total",
+			Help: "Bytes of originals read to make thumbnails.",
+		}),
+		thumbnailBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "s3thumb_thumbnail_bytes_total",
+			Help: "Bytes of thumbnails made.",
+		}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "s3thumb_coalesced_requests_total",
+			Help: "Requests that waited for another request's resize of the same key instead of starting their own.",
+		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "s3thumb_shed_requests_total",
+			Help: "Requests answered 503 because every resize slot and the wait queue were full.",
+		}),
+		storeBackFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "s3thumb_store_back_failures_total",
+			Help: "Thumbnails served but not stored back because the write failed.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.resizeSeconds, m.originalBytes, m.thumbnailBytes, m.coalesced, m.shed, m.storeBackFailures} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// count wraps h to count its answers under route.
+func (m *metrics) count(route string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h(sw, r)
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+	}
+}
+
+// statusWriter remembers the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps the underlying writer's ReadFrom (sendfile from a file
+// store) reachable through the wrapper.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.wrote = true
+	return io.Copy(w.ResponseWriter, r)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
