@@ -1,0 +1,193 @@
+package thumbkey
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		key  string
+		want Key
+	}{
+		{"earth_200x200.jpg", Key{Name: "earth", Width: 200, Height: 200, Density: 1, Ext: "jpg"}},
+		{"photos/earth_200x.jpeg", Key{Dir: "photos/", Name: "earth", Width: 200, Density: 1, Ext: "jpeg"}},
+		{"a/b/c/earth_x300.png", Key{Dir: "a/b/c/", Name: "earth", Height: 300, Density: 1, Ext: "png"}},
+		{"earth_200x200_fit.webp", Key{Name: "earth", Width: 200, Height: 200, Mode: ModeFit, Density: 1, Ext: "webp"}},
+		{"earth_200x200_fill.avif", Key{Name: "earth", Width: 200, Height: 200, Mode: ModeFill, Density: 1, Ext: "avif"}},
+		{"earth_200x200@2x.jpg", Key{Name: "earth", Width: 200, Height: 200, Density: 2, Ext: "jpg"}},
+		{"earth_400x_fit@3x.webp", Key{Name: "earth", Width: 400, Mode: ModeFit, Density: 3, Ext: "webp"}},
+		{"my_holiday_photo_640x480.JPG", Key{Name: "my_holiday_photo", Width: 640, Height: 480, Density: 1, Ext: "JPG"}},
+		{"a_1x1_200x200.jpg", Key{Name: "a_1x1", Width: 200, Height: 200, Density: 1, Ext: "jpg"}},
+		{"fotos/Grüße aus Köln_99999x1.png", Key{Dir: "fotos/", Name: "Grüße aus Köln", Width: 99999, Height: 1, Density: 1, Ext: "png"}},
+		{"日本/富士山 2_300x200_fill@2x.jpg", Key{Dir: "日本/", Name: "富士山 2", Width: 300, Height: 200, Mode: ModeFill, Density: 2, Ext: "jpg"}},
+		{"x_fit_200x200.jpg", Key{Name: "x_fit", Width: 200, Height: 200, Density: 1, Ext: "jpg"}},
+		{".hidden_10x10.jpg", Key{Name: ".hidden", Width: 10, Height: 10, Density: 1, Ext: "jpg"}},
+		{"a.b_10x10.jpg", Key{Name: "a.b", Width: 10, Height: 10, Density: 1, Ext: "jpg"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			got, err := Parse(tt.key)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tt.key, err)
+			}
+			if got != tt.want {
+				t.Fatalf("Parse(%q) = %+v, want %+v", tt.key, got, tt.want)
+			}
+			if s := got.String(); s != tt.key {
+				t.Fatalf("String() = %q, want %q", s, tt.key)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		key  string
+		want error
+	}{
+		{"", ErrInvalidKey},
+		{"/earth_200x200.jpg", ErrInvalidKey},
+		{"../earth_200x200.jpg", ErrInvalidKey},
+		{"photos/../../etc/passwd_1x1.jpg", ErrInvalidKey},
+		{"photos/./earth_200x200.jpg", ErrInvalidKey},
+		{"photos//earth_200x200.jpg", ErrInvalidKey},
+		{"photos/", ErrInvalidKey},
+		{"a\\..\\b_1x1.jpg", ErrInvalidKey},
+		{"earth\x00_200x200.jpg", ErrInvalidKey},
+		{"earth\n_200x200.jpg", ErrInvalidKey},
+		{"earth\xff_200x200.jpg", ErrInvalidKey},
+		{strings.Repeat("a", MaxKeyBytes) + "_1x1.jpg", ErrInvalidKey},
+		{"earth.jpg", ErrNotThumbnail},
+		{"earth", ErrNotThumbnail},
+		{"earth_200x200", ErrNotThumbnail},
+		{"earth_200x200.gif", ErrNotThumbnail},
+		{"earth_200x200.svg", ErrNotThumbnail},
+		{"_200x200.jpg", ErrNotThumbnail},
+		{"photos/_200x200.jpg", ErrNotThumbnail},
+		{"earth_x.jpg", ErrNotThumbnail},
+		{"earth_200.jpg", ErrNotThumbnail},
+		{"earth_0x200.jpg", ErrNotThumbnail},
+		{"earth_0200x200.jpg", ErrNotThumbnail},
+		{"earth_200x200x3.jpg", ErrNotThumbnail},
+		{"earth_-1x200.jpg", ErrNotThumbnail},
+		{"earth_+1x200.jpg", ErrNotThumbnail},
+		{"earth_100000x1.jpg", ErrNotThumbnail},
+		{"earth_200X200.jpg", ErrNotThumbnail},
+		{"earth_200x200_crop.jpg", ErrNotThumbnail},
+		{"earth_200x200_FIT.jpg", ErrNotThumbnail},
+		{"earth_200x200@1x.jpg", ErrNotThumbnail},
+		{"earth_200x200@4x.jpg", ErrNotThumbnail},
+		{"earth_200x200@2x_fit.jpg", ErrNotThumbnail},
+		{"earth_200x200 .jpg", ErrNotThumbnail},
+		{"earth_２００x200.jpg", ErrNotThumbnail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			k, err := Parse(tt.key)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Parse(%q) = %+v, %v; want error %v", tt.key, k, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPixelBox(t *testing.T) {
+	tests := []struct {
+		key  string
+		w, h int
+	}{
+		{"a_200x100.jpg", 200, 100},
+		{"a_200x100@2x.jpg", 400, 200},
+		{"a_x100@3x.jpg", 0, 300},
+	}
+	for _, tt := range tests {
+		k, err := Parse(tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := k.PixelBox(); w != tt.w || h != tt.h {
+			t.Errorf("%s: PixelBox() = %d, %d; want %d, %d", tt.key, w, h, tt.w, tt.h)
+		}
+	}
+}
+
+func TestOriginalKeys(t *testing.T) {
+	tests := []struct {
+		key  string
+		exts []string
+		want []string
+	}{
+		{"photos/earth_200x200.jpg", []string{"jpg", "jpeg", "png", "webp"},
+			[]string{"photos/earth.jpg", "photos/earth.jpeg", "photos/earth.png", "photos/earth.webp"}},
+		{"earth_200x200.webp", []string{"jpg", "jpeg", "png", "webp"},
+			[]string{"earth.webp", "earth.jpg", "earth.jpeg", "earth.png"}},
+		{"IMG_1_10x.JPG", []string{"jpg"}, []string{"IMG_1.JPG", "IMG_1.jpg"}},
+	}
+	for _, tt := range tests {
+		k, err := Parse(tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := k.OriginalKeys(tt.exts); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: OriginalKeys = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}
+
+func TestParseBox(t *testing.T) {
+	for _, s := range []string{"200x200", "200x", "x300", "1x99999"} {
+		b, err := ParseBox(s)
+		if err != nil {
+			t.Fatalf("ParseBox(%q): %v", s, err)
+		}
+		if b.String() != s {
+			t.Errorf("ParseBox(%q).String() = %q", s, b.String())
+		}
+	}
+	for _, s := range []string{"", "x", "200", "0x1", "01x1", "ax1", "1x1x1", "100000x1", " 1x1"} {
+		if b, err := ParseBox(s); err == nil {
+			t.Errorf("ParseBox(%q) = %v, want error", s, b)
+		}
+	}
+}
+
+// FuzzParse checks that Parse never panics, that every key it accepts is
+// safe and formats back to itself, and that the original it names is safe
+// and in the same folder.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		"earth_200x200.jpg", "photos/earth_400x_fit@2x.webp", "a/b_x1_fill@3x.AVIF",
+		"../x_1x1.jpg", "earth.jpg", "a_1x1_1x1.png", "日本/富士山_1x1.jpg", "a//b_1x1.jpg",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		k, err := Parse(key)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidKey) && !errors.Is(err, ErrNotThumbnail) {
+				t.Fatalf("Parse(%q): untyped error %v", key, err)
+			}
+			return
+		}
+		if err := Validate(key); err != nil {
+			t.Fatalf("Parse accepted unsafe key %q: %v", key, err)
+		}
+		if s := k.String(); s != key {
+			t.Fatalf("round trip: Parse(%q).String() = %q", key, s)
+		}
+		if k.Width == 0 && k.Height == 0 {
+			t.Fatalf("Parse(%q) gave an empty box", key)
+		}
+		for _, orig := range k.OriginalKeys([]string{"jpg", "png"}) {
+			if err := Validate(orig); err != nil {
+				t.Fatalf("original %q of %q is unsafe: %v", orig, key, err)
+			}
+			if !strings.HasPrefix(orig, k.Dir) {
+				t.Fatalf("original %q is outside the folder of %q", orig, key)
+			}
+		}
+	})
+}
