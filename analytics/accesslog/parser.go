@@ -1,0 +1,166 @@
+package accesslog
+
+import "bytes"
+
+// Bounds on what a Parser remembers.
+const (
+	// DefaultKeyLimit is how many distinct keys a Parser remembers by default.
+	DefaultKeyLimit = 1 << 16
+	// DefaultClientLimit is how many distinct client values (remote IPs,
+	// requesters, user agents, referers) a Parser remembers by default.
+	DefaultClientLimit = 1 << 14
+
+	smallLimit     = 1 << 12 // buckets, operations, error codes, TLS versions, ...
+	smallMaxBytes  = 256
+	clientMaxBytes = 256
+	keyMaxBytes    = 1024 // S3's own limit on key length
+)
+
+// Parser turns lines into Records. The zero Parser is ready to use; it is not
+// safe for concurrent use.
+//
+// A Parser remembers the strings it has made, up to a bound per kind of
+// value, and hands the same string out again when a value repeats: bucket
+// names, operations, user agents, keys of popular objects and so on cost no
+// allocation after their first appearance. Values past the bound are still
+// returned, just not remembered. RequestID is the one string allocated for
+// every record (it is unique per request); RequestURI and HostID, also
+// unique, are filled only when Full is set.
+type Parser struct {
+	// Full makes the parser fill RequestURI and HostID as well.
+	Full bool
+	// KeyLimit bounds the distinct keys remembered: 0 means DefaultKeyLimit,
+	// a negative number none.
+	KeyLimit int
+	// ClientLimit bounds the distinct client values remembered: 0 means
+	// DefaultClientLimit, a negative number none.
+	ClientLimit int
+
+	small, clients, keys interner
+	ready                bool
+	scratch              []byte
+}
+
+func (p *Parser) init() {
+	if p.ready {
+		return
+	}
+	p.ready = true
+	p.small = interner{limit: smallLimit, maxLen: smallMaxBytes}
+	p.clients = interner{limit: limitOr(p.ClientLimit, DefaultClientLimit), maxLen: clientMaxBytes}
+	p.keys = interner{limit: limitOr(p.KeyLimit, DefaultKeyLimit), maxLen: keyMaxBytes}
+}
+
+func limitOr(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
+}
+
+// interner hands out one string per distinct value, remembering at most
+// limit values no longer than maxLen bytes.
+type interner struct {
+	m      map[string]string
+	limit  int
+	maxLen int
+}
+
+func (t *interner) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := t.m[string(b)]; ok { // the conversion does not allocate
+		return s
+	}
+	s := string(b)
+	if len(b) <= t.maxLen && len(t.m) < t.limit {
+		if t.m == nil {
+			t.m = make(map[string]string, 64)
+		}
+		t.m[s] = s
+	}
+	return s
+}
+
+// isDash reports whether a field is the log's "no value".
+func isDash(b []byte) bool { return len(b) == 1 && b[0] == '-' }
+
+// undash maps "-" to nothing.
+func undash(b []byte) []byte {
+	if isDash(b) {
+		return nil
+	}
+	return b
+}
+
+// trimLineEnd drops a trailing newline, carriage return and spaces.
+func trimLineEnd(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case '\n', '\r', ' ':
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
+}
+
+// parseCount parses a non-negative decimal of at most 18 digits; "-" is 0.
+func parseCount(b []byte) (int64, bool) {
+	if isDash(b) {
+		return 0, true
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// parseStatus parses a three-digit HTTP status; "-" is 0, and so is "000"
+// when allowZero (CloudFront's "the viewer closed the connection").
+func parseStatus(b []byte, allowZero bool) (int, bool) {
+	if isDash(b) {
+		return 0, true
+	}
+	if len(b) != 3 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 && allowZero {
+		return 0, true
+	}
+	return n, n >= 100 && n <= 599
+}
+
+// decode percent-decodes raw times times (1 or 2). The result is raw itself
+// when it has no escapes, else the parser's scratch buffer, valid until the
+// next call.
+func (p *Parser) decode(raw []byte, times int) ([]byte, error) {
+	if bytes.IndexByte(raw, '%') < 0 {
+		return raw, nil
+	}
+	buf, err := unescape(p.scratch[:0], raw)
+	if err == nil && times > 1 && bytes.IndexByte(buf, '%') >= 0 {
+		buf, err = unescapeInPlace(buf)
+	}
+	p.scratch = buf[:0]
+	return buf, err
+}
