@@ -180,6 +180,9 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	if !ok {
 		return tooFew(1)
 	}
+	if s.done() {
+		return tooFew(2)
+	}
 	rawTime, err := s.bracketed()
 	if err != nil {
 		return err

@@ -327,7 +327,9 @@ func TestParseS3Allocations(t *testing.T) {
 
 func TestParserLimits(t *testing.T) {
 	p := Parser{KeyLimit: 2}
-	line := func(key string) []byte { return []byte(strings.Replace(era27, "photos/2019/08/puppy.jpg ", key+" ", 1)) }
+	line := func(key string) []byte {
+		return []byte(strings.Replace(era27, "photos/2019/08/puppy.jpg ", key+" ", 1))
+	}
 	var r Record
 	for _, k := range []string{"a", "b", "c", "d"} {
 		if err := p.ParseS3(line(k), &r); err != nil {
