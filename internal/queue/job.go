@@ -1,0 +1,148 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// JobVersion is the version of the job message this package writes and reads.
+const JobVersion = 1
+
+// MaxJobBytes is the largest job message Decode reads. A job holds one key
+// of at most thumbkey.MaxKeyBytes, a short reason and a time, so anything
+// larger is not a job.
+const MaxJobBytes = 4096
+
+// MaxReasonBytes is the longest reason a job may carry.
+const MaxReasonBytes = 64
+
+// ErrMalformedJob means a message body is not a job this version of s3thumb
+// can run: not JSON, an unknown version, unknown fields, a key that is not a
+// thumbnail key, or too large. Such a message must be dead-lettered, never
+// retried. Errors from a bad key also wrap the thumbkey error.
+var ErrMalformedJob = errors.New("malformed job")
+
+// Job asks for one thumbnail to be made.
+type Job struct {
+	Key        string    // thumbnail key, e.g. "photos/earth_200x200.jpg"
+	Reason     string    // why it was queued: "backfill", "popular", ...
+	EnqueuedAt time.Time // when it was queued; zero when the sender did not say
+}
+
+// jobV1 is the wire form of a version 1 job.
+type jobV1 struct {
+	V          int        `json:"v"`
+	Key        string     `json:"key"`
+	Reason     string     `json:"reason,omitempty"`
+	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
+}
+
+// Encode writes a job as a version 1 message. It refuses a job that Decode
+// would refuse, so a sender never queues poison.
+func Encode(j Job) ([]byte, error) {
+	if err := j.validate(); err != nil {
+		return nil, err
+	}
+	w := jobV1{V: JobVersion, Key: j.Key, Reason: j.Reason}
+	if !j.EnqueuedAt.IsZero() {
+		t := j.EnqueuedAt.UTC()
+		w.EnqueuedAt = &t
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(w); err != nil {
+		return nil, fmt.Errorf("encode job %q: %w", j.Key, err)
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(body) > MaxJobBytes {
+		return nil, fmt.Errorf("%w: encoded job is %d bytes, more than %d", ErrMalformedJob, len(body), MaxJobBytes)
+	}
+	return body, nil
+}
+
+// Decode reads a job message strictly: one JSON object with "v" equal to 1,
+// a "key" that parses as a thumbnail key, an optional "reason" and an
+// optional RFC 3339 "enqueued_at", and nothing else. Every refusal wraps
+// ErrMalformedJob.
+func Decode(body []byte) (Job, error) {
+	if len(body) > MaxJobBytes {
+		return Job{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformedJob, len(body), MaxJobBytes)
+	}
+	if !utf8.Valid(body) {
+		return Job{}, fmt.Errorf("%w: not valid UTF-8", ErrMalformedJob)
+	}
+	// Field names are matched exactly (encoding/json alone would accept "KEY").
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return Job{}, fmt.Errorf("%w: %w", ErrMalformedJob, err)
+	}
+	if fields == nil {
+		return Job{}, fmt.Errorf("%w: not a JSON object", ErrMalformedJob)
+	}
+	// The version comes first, so that a future version with other fields
+	// is reported as an unknown version, not as unknown fields.
+	v, ok := fields["v"]
+	if !ok {
+		return Job{}, fmt.Errorf("%w: no version (\"v\")", ErrMalformedJob)
+	}
+	if string(v) != strconv.Itoa(JobVersion) {
+		return Job{}, fmt.Errorf("%w: unknown version %s (want %d)", ErrMalformedJob, truncate(v, 32), JobVersion)
+	}
+	var w jobV1
+	targets := map[string]any{"v": &w.V, "key": &w.Key, "reason": &w.Reason, "enqueued_at": &w.EnqueuedAt}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		raw := fields[name]
+		target, ok := targets[name]
+		if !ok {
+			return Job{}, fmt.Errorf("%w: unknown field %q", ErrMalformedJob, truncate([]byte(name), 32))
+		}
+		if err := json.Unmarshal(raw, target); err != nil {
+			return Job{}, fmt.Errorf("%w: field %q: %w", ErrMalformedJob, name, err)
+		}
+	}
+	j := Job{Key: w.Key, Reason: w.Reason}
+	if w.EnqueuedAt != nil {
+		j.EnqueuedAt = *w.EnqueuedAt
+	}
+	if err := j.validate(); err != nil {
+		return Job{}, err
+	}
+	return j, nil
+}
+
+// validate checks what both Encode and Decode require of a job.
+func (j Job) validate() error {
+	if _, err := thumbkey.Parse(j.Key); err != nil {
+		return fmt.Errorf("%w: key: %w", ErrMalformedJob, err)
+	}
+	if len(j.Reason) > MaxReasonBytes {
+		return fmt.Errorf("%w: reason is %d bytes, more than %d", ErrMalformedJob, len(j.Reason), MaxReasonBytes)
+	}
+	for _, r := range j.Reason {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: reason contains control character %q", ErrMalformedJob, r)
+		}
+	}
+	if y := j.EnqueuedAt.Year(); !j.EnqueuedAt.IsZero() && (y < 1 || y > 9999) {
+		return fmt.Errorf("%w: enqueued_at year %d out of range", ErrMalformedJob, y)
+	}
+	return nil
+}
+
+// truncate shortens b for an error message.
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "..."
+}
