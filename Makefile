@@ -1,0 +1,49 @@
+# s3thumb: `make run` starts the service on a local directory, `make test`
+# runs every test against real test servers. Both install what they need.
+
+GO        ?= go
+BIN       := bin/s3thumb
+DATA      ?= ./data
+LISTEN    ?= 127.0.0.1:8080
+TOOLS     ?= $(CURDIR)/.tools
+FUZZTIME  ?= 30s
+export S3THUMB_TEST_TOOLS := $(TOOLS)
+# glibc arenas fragment under libvips' many threads; two keep RSS flat.
+export MALLOC_ARENA_MAX ?= 2
+
+.PHONY: all deps build run test test-tools bench fuzz lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/s3thumb
+
+run: build
+	@mkdir -p $(DATA)
+	@[ -e $(DATA)/kleiber.jpg ] || cp scripts/sample/kleiber.jpg $(DATA)/kleiber.jpg
+	@echo
+	@echo "s3thumb serves $(DATA) on http://$(LISTEN). Try:"
+	@echo "  http://$(LISTEN)/kleiber.jpg                 the original"
+	@echo "  http://$(LISTEN)/kleiber_200x200.jpg         made on the first request (302 to /resize), then served from $(DATA)"
+	@echo "  http://$(LISTEN)/kleiber_400x_fit@2x.webp    800 pixels wide, WebP"
+	@echo "  http://$(LISTEN)/metrics                     Prometheus metrics"
+	@echo
+	$(BIN) serve --store file://$(DATA) --listen $(LISTEN)
+
+test-tools:
+	@scripts/install-test-tools.sh
+
+test: deps test-tools
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	S3THUMB_REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
+
+lint:
+	$(GO) vet ./...
+	gofmt -l $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
