@@ -283,8 +283,8 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 		return malformed("turn-around-time", "not a number of milliseconds")
 	}
 	rec.TurnAround = time.Duration(ms) * time.Millisecond
-	if len(op) == 0 || len(op) > smallMaxBytes {
-		return malformed("operation", "empty or too long")
+	if len(op) == 0 {
+		return malformed("operation", "empty")
 	}
 	if rawKey = undash(rawKey); len(rawKey) > 0 {
 		times := 2

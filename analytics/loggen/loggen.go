@@ -1,0 +1,727 @@
+// Package loggen generates realistic S3 server access logs of a bucket that
+// serves thumbnails through its website endpoint, for the analyzer's tests,
+// benchmarks and replay harness.
+//
+// The model: originals (photos/img00042.jpg and a few names with spaces,
+// accents and percent signs) with Zipf popularity; new uploads every day
+// (REST.PUT.OBJECT), which draw a share of the day's requests while they are
+// recent; thumbnail requests (WEBSITE.GET.OBJECT) for a few dominant sizes
+// (200x200, 400x, 800x600_fit, webp variants) and a long tail. A request for
+// a thumbnail that exists is a hit (200); one that does not is a miss
+// (Config.MissStatus), after which the responder reads the original
+// (REST.GET.OBJECT) and stores the thumbnail (REST.PUT.OBJECT): it exists from
+// then on, until the lifecycle rule expires it (S3.EXPIRE.OBJECT). Each
+// hour's records are spread over a few log objects delivered minutes to hours
+// later, in the simple or the date-partitioned key layout, with a few
+// malformed lines and a few records delivered twice. The same seed gives the
+// same logs.
+//
+// The generator also answers for the bucket: the replay harness tells it
+// which thumbnails workers made (Create) or cleanup removed (Delete), and
+// reads how many of them clients then asked for (Stats).
+package loggen
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+)
+
+// ErrDone is returned by Day when every configured day has been generated.
+var ErrDone = errors.New("all days generated")
+
+// Stats counts what a Generator has written and simulated.
+type Stats struct {
+	Objects    int64 // log objects written
+	Lines      int64 // lines written: Records + Duplicates + Malformed
+	Records    int64 // distinct records
+	Duplicates int64 // records written a second time
+	Malformed  int64 // lines written to be malformed
+
+	Requests        int64 // client requests to the website endpoint
+	Hits            int64 // thumbnail requests that found the thumbnail
+	Misses          int64 // thumbnail requests that did not
+	OriginalReads   int64 // client requests for originals
+	Noise           int64 // listings, HEADs, requests for keys that never exist
+	Uploads         int64 // originals uploaded
+	ThumbnailWrites int64 // thumbnails the responder stored after a miss
+	Expirations     int64 // thumbnails the lifecycle rule removed
+
+	PregenCreated    int64 // thumbnails made through Create
+	PregenFirstReads int64 // first client reads of those: misses avoided
+}
+
+// sizeClass is a thumbnail size as it ends a key: "_200x200.jpg".
+type sizeClass struct {
+	suffix string
+	bytes  int64 // typical size of such a thumbnail
+	weight int   // share among the dominant sizes
+}
+
+// dominantSizes are the sizes most requests ask for.
+func dominantSizes() []sizeClass {
+	return []sizeClass{
+		{"_200x200.jpg", 11_000, 30},
+		{"_400x.jpg", 32_000, 18},
+		{"_800x600_fit.jpg", 95_000, 12},
+		{"_200x200.webp", 7_000, 12},
+		{"_400x.webp", 21_000, 8},
+		{"_400x@2x.jpg", 110_000, 5},
+	}
+}
+
+// tailSizes builds the long tail: many sizes, each asked for rarely.
+func tailSizes() []sizeClass {
+	widths := []int{96, 120, 150, 160, 240, 250, 300, 320, 360, 480, 500, 600, 640, 720, 768, 960, 1024, 1080, 1200, 1280, 1600, 1920}
+	var out []sizeClass
+	for _, w := range widths {
+		b := int64(w) * int64(w) / 6
+		out = append(out,
+			sizeClass{suffix: "_" + strconv.Itoa(w) + "x.jpg", bytes: b},
+			sizeClass{suffix: "_" + strconv.Itoa(w) + "x" + strconv.Itoa(w*3/4) + "_fill.jpg", bytes: b * 3 / 4},
+			sizeClass{suffix: "_x" + strconv.Itoa(w) + ".webp", bytes: b / 2},
+			sizeClass{suffix: "_" + strconv.Itoa(w) + "x" + strconv.Itoa(w) + "_fit.png", bytes: b * 3},
+			sizeClass{suffix: "_" + strconv.Itoa(w) + "x@3x.avif", bytes: b * 2})
+	}
+	return out
+}
+
+type original struct {
+	key, stem string // "photos/img00042.jpg", "photos/img00042"
+	size      int64
+	uploaded  time.Time
+}
+
+type thumb struct {
+	created time.Time // last write
+	size    int64
+	pregen  bool // made through Create
+	read    bool // read by a client since it was made
+}
+
+type expiring struct {
+	key     string
+	created time.Time
+}
+
+// event is something that happens in an hour.
+type event struct {
+	at   time.Duration // since the start of the hour
+	seq  int
+	kind eventKind
+	key  string // for expirations
+}
+
+type eventKind uint8
+
+const (
+	evRequest eventKind = iota
+	evUpload
+	evExpire
+)
+
+// object is a log object being filled.
+type object struct {
+	fields int
+	layout string
+	buf    []byte
+}
+
+// Generator makes the logs, one day at a time. It is not safe for
+// concurrent use.
+type Generator struct {
+	cfg   Config
+	rng   *rand.Rand
+	start time.Time
+
+	originals []original // in upload order
+	order     []int      // indexes into originals, most popular first
+	thumbs    map[string]*thumb
+	expiry    map[int][]expiring // by day index
+	dominant  []sizeClass
+	domTotal  int
+	tail      []sizeClass
+	tailZipf  *rand.Zipf
+	zipf      *rand.Zipf // over order, for zipfN originals
+	zipfN     int
+	ips       []string
+	agents    []string
+	diurnal   [24]float64
+	day       int
+	now       time.Time
+	stats     Stats
+
+	rec     accesslog.Record
+	events  []event
+	objs    []object
+	gz      *gzip.Writer
+	gzBuf   bytes.Buffer
+	scratch []byte
+}
+
+// New returns a Generator for a valid config.
+func New(cfg Config) (*Generator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("log generator: %w", err)
+	}
+	y, m, d := cfg.Start.UTC().Date()
+	g := &Generator{
+		cfg:      cfg,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		start:    time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
+		thumbs:   make(map[string]*thumb),
+		expiry:   make(map[int][]expiring),
+		dominant: dominantSizes(),
+		tail:     tailSizes(),
+	}
+	g.now = g.start
+	for _, c := range g.dominant {
+		g.domTotal += c.weight
+	}
+	g.tailZipf = rand.NewZipf(g.rng, 1.2, 2, uint64(len(g.tail)-1))
+	total := 0.0
+	for h := range g.diurnal {
+		g.diurnal[h] = 1 + 0.6*math.Sin(2*math.Pi*float64(h-9)/24)
+		total += g.diurnal[h]
+	}
+	for h := range g.diurnal {
+		g.diurnal[h] /= total
+	}
+	g.agents = []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+		"curl/8.5.0",
+	}
+	for i := 0; i < 4000; i++ {
+		if i%4 == 0 {
+			g.ips = append(g.ips, fmt.Sprintf("2001:db8:%x:%x::%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), 1+g.rng.IntN(0xfffe)))
+		} else {
+			g.ips = append(g.ips, fmt.Sprintf("198.%d.%d.%d", 18+g.rng.IntN(2), g.rng.IntN(256), 1+g.rng.IntN(254)))
+		}
+	}
+	// The first originals were uploaded over the year before the start, in
+	// order: originals stays sorted by upload time.
+	step := 365 * 24 * time.Hour / time.Duration(cfg.Originals)
+	for i := 0; i < cfg.Originals; i++ {
+		g.addOriginal(g.start.Add(-time.Duration(cfg.Originals-i) * step))
+	}
+	g.rng.Shuffle(len(g.order), func(i, j int) { g.order[i], g.order[j] = g.order[j], g.order[i] })
+	g.prewarm()
+	return g, nil
+}
+
+// originalName names the i-th original: mostly img00042.jpg, with a few
+// names that need URL-encoding and a few PNGs.
+func originalName(i int) string {
+	switch {
+	case i%53 == 7:
+		return fmt.Sprintf("photos/Summer Holiday %05d.jpg", i)
+	case i%71 == 19:
+		return fmt.Sprintf("photos/café crème №%05d.jpg", i)
+	case i%97 == 3:
+		return fmt.Sprintf("photos/100%% natural+%05d.jpg", i)
+	case i%10 == 3:
+		return fmt.Sprintf("photos/img%05d.png", i)
+	}
+	return fmt.Sprintf("photos/img%05d.jpg", i)
+}
+
+// addOriginal adds an original uploaded at t; new ones rank high.
+func (g *Generator) addOriginal(t time.Time) *original {
+	key := originalName(len(g.originals))
+	dot := len(key) - len(".jpg")
+	g.originals = append(g.originals, original{key: key, stem: key[:dot], size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
+	u := g.rng.Float64()
+	pos := int(float64(len(g.order)) * u * u * u)
+	g.order = slices.Insert(g.order, pos, len(g.originals)-1)
+	return &g.originals[len(g.originals)-1]
+}
+
+// prewarm makes the dominant sizes of the most popular originals, written at
+// times before the start so that some expire during the run.
+func (g *Generator) prewarm() {
+	n := int(float64(len(g.order)) * g.cfg.PrewarmShare)
+	span := g.cfg.ExpireDays
+	if span == 0 {
+		span = 30
+	}
+	for _, i := range g.order[:n] {
+		for _, c := range g.dominant {
+			created := g.start.Add(-time.Duration(1+g.rng.IntN(span*24*3600)) * time.Second)
+			g.makeThumb(g.originals[i].stem+c.suffix, created, c.bytes, false)
+		}
+	}
+}
+
+// makeThumb records that a thumbnail was written at t and schedules its
+// expiration.
+func (g *Generator) makeThumb(key string, t time.Time, size int64, pregen bool) {
+	g.thumbs[key] = &thumb{created: t, size: size, pregen: pregen}
+	if g.cfg.ExpireDays == 0 {
+		return
+	}
+	// Lifecycle expires objects at the first midnight UTC after their age
+	// passes the rule's days.
+	due := t.Add(time.Duration(g.cfg.ExpireDays) * 24 * time.Hour)
+	day := int(math.Ceil(due.Sub(g.start).Hours() / 24))
+	g.expiry[max(day, g.day)] = append(g.expiry[max(day, g.day)], expiring{key: key, created: t})
+}
+
+// Create records that key was made now by someone other than the responder
+// (a pre-generation worker). Its first client read counts as a miss
+// avoided. A key that exists is rewritten: its lifecycle clock restarts.
+func (g *Generator) Create(key string) {
+	if t := g.thumbs[key]; t != nil {
+		g.makeThumb(key, g.now, t.size, t.pregen)
+		g.thumbs[key].read = t.read
+		return
+	}
+	g.makeThumb(key, g.now, 20_000, true)
+	g.stats.PregenCreated++
+}
+
+// Delete records that key was deleted (by cleanup).
+func (g *Generator) Delete(key string) { delete(g.thumbs, key) }
+
+// Exists reports whether a thumbnail exists now.
+func (g *Generator) Exists(key string) bool { return g.thumbs[key] != nil }
+
+// PregenUnread counts thumbnails made through Create at least age ago that
+// no client has read.
+func (g *Generator) PregenUnread(age time.Duration) int {
+	n := 0
+	for _, t := range g.thumbs {
+		if t.pregen && !t.read && g.now.Sub(t.created) >= age {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the counts so far.
+func (g *Generator) Stats() Stats { return g.stats }
+
+// Now is the end of the last day generated (the start before the first).
+func (g *Generator) Now() time.Time { return g.now }
+
+// DaysLeft is the number of days still to generate.
+func (g *Generator) DaysLeft() int { return g.cfg.Days - g.day }
+
+// Run generates every remaining day.
+func (g *Generator) Run(ctx context.Context, sink Sink) error {
+	for g.DaysLeft() > 0 {
+		if err := g.Day(ctx, sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Day generates the next day's logs into sink. It returns ErrDone when every
+// day has been generated.
+func (g *Generator) Day(ctx context.Context, sink Sink) error {
+	if g.DaysLeft() <= 0 {
+		return ErrDone
+	}
+	dayStart := g.start.AddDate(0, 0, g.day)
+	var uploads [24]int
+	for range g.cfg.UploadsPerDay {
+		uploads[g.hourOfDay()]++
+	}
+	expiring := g.expiry[g.day]
+	delete(g.expiry, g.day)
+	for h := range 24 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hourStart := dayStart.Add(time.Duration(h) * time.Hour)
+		g.events = g.events[:0]
+		mean := float64(g.cfg.RequestsPerDay) * g.diurnal[h]
+		n := int(mean*(0.95+0.1*g.rng.Float64()) + 0.5)
+		for range n {
+			g.addEvent(evRequest, "")
+		}
+		for range uploads[h] {
+			g.addEvent(evUpload, "")
+		}
+		if h == 3 { // lifecycle runs at night
+			for _, e := range expiring {
+				if t := g.thumbs[e.key]; t != nil && t.created.Equal(e.created) {
+					g.addEvent(evExpire, e.key)
+				}
+			}
+		}
+		slices.SortFunc(g.events, func(a, b event) int {
+			if a.at != b.at {
+				return int(a.at - b.at)
+			}
+			return a.seq - b.seq
+		})
+		g.startObjects()
+		for _, e := range g.events {
+			g.now = hourStart.Add(e.at)
+			g.simulate(e)
+		}
+		if err := g.flushObjects(ctx, sink, hourStart); err != nil {
+			return err
+		}
+	}
+	g.day++
+	g.now = dayStart.AddDate(0, 0, 1)
+	return nil
+}
+
+// hourOfDay draws an hour from the daily pattern.
+func (g *Generator) hourOfDay() int {
+	u := g.rng.Float64()
+	for h, w := range g.diurnal {
+		if u < w {
+			return h
+		}
+		u -= w
+	}
+	return 23
+}
+
+func (g *Generator) addEvent(k eventKind, key string) {
+	at := time.Duration(g.rng.Int64N(int64(time.Hour)))
+	g.events = append(g.events, event{at: at, seq: len(g.events), kind: k, key: key})
+}
+
+// simulate plays one event and writes its records.
+func (g *Generator) simulate(e event) {
+	switch e.kind {
+	case evUpload:
+		o := g.addOriginal(g.now)
+		g.stats.Uploads++
+		g.restRecord(accesslog.OpRESTPutObject, o.key, "PUT", 200, "", 0, o.size, 400+g.rng.Int64N(4000), uploaderRequester, "aws-cli/2.22.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1")
+	case evExpire:
+		t := g.thumbs[e.key]
+		if t == nil {
+			return
+		}
+		delete(g.thumbs, e.key)
+		g.stats.Expirations++
+		g.lifecycleRecord(e.key, t.size)
+	case evRequest:
+		g.stats.Requests++
+		u := g.rng.Float64()
+		switch {
+		case u < g.cfg.NoiseShare:
+			g.stats.Noise++
+			g.noise()
+		case u < g.cfg.NoiseShare+g.cfg.OriginalShare:
+			g.stats.OriginalReads++
+			o := g.pickOriginal()
+			g.websiteRecord(o.key, 200, "", o.size, o.size, 30+g.rng.Int64N(400))
+		default:
+			g.thumbnailRequest()
+		}
+	}
+}
+
+// pickOriginal draws an original: a recent upload, or one by popularity.
+func (g *Generator) pickOriginal() *original {
+	if g.rng.Float64() < g.cfg.RecentShare {
+		since := g.now.Add(-time.Duration(g.cfg.RecentDays) * 24 * time.Hour)
+		first := sort.Search(len(g.originals), func(i int) bool { return !g.originals[i].uploaded.Before(since) })
+		if first < len(g.originals) {
+			return &g.originals[first+g.rng.IntN(len(g.originals)-first)]
+		}
+	}
+	if g.zipfN != len(g.order) {
+		g.zipf, g.zipfN = rand.NewZipf(g.rng, g.cfg.ZipfS, 1, uint64(len(g.order)-1)), len(g.order)
+	}
+	return &g.originals[g.order[g.zipf.Uint64()]]
+}
+
+// thumbnailRequest plays a client asking the website for a thumbnail.
+func (g *Generator) thumbnailRequest() {
+	o := g.pickOriginal()
+	var c sizeClass
+	if g.rng.Float64() < g.cfg.TailShare {
+		c = g.tail[g.tailZipf.Uint64()]
+	} else {
+		w := g.rng.IntN(g.domTotal)
+		for _, d := range g.dominant {
+			if w < d.weight {
+				c = d
+				break
+			}
+			w -= d.weight
+		}
+	}
+	key := o.stem + c.suffix
+	if t := g.thumbs[key]; t != nil {
+		g.stats.Hits++
+		if t.pregen && !t.read {
+			g.stats.PregenFirstReads++
+		}
+		t.read = true
+		g.websiteRecord(key, 200, "", t.size, t.size, 3+g.rng.Int64N(40))
+		return
+	}
+	g.stats.Misses++
+	switch g.cfg.MissStatus {
+	case 404:
+		g.websiteRecord(key, 404, "NoSuchKey", 350, 0, 2+g.rng.Int64N(10))
+	case 403:
+		g.websiteRecord(key, 403, "AccessDenied", 243, 0, 2+g.rng.Int64N(10))
+	default:
+		g.websiteRecord(key, 302, "", 0, 0, 2+g.rng.Int64N(10))
+	}
+	// The redirect sends the client to the responder, which reads the
+	// original and stores the thumbnail a moment later.
+	size := c.bytes/2 + g.rng.Int64N(c.bytes)
+	g.now = g.now.Add(time.Duration(50+g.rng.IntN(300)) * time.Millisecond)
+	g.restRecord(accesslog.OpRESTGetObject, o.key, "GET", 200, "", o.size, o.size, 40+g.rng.Int64N(200), responderRequester, responderAgent)
+	g.now = g.now.Add(time.Duration(100+g.rng.IntN(900)) * time.Millisecond)
+	g.restRecord(accesslog.OpRESTPutObject, key, "PUT", 200, "", 0, size, 20+g.rng.Int64N(80), responderRequester, responderAgent)
+	g.makeThumb(key, g.now, size, false)
+	g.stats.ThumbnailWrites++
+}
+
+// noise plays a request the analyzer should ignore.
+func (g *Generator) noise() {
+	switch g.rng.IntN(4) {
+	case 0:
+		g.websiteRecord("favicon.ico", 404, "NoSuchKey", 350, 0, 2)
+	case 1:
+		o := g.pickOriginal()
+		g.rec = g.baseRecord(accesslog.OpWebsiteHeadObject, o.key)
+		g.rec.RequestURI = "HEAD /" + escapePath(o.key) + " HTTP/1.1"
+		g.rec.HTTPStatus, g.rec.ObjectSize, g.rec.TotalTime = 200, o.size, 3*time.Millisecond
+		g.website()
+		g.emit()
+	case 2:
+		g.restRecord("REST.GET.BUCKET", "", "GET", 200, "", 4200, 0, 25, responderRequester, responderAgent)
+	default:
+		o := g.pickOriginal()
+		g.restRecord(accesslog.OpRESTHeadObject, o.key, "HEAD", 200, "", 0, o.size, 8, responderRequester, responderAgent)
+	}
+}
+
+const (
+	responderRequester = "arn:aws:sts::123456789012:assumed-role/s3thumb/responder"
+	uploaderRequester  = "arn:aws:iam::123456789012:user/uploader"
+	responderAgent     = "s3thumb/1.0 aws-sdk-go-v2/1.41.0 os/linux lang/go#1.26 md/GOOS#linux api/s3#1.114.10"
+)
+
+// baseRecord starts a record at the current time.
+func (g *Generator) baseRecord(op, key string) accesslog.Record {
+	var id [57]byte
+	for i := 0; i < len(id); i += 8 {
+		v := g.rng.Uint64()
+		for j := i; j < min(i+8, len(id)); j++ {
+			id[j], v = byte(v), v>>8
+		}
+	}
+	rid := g.rng.Uint64()
+	const hex = "0123456789ABCDEF"
+	var rb [16]byte
+	for i := range rb {
+		rb[i] = hex[rid>>(60-4*i)&15]
+	}
+	return accesslog.Record{
+		BucketOwner: g.cfg.Owner, Bucket: g.cfg.Bucket, Time: g.now, RequestID: string(rb[:]),
+		Operation: op, Key: key, HostID: base64.StdEncoding.EncodeToString(id[:]),
+	}
+}
+
+// website fills the fields of a request to the website endpoint.
+func (g *Generator) website() {
+	g.rec.RemoteIP = g.ips[g.rng.IntN(len(g.ips))]
+	g.rec.UserAgent = g.agents[g.rng.IntN(len(g.agents))]
+	if g.rng.IntN(5) < 3 {
+		g.rec.Referer = "https://www.example.com/gallery/" + strconv.Itoa(1+g.rng.IntN(40))
+	}
+	g.rec.HostHeader = g.cfg.Bucket + ".s3-website-" + g.cfg.Region + ".amazonaws.com"
+}
+
+func (g *Generator) websiteRecord(key string, status int, errCode string, sent, size, ms int64) {
+	g.rec = g.baseRecord(accesslog.OpWebsiteGetObject, key)
+	g.rec.RequestURI = "GET /" + escapePath(key) + " HTTP/1.1"
+	g.rec.HTTPStatus, g.rec.ErrorCode, g.rec.BytesSent, g.rec.ObjectSize = status, errCode, sent, size
+	g.rec.TotalTime = time.Duration(ms) * time.Millisecond
+	g.rec.TurnAround = time.Duration(ms/2) * time.Millisecond
+	g.website()
+	g.emit()
+}
+
+func (g *Generator) restRecord(op, key, method string, status int, errCode string, sent, size, ms int64, requester, agent string) {
+	g.rec = g.baseRecord(op, key)
+	g.rec.RemoteIP = "10.0." + strconv.Itoa(g.rng.IntN(4)) + "." + strconv.Itoa(10+g.rng.IntN(20))
+	g.rec.Requester = requester
+	g.rec.RequestURI = method + " /" + escapePath(key) + " HTTP/1.1"
+	g.rec.HTTPStatus, g.rec.ErrorCode, g.rec.BytesSent, g.rec.ObjectSize = status, errCode, sent, size
+	g.rec.TotalTime = time.Duration(ms) * time.Millisecond
+	g.rec.TurnAround = time.Duration(ms*2/3) * time.Millisecond
+	g.rec.UserAgent = agent
+	g.rec.SignatureVersion, g.rec.CipherSuite, g.rec.AuthType = "SigV4", "TLS_AES_128_GCM_SHA256", "AuthHeader"
+	g.rec.HostHeader = g.cfg.Bucket + ".s3." + g.cfg.Region + ".amazonaws.com"
+	g.rec.TLSVersion = "TLSv1.3"
+	g.emit()
+}
+
+func (g *Generator) lifecycleRecord(key string, size int64) {
+	g.rec = g.baseRecord(accesslog.OpExpireObject, key)
+	g.rec.Requester = "AmazonS3"
+	g.rec.ObjectSize = size
+	g.emit()
+}
+
+// escapePath percent-encodes a key for a request line, as a client does.
+func escapePath(key string) string {
+	return (&url.URL{Path: "/" + key}).EscapedPath()[1:]
+}
+
+// startObjects opens the hour's log objects.
+func (g *Generator) startObjects() {
+	eras := []int{accesslog.S3FieldsMin, accesslog.S3FieldsTLS, accesslog.S3FieldsAccessPoint, accesslog.S3FieldsACL, accesslog.S3FieldsLatest}
+	g.objs = slices.Grow(g.objs[:0], g.cfg.ObjectsPerHour)[:g.cfg.ObjectsPerHour]
+	for i := range g.objs {
+		o := &g.objs[i]
+		o.buf = o.buf[:0]
+		o.fields = g.cfg.Fields
+		if o.fields == 0 {
+			o.fields = eras[g.rng.IntN(len(eras))]
+		}
+		o.layout = g.cfg.Layout
+		if o.layout == LayoutBoth {
+			o.layout = []string{LayoutSimple, LayoutPartitioned}[g.rng.IntN(2)]
+		}
+	}
+}
+
+// emit writes g.rec to one of the hour's objects, now and then twice, and
+// now and then adds a malformed line.
+func (g *Generator) emit() {
+	n := len(g.objs)
+	i := g.rng.IntN(n)
+	o := &g.objs[i]
+	start := len(o.buf)
+	o.buf = accesslog.AppendS3(o.buf, &g.rec, o.fields)
+	g.stats.Records++
+	g.stats.Lines++
+	if g.rng.Float64() < g.cfg.DuplicateRate {
+		line := o.buf[start:]
+		d := &g.objs[(i+1+g.rng.IntN(max(n-1, 1)))%n]
+		if d.fields != o.fields { // the same record, as the other object's era writes it
+			d.buf = accesslog.AppendS3(d.buf, &g.rec, d.fields)
+		} else {
+			d.buf = append(d.buf, line...)
+		}
+		g.stats.Duplicates++
+		g.stats.Lines++
+	}
+	if g.rng.Float64() < g.cfg.MalformedRate {
+		d := &g.objs[g.rng.IntN(n)]
+		d.buf = g.appendMalformed(d.buf, d.fields)
+		g.stats.Malformed++
+		g.stats.Lines++
+	}
+}
+
+// appendMalformed appends a line that is not a record: one cut short, binary
+// garbage, a bad percent-escape, a bad time or an unterminated quote.
+func (g *Generator) appendMalformed(dst []byte, fields int) []byte {
+	rec := g.baseRecord(accesslog.OpWebsiteGetObject, "photos/KEY-PLACEHOLDER_200x200.jpg")
+	rec.RequestURI = "GET /photos/x_200x200.jpg HTTP/1.1"
+	rec.HTTPStatus, rec.BytesSent, rec.ObjectSize, rec.TotalTime = 200, 9000, 9000, 5*time.Millisecond
+	rec.UserAgent, rec.HostHeader = g.agents[0], "example"
+	line := accesslog.AppendS3(g.scratch[:0], &rec, fields)
+	g.scratch = line[:0]
+	line = line[:len(line)-1]
+	switch g.rng.IntN(5) {
+	case 0:
+		// Cut before the request line: too few fields whatever the cut.
+		end := bytes.Index(line, []byte(` "`))
+		line = line[:10+g.rng.IntN(end-10)]
+	case 1:
+		// Starts with a letter: a first line of '#' or gzip magic would
+		// change how the whole object is read.
+		garbage := []byte{byte('a' + g.rng.IntN(26))}
+		for range 20 + g.rng.IntN(180) {
+			b := byte(g.rng.IntN(256))
+			if b == '\n' {
+				b = 0
+			}
+			garbage = append(garbage, b)
+		}
+		line = garbage
+	case 2:
+		line = bytes.Replace(line, []byte("KEY-PLACEHOLDER"), []byte("bad%zzescape"), 1)
+	case 3:
+		i := bytes.IndexByte(line, '[')
+		copy(line[i+4:i+7], "Foo")
+	default:
+		line = bytes.Replace(line, []byte(` HTTP/1.1" `), []byte(` HTTP/1.1 `), 1)
+	}
+	dst = append(dst, line...)
+	return append(dst, '\n')
+}
+
+// flushObjects delivers the hour's non-empty objects to the sink.
+func (g *Generator) flushObjects(ctx context.Context, sink Sink, hourStart time.Time) error {
+	for i := range g.objs {
+		o := &g.objs[i]
+		if len(o.buf) == 0 {
+			continue
+		}
+		delivered := hourStart.Add(time.Hour + time.Duration(5*60+g.rng.IntN(55*60))*time.Second)
+		if g.rng.Float64() < g.cfg.LateShare {
+			delivered = delivered.Add(time.Duration(1+g.rng.IntN(23)) * time.Hour)
+		}
+		unique := fmt.Sprintf("%016X", g.rng.Uint64())
+		var key string
+		if o.layout == LayoutPartitioned {
+			key = accesslog.PartitionedLogKey(g.cfg.Prefix, g.cfg.Account, g.cfg.Region, g.cfg.Bucket, hourStart, delivered, unique)
+		} else {
+			key = accesslog.SimpleLogKey(g.cfg.Prefix, delivered, unique)
+		}
+		body := o.buf
+		if g.cfg.Gzip {
+			key += ".gz"
+			var err error
+			if body, err = g.compress(body); err != nil {
+				return fmt.Errorf("compress log object %s: %w", key, err)
+			}
+		}
+		if err := sink.WriteObject(ctx, key, body); err != nil {
+			return fmt.Errorf("write log object %s: %w", key, err)
+		}
+		g.stats.Objects++
+	}
+	return nil
+}
+
+func (g *Generator) compress(b []byte) ([]byte, error) {
+	g.gzBuf.Reset()
+	if g.gz == nil {
+		g.gz = gzip.NewWriter(&g.gzBuf)
+	} else {
+		g.gz.Reset(&g.gzBuf)
+	}
+	if _, err := g.gz.Write(b); err != nil {
+		return nil, err
+	}
+	if err := g.gz.Close(); err != nil {
+		return nil, err
+	}
+	return g.gzBuf.Bytes(), nil
+}
