@@ -19,12 +19,18 @@ var (
 // Format is an output (or input) image format.
 type Format string
 
-// The formats thumbnails are written in.
+// The formats thumbnails are written in (originals may be in them too).
 const (
 	JPEG Format = "jpeg"
 	PNG  Format = "png"
 	WebP Format = "webp"
 	AVIF Format = "avif"
+)
+
+// The formats originals may be in that thumbnails are not written in.
+const (
+	HEIF Format = "heif"
+	GIF  Format = "gif"
 )
 
 // ContentType is the MIME type of the format.
@@ -38,6 +44,10 @@ func (f Format) ContentType() string {
 		return "image/webp"
 	case AVIF:
 		return "image/avif"
+	case HEIF:
+		return "image/heif"
+	case GIF:
+		return "image/gif"
 	}
 	return "application/octet-stream"
 }
