@@ -230,25 +230,31 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 				return malformed("time-taken", "not a number of seconds")
 			}
 		case cfClientIP:
-			rec.RemoteIP = p.clients.str(undash(v))
+			rec.RemoteIP = p.str(slotRemoteIP, &p.clients, undash(v))
 		case cfHost:
-			rec.Bucket = p.small.str(undash(v))
+			rec.Bucket = p.str(slotBucket, &p.small, undash(v))
 		case cfHostHeader:
-			rec.HostHeader = p.small.str(undash(v))
+			rec.HostHeader = p.str(slotHostHeader, &p.small, undash(v))
 		case cfResult:
-			rec.EdgeResult = p.small.str(undash(v))
+			rec.EdgeResult = p.str(slotEdgeResult, &p.small, undash(v))
 		case cfSSLProtocol:
-			rec.TLSVersion = p.small.str(undash(v))
+			rec.TLSVersion = p.str(slotTLS, &p.small, undash(v))
 		case cfSSLCipher:
-			rec.CipherSuite = p.small.str(undash(v))
+			rec.CipherSuite = p.str(slotCipher, &p.small, undash(v))
 		case cfRequestID:
 			if v = undash(v); len(v) > 0 {
 				rec.RequestID = string(v)
 			}
 		case cfReferer:
-			rec.Referer = p.clients.str(p.lenientDecode(undash(v)))
+			if p.skips(slotReferer) {
+				continue
+			}
+			rec.Referer = p.str(slotReferer, &p.clients, p.lenientDecode(undash(v)))
 		case cfUserAgent:
-			rec.UserAgent = p.clients.str(p.lenientDecode(undash(v)))
+			if p.skips(slotUserAgent) {
+				continue
+			}
+			rec.UserAgent = p.str(slotUserAgent, &p.clients, p.lenientDecode(undash(v)))
 		}
 	}
 	if n < len(schema.cols) {
@@ -267,7 +273,7 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 	default:
 		op := append(p.scratch[:0], opCloudFrontPrefix...)
 		op = append(append(op, method...), opCloudFrontSuffix...)
-		rec.Operation = p.small.str(op)
+		rec.Operation = p.str(slotOperation, &p.small, op)
 		p.scratch = op[:0]
 	}
 	if rec.EdgeResult == "Error" {

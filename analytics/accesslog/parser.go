@@ -25,7 +25,8 @@ const (
 // allocation after their first appearance. Values past the bound are still
 // returned, just not remembered. RequestID is the one string allocated for
 // every record (it is unique per request); RequestURI and HostID, also
-// unique, are filled only when Full is set.
+// unique, are filled only when Full is set. Fields a caller does not need
+// can be skipped (Skip) to save the time to look them up.
 type Parser struct {
 	// Full makes the parser fill RequestURI and HostID as well.
 	Full bool
@@ -35,10 +36,73 @@ type Parser struct {
 	// ClientLimit bounds the distinct client values remembered: 0 means
 	// DefaultClientLimit, a negative number none.
 	ClientLimit int
+	// Skip lists fields to leave empty, saving the time to fill them.
+	Skip Fields
 
 	small, clients, keys interner
 	ready                bool
 	scratch              []byte
+	// last holds each field's value in the previous record: most fields of
+	// consecutive records are equal, and comparing is cheaper than a lookup.
+	last [slotCount]string
+}
+
+// Slots of Parser.last.
+const (
+	slotOwner = iota
+	slotBucket
+	slotRemoteIP
+	slotRequester
+	slotOperation
+	slotErrorCode
+	slotReferer
+	slotUserAgent
+	slotSignature
+	slotCipher
+	slotAuth
+	slotHostHeader
+	slotTLS
+	slotAccessPoint
+	slotACL
+	slotRegion
+	slotEdgeResult
+	slotCount
+)
+
+// Fields is a set of Record fields that a Parser can leave empty.
+type Fields uint32
+
+// Fields a Parser can skip. Bucket, Time, RequestID, Operation, Key,
+// HTTPStatus, ErrorCode, the counts and times, VersionID and EdgeResult are
+// always filled.
+const (
+	FieldBucketOwner Fields = 1 << slotOwner
+	FieldRemoteIP    Fields = 1 << slotRemoteIP
+	FieldRequester   Fields = 1 << slotRequester
+	FieldReferer     Fields = 1 << slotReferer
+	FieldUserAgent   Fields = 1 << slotUserAgent
+	FieldHostHeader  Fields = 1 << slotHostHeader
+	// FieldTLS is SignatureVersion, CipherSuite, AuthType and TLSVersion.
+	FieldTLS Fields = 1<<slotSignature | 1<<slotCipher | 1<<slotAuth | 1<<slotTLS
+	// FieldAccessPoint is AccessPointARN, ACLRequired and SourceRegion.
+	FieldAccessPoint Fields = 1<<slotAccessPoint | 1<<slotACL | 1<<slotRegion
+)
+
+// skips reports whether the field in slot is to be left empty.
+func (p *Parser) skips(slot int) bool { return p.Skip&(1<<slot) != 0 }
+
+// str returns the string for b, the previous record's value of the same
+// field when it is the same, else t's; "" when the field is skipped.
+func (p *Parser) str(slot int, t *interner, b []byte) string {
+	if p.skips(slot) {
+		return ""
+	}
+	if string(b) == p.last[slot] { // no allocation
+		return p.last[slot]
+	}
+	s := t.str(b)
+	p.last[slot] = s
+	return s
 }
 
 func (p *Parser) init() {

@@ -28,10 +28,11 @@ type Config struct {
 	// MaxSamples is how many malformed lines are kept as samples. 0 means
 	// DefaultMaxSamples, a negative number none.
 	MaxSamples int
-	// Full, KeyLimit and ClientLimit are passed to the Parser.
+	// Full, KeyLimit, ClientLimit and Skip are passed to the Parser.
 	Full        bool
 	KeyLimit    int
 	ClientLimit int
+	Skip        Fields
 }
 
 // Validate reports a setting that cannot work.
@@ -97,7 +98,7 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	}
 	cfg = cfg.withDefaults()
 	r := &Reader{cfg: cfg}
-	r.parser = Parser{Full: cfg.Full, KeyLimit: cfg.KeyLimit, ClientLimit: cfg.ClientLimit}
+	r.parser = Parser{Full: cfg.Full, KeyLimit: cfg.KeyLimit, ClientLimit: cfg.ClientLimit, Skip: cfg.Skip}
 	r.Reset(src)
 	return r, nil
 }

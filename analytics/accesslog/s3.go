@@ -243,21 +243,21 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 				rec.HostID = string(v)
 			}
 		case 20:
-			rec.SignatureVersion = p.small.str(v)
+			rec.SignatureVersion = p.str(slotSignature, &p.small, v)
 		case 21:
-			rec.CipherSuite = p.small.str(v)
+			rec.CipherSuite = p.str(slotCipher, &p.small, v)
 		case 22:
-			rec.AuthType = p.small.str(v)
+			rec.AuthType = p.str(slotAuth, &p.small, v)
 		case 23:
-			rec.HostHeader = p.small.str(v)
+			rec.HostHeader = p.str(slotHostHeader, &p.small, v)
 		case 24:
-			rec.TLSVersion = p.small.str(v)
+			rec.TLSVersion = p.str(slotTLS, &p.small, v)
 		case 25:
-			rec.AccessPointARN = p.small.str(v)
+			rec.AccessPointARN = p.str(slotAccessPoint, &p.small, v)
 		case 26:
-			rec.ACLRequired = p.small.str(v)
+			rec.ACLRequired = p.str(slotACL, &p.small, v)
 		case 27:
-			rec.SourceRegion = p.small.str(v)
+			rec.SourceRegion = p.str(slotRegion, &p.small, v)
 		}
 	}
 	if n < S3FieldsMin {
@@ -298,20 +298,20 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 		rec.Key = p.keys.str(key)
 	}
 
-	rec.BucketOwner = p.small.str(undash(owner))
-	rec.Bucket = p.small.str(undash(bucket))
-	rec.RemoteIP = p.clients.str(undash(ip))
-	rec.Requester = p.clients.str(undash(requester))
+	rec.BucketOwner = p.str(slotOwner, &p.small, undash(owner))
+	rec.Bucket = p.str(slotBucket, &p.small, undash(bucket))
+	rec.RemoteIP = p.str(slotRemoteIP, &p.clients, undash(ip))
+	rec.Requester = p.str(slotRequester, &p.clients, undash(requester))
 	if requestID = undash(requestID); len(requestID) > 0 {
 		rec.RequestID = string(requestID)
 	}
-	rec.Operation = p.small.str(op)
+	rec.Operation = p.str(slotOperation, &p.small, op)
 	if uri = undash(uri); p.Full && len(uri) > 0 {
 		rec.RequestURI = string(uri)
 	}
-	rec.ErrorCode = p.small.str(undash(errorCode))
-	rec.Referer = p.clients.str(undash(referer))
-	rec.UserAgent = p.clients.str(undash(userAgent))
+	rec.ErrorCode = p.str(slotErrorCode, &p.small, undash(errorCode))
+	rec.Referer = p.str(slotReferer, &p.clients, undash(referer))
+	rec.UserAgent = p.str(slotUserAgent, &p.clients, undash(userAgent))
 	return nil
 }
 

@@ -348,3 +348,32 @@ func TestParserLimits(t *testing.T) {
 		t.Errorf("parser with KeyLimit -1 remembers %d keys, want 0", n)
 	}
 }
+
+func TestParserSkip(t *testing.T) {
+	p := Parser{Skip: FieldRemoteIP | FieldUserAgent | FieldTLS | FieldAccessPoint}
+	var r Record
+	if err := p.ParseS3([]byte(era27), &r); err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range map[string]string{"RemoteIP": r.RemoteIP, "UserAgent": r.UserAgent,
+		"SignatureVersion": r.SignatureVersion, "CipherSuite": r.CipherSuite, "AuthType": r.AuthType,
+		"TLSVersion": r.TLSVersion, "ACLRequired": r.ACLRequired, "SourceRegion": r.SourceRegion} {
+		if v != "" {
+			t.Errorf("skipped %s = %q, want empty", what, v)
+		}
+	}
+	want(t, "Key", r.Key, "photos/2019/08/puppy.jpg")
+	want(t, "Referer", r.Referer, "http://www.example.com/webservices")
+	want(t, "HostHeader", r.HostHeader, "examplebucket.s3.us-west-1.amazonaws.com")
+	want(t, "RequestID", r.RequestID, "7B4A0FABBEXAMPLE")
+
+	schema, err := ParseCloudFrontFields([]byte(cfFields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ParseCloudFront(schema, []byte(cfHit), &r); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "CloudFront UserAgent", r.UserAgent, "")
+	want(t, "CloudFront Key", r.Key, "photos/img00042_200x200.jpg")
+}
