@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // FileQueue is a durable at-least-once queue in a directory, safe for
@@ -28,10 +30,12 @@ import (
 //	dead/ID.N           dead-lettered, with the reason in dead/ID.N.reason
 //	tmp/                bodies being written by Send
 //
-// ID is the send time in nanoseconds and a random suffix, so names sort by
-// send time. Messages move between folders only by rename, which is atomic:
-// of several consumers renaming the same ready file, exactly one succeeds.
-// Deadlines are file times, compared with the wall clock of each process.
+// ID is the send time in nanoseconds and a random suffix. Messages move
+// between folders only by rename, which is atomic: of several consumers
+// renaming the same ready file, exactly one succeeds. Receive takes ready
+// messages in no particular order, as an SQS standard queue does. Deadlines
+// are file times, compared with the wall clock of each process. Nothing
+// empties dead/: that is the operator's call.
 type FileQueue struct {
 	dir  string
 	opts Options
@@ -50,6 +54,10 @@ const (
 	staleTmpAge = time.Hour
 	// claimChunk is how many ready names Receive reads at a time.
 	claimChunk = 64
+	// sendChunk is how many bodies Send writes before flushing them.
+	sendChunk = 64
+	// syncConcurrency is how many files Send flushes at once.
+	syncConcurrency = 16
 )
 
 // OpenFile opens the queue in dir, creating its folders when missing.
@@ -78,54 +86,95 @@ func OpenFile(dir string, opts Options) (*FileQueue, error) {
 // String is the queue's URL.
 func (q *FileQueue) String() string { return "file://" + q.dir }
 
-// Send writes each body to tmp/, flushes it to disk and renames it into
-// ready/.
+// Send writes the bodies to tmp/, flushes them to disk, then renames them
+// into ready/ and flushes that folder. It writes sendChunk bodies before
+// flushing any, so that the file system can commit them together.
 func (q *FileQueue) Send(ctx context.Context, bodies [][]byte) error {
-	var failed []int
-	var firstErr error
-	sent := 0
-	for i, body := range bodies {
+	se := &SendError{Total: len(bodies)}
+	for start := 0; start < len(bodies); start += sendChunk {
+		q.sendChunk(ctx, bodies, start, min(start+sendChunk, len(bodies)), se)
+	}
+	if len(se.Failed) > 0 {
+		slices.Sort(se.Failed)
+		return se
+	}
+	return nil
+}
+
+// sendChunk sends bodies[start:end], recording failures in se.
+func (q *FileQueue) sendChunk(ctx context.Context, bodies [][]byte, start, end int, se *SendError) {
+	fail := func(i int, err error) {
+		se.Failed = append(se.Failed, i)
+		if se.Err == nil {
+			se.Err = err
+		}
+	}
+	files := make([]*os.File, end-start)
+	for i := start; i < end; i++ {
 		err := ctx.Err()
 		if err == nil {
-			err = q.sendOne(body)
+			err = checkBody(bodies[i])
+		}
+		if err == nil {
+			files[i-start], err = writeTemp(q.path(tmpDir), bodies[i])
 		}
 		if err != nil {
-			failed = append(failed, i)
-			if firstErr == nil {
-				firstErr = err
+			fail(i, err)
+		}
+	}
+	// Concurrent flushes share the file system's journal commits.
+	synced := make([]error, len(files))
+	var g errgroup.Group
+	g.SetLimit(syncConcurrency)
+	for n, f := range files {
+		if f == nil {
+			continue
+		}
+		g.Go(func() error {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
 			}
+			synced[n] = err
+			return nil
+		})
+	}
+	_ = g.Wait()
+	sent := 0
+	for n, f := range files {
+		if f == nil {
+			continue
+		}
+		err := synced[n]
+		if err == nil {
+			err = os.Rename(f.Name(), q.path(readyDir, newID(time.Now())+".0"))
+		}
+		if err != nil {
+			_ = os.Remove(f.Name())
+			fail(start+n, fmt.Errorf("send to %s: %w", q, err))
 			continue
 		}
 		sent++
 	}
-	if sent > 0 {
-		if err := syncDir(q.path(readyDir)); err != nil {
-			return fmt.Errorf("send to %s: %w", q, err)
+	if sent == 0 {
+		return
+	}
+	if err := syncDir(q.path(readyDir)); err != nil {
+		// The messages are in ready/ but may not survive a power cut.
+		for n, f := range files {
+			if f != nil && !slices.Contains(se.Failed, start+n) {
+				fail(start+n, fmt.Errorf("send to %s: %w", q, err))
+			}
 		}
 	}
-	if len(failed) > 0 {
-		return &SendError{Total: len(bodies), Failed: failed, Err: firstErr}
-	}
-	return nil
 }
 
-func (q *FileQueue) sendOne(body []byte) error {
-	if err := checkBody(body); err != nil {
-		return err
-	}
-	name := newID(time.Now()) + ".0"
-	if err := writeFileAtomic(q.path(tmpDir), q.path(readyDir, name), body); err != nil {
-		return fmt.Errorf("send to %s: %w", q, err)
-	}
-	return nil
-}
-
-// Receive claims up to max ready messages, polling every PollInterval until
+// Receive claims up to limit ready messages, polling every PollInterval until
 // one arrives, wait passes or ctx is done. Messages whose visibility timed
 // out are made ready first; messages received MaxReceives times already go
 // to dead/ instead of being delivered again.
-func (q *FileQueue) Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
-	max = clampBatch(max)
+func (q *FileQueue) Receive(ctx context.Context, limit int, wait time.Duration) ([]Message, error) {
+	limit = clampBatch(limit)
 	deadline := time.Now().Add(wait)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -133,7 +182,7 @@ func (q *FileQueue) Receive(ctx context.Context, max int, wait time.Duration) ([
 		if err := q.requeueExpired(); err != nil {
 			return nil, err
 		}
-		msgs, err := q.claim(max)
+		msgs, err := q.claim(limit)
 		if len(msgs) > 0 || err != nil {
 			return msgs, err
 		}
@@ -150,15 +199,15 @@ func (q *FileQueue) Receive(ctx context.Context, max int, wait time.Duration) ([
 	}
 }
 
-// claim moves up to max ready messages to inflight/ and reads them.
-func (q *FileQueue) claim(max int) ([]Message, error) {
+// claim moves up to limit ready messages to inflight/ and reads them.
+func (q *FileQueue) claim(limit int) ([]Message, error) {
 	d, err := os.Open(q.path(readyDir))
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", q, err)
 	}
 	defer d.Close()
 	var msgs []Message
-	for len(msgs) < max {
+	for len(msgs) < limit {
 		names, err := d.Readdirnames(claimChunk)
 		if errors.Is(err, io.EOF) {
 			break
@@ -170,7 +219,7 @@ func (q *FileQueue) claim(max int) ([]Message, error) {
 		// different place so that they seldom race for the same file.
 		mathrand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 		for _, name := range names {
-			if len(msgs) == max {
+			if len(msgs) == limit {
 				break
 			}
 			m, ok, err := q.claimOne(name)
@@ -217,10 +266,18 @@ func (q *FileQueue) claimOne(name string) (m Message, ok bool, err error) {
 		}
 		return Message{}, false, fmt.Errorf("receive from %s: %w", q, err)
 	}
+	// A consumer that lost the race for this file may have set its own
+	// deadline on it just before the rename: set ours again.
+	if err := os.Chtimes(dst, deadline, deadline); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Message{}, false, nil // timed out already and taken back
+		}
+		return Message{}, false, fmt.Errorf("receive from %s: %w", q, err)
+	}
 	body, err := os.ReadFile(dst)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return Message{}, false, nil // timed out already and taken back
+			return Message{}, false, nil
 		}
 		return Message{}, false, fmt.Errorf("receive from %s: %w", q, err)
 	}
@@ -377,17 +434,28 @@ func (q *FileQueue) removeStaleTmp() {
 	}
 }
 
+// writeTemp writes data to a new temporary file in dir and leaves it open.
+func writeTemp(dir string, data []byte) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "w-*")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
 // writeFileAtomic writes data to a temporary file in tmp, flushes it and
 // renames it to path, so that path never holds a partial file.
 func writeFileAtomic(tmp, path string, data []byte) error {
-	f, err := os.CreateTemp(tmp, "w-*")
+	f, err := writeTemp(tmp, data)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
+	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

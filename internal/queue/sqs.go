@@ -213,15 +213,15 @@ func (q *SQSQueue) sendBatch(ctx context.Context, bodies [][]byte, idx []int) ([
 	return failed, lastErr
 }
 
-// Receive long-polls for up to max messages, in calls of at most
+// Receive long-polls for up to limit messages, in calls of at most
 // MaxWaitPerCall, until one arrives or wait passes.
-func (q *SQSQueue) Receive(ctx context.Context, max int, wait time.Duration) ([]Message, error) {
+func (q *SQSQueue) Receive(ctx context.Context, limit int, wait time.Duration) ([]Message, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		secs := min(ceilSeconds(time.Until(deadline)), int32(MaxWaitPerCall/time.Second))
 		in := &sqs.ReceiveMessageInput{
 			QueueUrl:            aws.String(q.url),
-			MaxNumberOfMessages: int32(clampBatch(max)),
+			MaxNumberOfMessages: int32(clampBatch(limit)),
 			WaitTimeSeconds:     secs,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{
 				types.MessageSystemAttributeNameApproximateReceiveCount,
