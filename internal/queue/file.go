@@ -183,8 +183,14 @@ func (q *FileQueue) Receive(ctx context.Context, limit int, wait time.Duration) 
 			return nil, err
 		}
 		msgs, err := q.claim(limit)
-		if len(msgs) > 0 || err != nil {
-			return msgs, err
+		if len(msgs) > 0 {
+			if err != nil { // it will come back on the next Receive if it lasts
+				q.opts.Logger.Warn("receive cut short", slog.String("queue", q.String()), slog.Any("error", err))
+			}
+			return msgs, nil
+		}
+		if err != nil {
+			return nil, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
