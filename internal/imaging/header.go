@@ -153,8 +153,16 @@ func checkComplete(h header, data []byte) error {
 		if data[len(data)-1] != 0x3B {
 			return unsupported("GIF: %v: no trailer", errTruncated)
 		}
+	case HEIF, AVIF:
+		// Every top-level box must be whole (the image data is in mdat).
+		for i := 0; i < len(data); {
+			_, next, err := nextBox(data, i)
+			if err != nil {
+				return err
+			}
+			i = next
+		}
 	}
-	// HEIF and AVIF: libheif refuses item data outside the file.
 	return nil
 }
 
@@ -374,8 +382,8 @@ func readWebP(data []byte) (header, error) {
 		}
 		d := first.data
 		h.alpha = d[0]&vp8xAlpha != 0
-		h.width = 1 + int(d[4]) | int(d[5])<<8 | int(d[6])<<16
-		h.height = 1 + int(d[7]) | int(d[8])<<8 | int(d[9])<<16
+		h.width = 1 + (int(d[4]) | int(d[5])<<8 | int(d[6])<<16)
+		h.height = 1 + (int(d[7]) | int(d[8])<<8 | int(d[9])<<16)
 		for _, c := range chunks[1:] {
 			if c.id == "EXIF" {
 				h.orientation = exifOrientation(bytes.TrimPrefix(c.data, []byte("Exif\x00\x00")))

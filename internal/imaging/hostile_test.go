@@ -1,0 +1,196 @@
+package imaging
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/h2non/bimg"
+)
+
+// pngWithSize builds a PNG whose header claims w×h RGB pixels, followed by
+// a tiny image data chunk: a decompression bomb's header.
+func pngWithSize(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.Write(pngSignature)
+	chunk := func(typ string, data []byte) {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
+		b.Write(n[:])
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		b.WriteString(typ)
+		b.Write(data)
+		binary.BigEndian.PutUint32(n[:], crc.Sum32())
+		b.Write(n[:])
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	chunk("IHDR", ihdr)
+	chunk("IDAT", []byte{0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01}) // zlib of one zero byte
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// jpegWithSize rewrites the frame header of jpg to claim w×h.
+func jpegWithSize(t testing.TB, jpg []byte, w, h uint16) []byte {
+	t.Helper()
+	out := bytes.Clone(jpg)
+	for i := 2; i+9 < len(out); {
+		marker := out[i+1]
+		n := int(binary.BigEndian.Uint16(out[i+2:]))
+		if marker == 0xC0 || marker == 0xC2 {
+			binary.BigEndian.PutUint16(out[i+5:], h)
+			binary.BigEndian.PutUint16(out[i+7:], w)
+			return out
+		}
+		i += 2 + n
+	}
+	t.Fatal("no frame header")
+	return nil
+}
+
+// patchBox overwrites the payload of the first box of type typ (found by
+// its type bytes) at offset off within the payload.
+func patchBox(t testing.TB, data []byte, typ string, off int, with []byte) []byte {
+	t.Helper()
+	i := bytes.Index(data, []byte(typ))
+	if i < 4 {
+		t.Fatalf("no %q box", typ)
+	}
+	out := bytes.Clone(data)
+	copy(out[i+4+off:], with)
+	return out
+}
+
+func TestHostileInputs(t *testing.T) {
+	v := newTestVips(t)
+	src := noiseImage(300, 200, 7)
+	jpg := encodeJPEG(t, src)
+	png := encodePNG(t, src)
+	webp := convert(t, jpg, bimg.WEBP)
+	avif := convert(t, jpg, bimg.AVIF)
+	gif := convert(t, jpg, bimg.GIF)
+	tiff := convert(t, jpg, bimg.TIFF)
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	half := func(b []byte) []byte { return b[:len(b)/2] }
+	bigBox := make([]byte, 8)
+	binary.BigEndian.PutUint32(bigBox[0:], 100000)
+	binary.BigEndian.PutUint32(bigBox[4:], 100000)
+
+	tests := []struct {
+		name   string
+		data   []byte
+		want   error
+		reason string // in the message
+	}{
+		{"nil", nil, ErrUnsupportedImage, "empty"},
+		{"zero bytes", []byte{}, ErrUnsupportedImage, "empty"},
+		{"one byte", []byte{0xFF}, ErrUnsupportedImage, ""},
+		{"random bytes", random, ErrUnsupportedImage, ""},
+		{"text", []byte("hello, world\n"), ErrUnsupportedImage, ""},
+		{"svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>`), ErrUnsupportedImage, "SVG"},
+		{"svg without declaration", []byte(`  <svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>`), ErrUnsupportedImage, "SVG"},
+		{"pdf", []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"), ErrUnsupportedImage, "PDF"},
+		{"tiff", tiff, ErrUnsupportedImage, "TIFF"},
+		{"bmp", append([]byte("BM"), make([]byte, 60)...), ErrUnsupportedImage, "BMP"},
+		{"quicktime brand", append([]byte("\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  "), make([]byte, 32)...), ErrUnsupportedImage, "brand"},
+
+		{"truncated jpeg", half(jpg), ErrUnsupportedImage, "truncated"},
+		{"jpeg without end marker", jpg[:len(jpg)-2], ErrUnsupportedImage, "truncated"},
+		{"jpeg cut in its header", jpg[:40], ErrUnsupportedImage, "truncated"},
+		{"jpeg soi only", []byte{0xFF, 0xD8, 0xFF}, ErrUnsupportedImage, "truncated"},
+		{"jpeg of zero width", jpegWithSize(t, jpg, 0, 200), ErrUnsupportedImage, "no size"},
+		{"truncated png", half(png), ErrUnsupportedImage, "truncated"},
+		{"png without IEND", png[:len(png)-12], ErrUnsupportedImage, "truncated"},
+		{"png signature only", pngSignature, ErrUnsupportedImage, "truncated"},
+		{"truncated webp", half(webp), ErrUnsupportedImage, "truncated"},
+		{"webp header only", webp[:20], ErrUnsupportedImage, ""},
+		{"truncated avif", half(avif), ErrUnsupportedImage, "truncated"},
+		{"avif header only", avif[:40], ErrUnsupportedImage, "truncated"},
+		{"truncated gif", half(gif), ErrUnsupportedImage, "truncated"},
+
+		// Decompression bombs: refused from the header, before decoding.
+		{"png bomb 100000x100000", pngWithSize(100000, 100000), ErrTooManyPixels, "10000000000 pixels"},
+		{"png 2^31-1 square", pngWithSize(1<<31-1, 1<<31-1), ErrTooManyPixels, ""},
+		{"jpeg bomb 65000x65000", jpegWithSize(t, jpg, 65000, 65000), ErrTooManyPixels, ""},
+		{"webp bomb 16384x16384", patchBox(t, convert(t, encodePNG(t, transparentImage(8, 8)), bimg.WEBP), "VP8X", 8, []byte{0xFF, 0x3F, 0x00, 0xFF, 0x3F, 0x00}), ErrTooManyPixels, "16384x16384"},
+		{"gif bomb 65535x65535", append(append([]byte("GIF89a"), 0xFF, 0xFF, 0xFF, 0xFF), gif[10:]...), ErrTooManyPixels, ""},
+		{"avif bomb 100000x100000", patchBox(t, avif, "ispe", 4, bigBox), ErrTooManyPixels, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := v.Thumbnail(context.Background(), tt.data, Options{Width: 100, Height: 100, Format: JPEG})
+			took := time.Since(start)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("error %q does not say %q", err, tt.reason)
+			}
+			// Refusing must not cost a decode. (Generous, for loaded CI
+			// machines: decoding a bomb would take minutes or fail to
+			// allocate.)
+			if took > 2*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if tt.want == ErrTooManyPixels {
+				if _, err := v.Probe(tt.data); !errors.Is(err, ErrTooManyPixels) {
+					t.Errorf("Probe: %v, want ErrTooManyPixels", err)
+				}
+			}
+		})
+	}
+}
+
+// transparentImage is a w×h image with a transparent half.
+func transparentImage(w, h int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			a := uint8(255)
+			if x >= w/2 {
+				a = 0
+			}
+			img.SetNRGBA(x, y, color.NRGBA{200, 100, 50, a})
+		}
+	}
+	return img
+}
+
+func TestMaxPixelsConfigured(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxPixels = 300 * 200
+	v, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpg := encodeJPEG(t, quadrantImage(300, 200))
+	if _, err := v.Thumbnail(context.Background(), jpg, Options{Width: 50, Format: JPEG}); err != nil {
+		t.Errorf("at the limit: %v", err)
+	}
+	bigger := encodeJPEG(t, quadrantImage(301, 200))
+	if _, err := v.Thumbnail(context.Background(), bigger, Options{Width: 50, Format: JPEG}); !errors.Is(err, ErrTooManyPixels) {
+		t.Errorf("over the limit: %v, want ErrTooManyPixels", err)
+	}
+	// The scaled image a thumbnail is cut from is bounded too.
+	if _, err := v.Thumbnail(context.Background(), jpg, Options{Width: 600, Height: 600, Enlarge: true, Format: JPEG}); !errors.Is(err, ErrTooManyPixels) {
+		t.Errorf("enlarged over the limit: %v, want ErrTooManyPixels", err)
+	}
+}
