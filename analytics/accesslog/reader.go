@@ -121,7 +121,8 @@ func (r *Reader) Format() Format { return r.format }
 // until the next Reset.
 func (r *Reader) Stats() Stats { return r.stats }
 
-var gzipMagic = []byte{0x1f, 0x8b}
+// gzipMagic starts every gzip stream.
+const gzipMagic = "\x1f\x8b"
 
 // open sets up the line reader, looking through gzip when the stream starts
 // with its magic bytes.
@@ -137,7 +138,7 @@ func (r *Reader) open() error {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read log: %w", err)
 	}
-	if !bytes.Equal(head, gzipMagic) {
+	if string(head) != gzipMagic {
 		return nil
 	}
 	if r.gz == nil {

@@ -399,15 +399,7 @@ func appendBare(dst []byte, v string) []byte {
 	if v == "" {
 		return append(dst, '-')
 	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c <= ' ' || c == 0x7f || c == '"' {
-			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
-			continue
-		}
-		dst = append(dst, c)
-	}
-	return dst
+	return appendSafe(dst, v, ' ')
 }
 
 // appendQuoted appends a double-quoted field, "-" inside the quotes when
@@ -416,14 +408,49 @@ func appendQuoted(dst []byte, v string) []byte {
 	dst = append(dst, '"')
 	if v == "" {
 		dst = append(dst, '-')
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < ' ' || c == 0x7f || c == '"' {
-			dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
-			continue
-		}
-		dst = append(dst, c)
+	} else {
+		dst = appendSafe(dst, v, ' '-1)
 	}
 	return append(dst, '"')
+}
+
+// appendSafe appends v with the bytes up to and including last, DEL and
+// double quotes written as %XX.
+func appendSafe(dst []byte, v string, last byte) []byte {
+	for {
+		i := safePrefix(v, last)
+		for i < len(v) && v[i] > last && v[i] != 0x7f && v[i] != '"' {
+			i++
+		}
+		dst = append(dst, v[:i]...)
+		if i == len(v) {
+			return dst
+		}
+		c := v[i]
+		dst = append(dst, '%', upperHex[c>>4], upperHex[c&15])
+		v = v[i+1:]
+	}
+}
+
+// safePrefix returns a length of v, a multiple of eight, whose bytes are all
+// above last and neither DEL nor '"', checking eight bytes at a time. It may
+// stop early; appendSafe checks the rest byte by byte.
+func safePrefix(v string, last byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := ones * uint64(last+1)
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		x := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		// A byte under last+1, or equal to '"' or DEL, sets its high bit in
+		// one of these (bytes of 0x80 and more may set it too: then the
+		// byte-by-byte check decides).
+		small := (x - below) & ^x
+		quote := (x ^ ones*'"') - ones
+		del := (x ^ ones*0x7f) - ones
+		if (small|quote|del)&highs != 0 {
+			break
+		}
+	}
+	return i
 }

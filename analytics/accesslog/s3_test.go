@@ -377,3 +377,32 @@ func TestParserSkip(t *testing.T) {
 	want(t, "CloudFront UserAgent", r.UserAgent, "")
 	want(t, "CloudFront Key", r.Key, "photos/img00042_200x200.jpg")
 }
+
+func TestAppendSafeMatchesByteByByte(t *testing.T) {
+	naive := func(v string, last byte) string {
+		var b strings.Builder
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c <= last || c == 0x7f || c == '"' {
+				b.WriteString("%" + hex2(c))
+			} else {
+				b.WriteByte(c)
+			}
+		}
+		return b.String()
+	}
+	// Every byte value at every position of a 17-byte string of safe bytes.
+	base := []byte("abcdefgh€ijklmno")
+	for _, last := range []byte{' ', ' ' - 1} {
+		for pos := range base {
+			for c := 0; c < 256; c++ {
+				v := append([]byte(nil), base...)
+				v[pos] = byte(c)
+				if got, want := string(appendSafe(nil, string(v), last)), naive(string(v), last); got != want {
+					t.Fatalf("appendSafe(%q, %d) = %q, want %q", v, last, got, want)
+				}
+			}
+		}
+	}
+}
+
+func hex2(c byte) string { return string([]byte{upperHex[c>>4], upperHex[c&15]}) }

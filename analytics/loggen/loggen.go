@@ -100,11 +100,14 @@ func tailSizes() []sizeClass {
 
 type original struct {
 	key, stem string // "photos/img00042.jpg", "photos/img00042"
+	getURI    string // "GET /photos/img00042.jpg HTTP/1.1"
 	size      int64
 	uploaded  time.Time
 }
 
 type thumb struct {
+	key     string
+	getURI  string
 	created time.Time // last write
 	size    int64
 	pregen  bool // made through Create
@@ -158,12 +161,18 @@ type Generator struct {
 	zipfN     int
 	ips       []string
 	agents    []string
+	hostIDs   []string // x-amz-id-2 values, reused: nothing reads them
+	referers  []string
+	restIPs   []string
+	webHost   string // host header of website requests
+	restHost  string // host header of REST requests
 	diurnal   [24]float64
 	day       int
 	now       time.Time
 	stats     Stats
 
 	rec     accesslog.Record
+	keyBuf  []byte
 	events  []event
 	objs    []object
 	gz      *gzip.Writer
@@ -187,6 +196,21 @@ func New(cfg Config) (*Generator, error) {
 		tail:     tailSizes(),
 	}
 	g.now = g.start
+	g.webHost = cfg.Bucket + ".s3-website-" + cfg.Region + ".amazonaws.com"
+	g.restHost = cfg.Bucket + ".s3." + cfg.Region + ".amazonaws.com"
+	for i := range 40 {
+		g.referers = append(g.referers, "https://www.example.com/gallery/"+strconv.Itoa(i+1))
+	}
+	for i := range 80 {
+		g.restIPs = append(g.restIPs, "10.0."+strconv.Itoa(i/20)+"."+strconv.Itoa(10+i%20))
+	}
+	for range 1024 {
+		var id [57]byte
+		for i := range id {
+			id[i] = byte(g.rng.Uint32())
+		}
+		g.hostIDs = append(g.hostIDs, base64.StdEncoding.EncodeToString(id[:]))
+	}
 	for _, c := range g.dominant {
 		g.domTotal += c.weight
 	}
@@ -245,7 +269,8 @@ func originalName(i int) string {
 func (g *Generator) addOriginal(t time.Time) *original {
 	key := originalName(len(g.originals))
 	dot := len(key) - len(".jpg")
-	g.originals = append(g.originals, original{key: key, stem: key[:dot], size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
+	g.originals = append(g.originals, original{key: key, stem: key[:dot], getURI: requestLine("GET", key),
+		size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
 	u := g.rng.Float64()
 	pos := int(float64(len(g.order)) * u * u * u)
 	g.order = slices.Insert(g.order, pos, len(g.originals)-1)
@@ -271,7 +296,7 @@ func (g *Generator) prewarm() {
 // makeThumb records that a thumbnail was written at t and schedules its
 // expiration.
 func (g *Generator) makeThumb(key string, t time.Time, size int64, pregen bool) {
-	g.thumbs[key] = &thumb{created: t, size: size, pregen: pregen}
+	g.thumbs[key] = &thumb{key: key, getURI: requestLine("GET", key), created: t, size: size, pregen: pregen}
 	if g.cfg.ExpireDays == 0 {
 		return
 	}
@@ -409,7 +434,7 @@ func (g *Generator) simulate(e event) {
 	case evUpload:
 		o := g.addOriginal(g.now)
 		g.stats.Uploads++
-		g.restRecord(accesslog.OpRESTPutObject, o.key, "PUT", 200, "", 0, o.size, 400+g.rng.Int64N(4000), uploaderRequester, "aws-cli/2.22.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1")
+		g.restRecord(accesslog.OpRESTPutObject, o.key, requestLine("PUT", o.key), 200, "", 0, o.size, 400+g.rng.Int64N(4000), uploaderRequester, "aws-cli/2.22.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1")
 	case evExpire:
 		t := g.thumbs[e.key]
 		if t == nil {
@@ -428,7 +453,7 @@ func (g *Generator) simulate(e event) {
 		case u < g.cfg.NoiseShare+g.cfg.OriginalShare:
 			g.stats.OriginalReads++
 			o := g.pickOriginal()
-			g.websiteRecord(o.key, 200, "", o.size, o.size, 30+g.rng.Int64N(400))
+			g.websiteRecord(o.key, o.getURI, 200, "", o.size, o.size, 30+g.rng.Int64N(400))
 		default:
 			g.thumbnailRequest()
 		}
@@ -466,32 +491,34 @@ func (g *Generator) thumbnailRequest() {
 			w -= d.weight
 		}
 	}
-	key := o.stem + c.suffix
-	if t := g.thumbs[key]; t != nil {
+	g.keyBuf = append(append(g.keyBuf[:0], o.stem...), c.suffix...)
+	if t := g.thumbs[string(g.keyBuf)]; t != nil {
 		g.stats.Hits++
 		if t.pregen && !t.read {
 			g.stats.PregenFirstReads++
 		}
 		t.read = true
-		g.websiteRecord(key, 200, "", t.size, t.size, 3+g.rng.Int64N(40))
+		g.websiteRecord(t.key, t.getURI, 200, "", t.size, t.size, 3+g.rng.Int64N(40))
 		return
 	}
 	g.stats.Misses++
+	key := string(g.keyBuf)
+	uri := requestLine("GET", key)
 	switch g.cfg.MissStatus {
 	case 404:
-		g.websiteRecord(key, 404, "NoSuchKey", 350, 0, 2+g.rng.Int64N(10))
+		g.websiteRecord(key, uri, 404, "NoSuchKey", 350, 0, 2+g.rng.Int64N(10))
 	case 403:
-		g.websiteRecord(key, 403, "AccessDenied", 243, 0, 2+g.rng.Int64N(10))
+		g.websiteRecord(key, uri, 403, "AccessDenied", 243, 0, 2+g.rng.Int64N(10))
 	default:
-		g.websiteRecord(key, 302, "", 0, 0, 2+g.rng.Int64N(10))
+		g.websiteRecord(key, uri, 302, "", 0, 0, 2+g.rng.Int64N(10))
 	}
 	// The redirect sends the client to the responder, which reads the
 	// original and stores the thumbnail a moment later.
 	size := c.bytes/2 + g.rng.Int64N(c.bytes)
 	g.now = g.now.Add(time.Duration(50+g.rng.IntN(300)) * time.Millisecond)
-	g.restRecord(accesslog.OpRESTGetObject, o.key, "GET", 200, "", o.size, o.size, 40+g.rng.Int64N(200), responderRequester, responderAgent)
+	g.restRecord(accesslog.OpRESTGetObject, o.key, o.getURI, 200, "", o.size, o.size, 40+g.rng.Int64N(200), responderRequester, responderAgent)
 	g.now = g.now.Add(time.Duration(100+g.rng.IntN(900)) * time.Millisecond)
-	g.restRecord(accesslog.OpRESTPutObject, key, "PUT", 200, "", 0, size, 20+g.rng.Int64N(80), responderRequester, responderAgent)
+	g.restRecord(accesslog.OpRESTPutObject, key, requestLine("PUT", key), 200, "", 0, size, 20+g.rng.Int64N(80), responderRequester, responderAgent)
 	g.makeThumb(key, g.now, size, false)
 	g.stats.ThumbnailWrites++
 }
@@ -500,19 +527,19 @@ func (g *Generator) thumbnailRequest() {
 func (g *Generator) noise() {
 	switch g.rng.IntN(4) {
 	case 0:
-		g.websiteRecord("favicon.ico", 404, "NoSuchKey", 350, 0, 2)
+		g.websiteRecord("favicon.ico", "GET /favicon.ico HTTP/1.1", 404, "NoSuchKey", 350, 0, 2)
 	case 1:
 		o := g.pickOriginal()
 		g.rec = g.baseRecord(accesslog.OpWebsiteHeadObject, o.key)
-		g.rec.RequestURI = "HEAD /" + escapePath(o.key) + " HTTP/1.1"
+		g.rec.RequestURI = requestLine("HEAD", o.key)
 		g.rec.HTTPStatus, g.rec.ObjectSize, g.rec.TotalTime = 200, o.size, 3*time.Millisecond
 		g.website()
 		g.emit()
 	case 2:
-		g.restRecord("REST.GET.BUCKET", "", "GET", 200, "", 4200, 0, 25, responderRequester, responderAgent)
+		g.restRecord("REST.GET.BUCKET", "", "GET /?list-type=2&prefix=photos%2F HTTP/1.1", 200, "", 4200, 0, 25, responderRequester, responderAgent)
 	default:
 		o := g.pickOriginal()
-		g.restRecord(accesslog.OpRESTHeadObject, o.key, "HEAD", 200, "", 0, o.size, 8, responderRequester, responderAgent)
+		g.restRecord(accesslog.OpRESTHeadObject, o.key, requestLine("HEAD", o.key), 200, "", 0, o.size, 8, responderRequester, responderAgent)
 	}
 }
 
@@ -524,13 +551,6 @@ const (
 
 // baseRecord starts a record at the current time.
 func (g *Generator) baseRecord(op, key string) accesslog.Record {
-	var id [57]byte
-	for i := 0; i < len(id); i += 8 {
-		v := g.rng.Uint64()
-		for j := i; j < min(i+8, len(id)); j++ {
-			id[j], v = byte(v), v>>8
-		}
-	}
 	rid := g.rng.Uint64()
 	const hex = "0123456789ABCDEF"
 	var rb [16]byte
@@ -539,7 +559,7 @@ func (g *Generator) baseRecord(op, key string) accesslog.Record {
 	}
 	return accesslog.Record{
 		BucketOwner: g.cfg.Owner, Bucket: g.cfg.Bucket, Time: g.now, RequestID: string(rb[:]),
-		Operation: op, Key: key, HostID: base64.StdEncoding.EncodeToString(id[:]),
+		Operation: op, Key: key, HostID: g.hostIDs[rid%uint64(len(g.hostIDs))],
 	}
 }
 
@@ -548,14 +568,14 @@ func (g *Generator) website() {
 	g.rec.RemoteIP = g.ips[g.rng.IntN(len(g.ips))]
 	g.rec.UserAgent = g.agents[g.rng.IntN(len(g.agents))]
 	if g.rng.IntN(5) < 3 {
-		g.rec.Referer = "https://www.example.com/gallery/" + strconv.Itoa(1+g.rng.IntN(40))
+		g.rec.Referer = g.referers[g.rng.IntN(len(g.referers))]
 	}
-	g.rec.HostHeader = g.cfg.Bucket + ".s3-website-" + g.cfg.Region + ".amazonaws.com"
+	g.rec.HostHeader = g.webHost
 }
 
-func (g *Generator) websiteRecord(key string, status int, errCode string, sent, size, ms int64) {
+func (g *Generator) websiteRecord(key, uri string, status int, errCode string, sent, size, ms int64) {
 	g.rec = g.baseRecord(accesslog.OpWebsiteGetObject, key)
-	g.rec.RequestURI = "GET /" + escapePath(key) + " HTTP/1.1"
+	g.rec.RequestURI = uri
 	g.rec.HTTPStatus, g.rec.ErrorCode, g.rec.BytesSent, g.rec.ObjectSize = status, errCode, sent, size
 	g.rec.TotalTime = time.Duration(ms) * time.Millisecond
 	g.rec.TurnAround = time.Duration(ms/2) * time.Millisecond
@@ -563,17 +583,17 @@ func (g *Generator) websiteRecord(key string, status int, errCode string, sent, 
 	g.emit()
 }
 
-func (g *Generator) restRecord(op, key, method string, status int, errCode string, sent, size, ms int64, requester, agent string) {
+func (g *Generator) restRecord(op, key, uri string, status int, errCode string, sent, size, ms int64, requester, agent string) {
 	g.rec = g.baseRecord(op, key)
-	g.rec.RemoteIP = "10.0." + strconv.Itoa(g.rng.IntN(4)) + "." + strconv.Itoa(10+g.rng.IntN(20))
+	g.rec.RemoteIP = g.restIPs[g.rng.IntN(len(g.restIPs))]
 	g.rec.Requester = requester
-	g.rec.RequestURI = method + " /" + escapePath(key) + " HTTP/1.1"
+	g.rec.RequestURI = uri
 	g.rec.HTTPStatus, g.rec.ErrorCode, g.rec.BytesSent, g.rec.ObjectSize = status, errCode, sent, size
 	g.rec.TotalTime = time.Duration(ms) * time.Millisecond
 	g.rec.TurnAround = time.Duration(ms*2/3) * time.Millisecond
 	g.rec.UserAgent = agent
 	g.rec.SignatureVersion, g.rec.CipherSuite, g.rec.AuthType = "SigV4", "TLS_AES_128_GCM_SHA256", "AuthHeader"
-	g.rec.HostHeader = g.cfg.Bucket + ".s3." + g.cfg.Region + ".amazonaws.com"
+	g.rec.HostHeader = g.restHost
 	g.rec.TLSVersion = "TLSv1.3"
 	g.emit()
 }
@@ -585,18 +605,21 @@ func (g *Generator) lifecycleRecord(key string, size int64) {
 	g.emit()
 }
 
-// escapePath percent-encodes a key for a request line, as a client does.
-func escapePath(key string) string {
-	return (&url.URL{Path: "/" + key}).EscapedPath()[1:]
+// requestLine is the request line a client sends for key, the key
+// percent-encoded as a path.
+func requestLine(method, key string) string {
+	return method + " " + (&url.URL{Path: "/" + key}).EscapedPath() + " HTTP/1.1"
 }
 
 // startObjects opens the hour's log objects.
 func (g *Generator) startObjects() {
 	eras := []int{accesslog.S3FieldsMin, accesslog.S3FieldsTLS, accesslog.S3FieldsAccessPoint, accesslog.S3FieldsACL, accesslog.S3FieldsLatest}
 	g.objs = slices.Grow(g.objs[:0], g.cfg.ObjectsPerHour)[:g.cfg.ObjectsPerHour]
+	// About 1.2 records of about 500 bytes per request, at the busiest hour.
+	want := min(g.cfg.RequestsPerDay/12*600/g.cfg.ObjectsPerHour, 64<<20)
 	for i := range g.objs {
 		o := &g.objs[i]
-		o.buf = o.buf[:0]
+		o.buf = slices.Grow(o.buf[:0], want)
 		o.fields = g.cfg.Fields
 		if o.fields == 0 {
 			o.fields = eras[g.rng.IntN(len(eras))]
