@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/urfave/cli/v2"
+
+	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/thumbnail"
+	"github.com/s3thumb/s3thumb/responder"
+)
+
+func serveCommand() *cli.Command {
+	d := responder.DefaultConfig()
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to serve HTTP on"},
+		&cli.BoolFlag{Name: "front", Usage: "serve stored objects at /KEY and redirect missing thumbnails to /resize, like the S3 website (default: on for a file:// store)"},
+		&cli.IntFlag{Name: "max-concurrent", Value: runtime.NumCPU(), Usage: "resizes that may run at once"},
+		&cli.IntFlag{Name: "max-queue", Value: 4 * runtime.NumCPU(), Usage: "resizes that may wait for a slot; more are answered 503 with Retry-After"},
+		&cli.DurationFlag{Name: "request-timeout", Value: d.RequestTimeout, Usage: "longest a request may take, waiting, resizing and storing included"},
+		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long to let requests and store-backs in flight finish"},
+		&cli.StringFlag{Name: "fallback-image", Usage: "image file shown (status 404, never stored) when an original is missing"},
+	}
+	flags = append(flags, storeFlags()...)
+	flags = append(flags, thumbnailFlags()...)
+	return &cli.Command{
+		Name:   "serve",
+		Usage:  "run the responder: make missing thumbnails on request and store them back",
+		Flags:  flags,
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	ctx := c.Context
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	cfg := responder.DefaultConfig()
+	cfg.RequestTimeout = c.Duration("request-timeout")
+	cfg.Front = c.Bool("front")
+	if !c.IsSet("front") {
+		cfg.Front = strings.HasPrefix(c.String("store"), "file://")
+	}
+	if path := c.String("fallback-image"); path != "" {
+		if cfg.Fallback, err = loadFallback(path); err != nil {
+			return usagef("--fallback-image: %w", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	tcfg, err := thumbnailConfig(c)
+	if err != nil {
+		return err
+	}
+	if c.Int("max-concurrent") < 1 {
+		return usagef("--max-concurrent %d: must be at least 1", c.Int("max-concurrent"))
+	}
+
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	vips, err := imaging.New(imagingConfig(c))
+	if err != nil {
+		return usageError{err}
+	}
+	gate := responder.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"))
+	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
+	if err != nil {
+		return usageError{err}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := responder.New(cfg, maker, st, log, reg, reg)
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, log, c.String("listen"), srv, c.Duration("shutdown-timeout"), srv.Wait)
+}
+
+// listenAndServe serves h until ctx ends, then shuts down gracefully:
+// requests in progress get up to grace to finish, then drain runs (to let
+// work that outlives requests, such as store-backs, end).
+func listenAndServe(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, drain func()) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("serving", "addr", "http://"+ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if drain != nil {
+		drain()
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func loadFallback(path string) (*responder.Fallback, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ctype := mime.TypeByExtension(filepath.Ext(path))
+	if ctype == "" {
+		ctype = http.DetectContentType(data)
+	}
+	return &responder.Fallback{Data: data, ContentType: ctype}, nil
+}

@@ -1,0 +1,379 @@
+package responder
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testserver"
+	"github.com/s3thumb/s3thumb/internal/thumbnail"
+)
+
+// countingStore counts the calls that reach a real store.
+type countingStore struct {
+	store.Store
+	gets, puts atomic.Int64
+	failPuts   bool
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) (*store.Object, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Put(ctx context.Context, key string, body []byte, opts store.PutOptions) error {
+	s.puts.Add(1)
+	if s.failPuts {
+		return fmt.Errorf("put %s: simulated outage", key)
+	}
+	return s.Store.Put(ctx, key, body, opts)
+}
+
+// countingResizer counts the thumbnails the real engine makes.
+type countingResizer struct {
+	*imaging.Vips
+	made atomic.Int64
+}
+
+func (r *countingResizer) Thumbnail(ctx context.Context, data []byte, opts imaging.Options) (imaging.Image, error) {
+	r.made.Add(1)
+	return r.Vips.Thumbnail(ctx, data, opts)
+}
+
+// stack is a responder wired to a real store and the real engine.
+type stack struct {
+	srv     *httptest.Server
+	store   *countingStore
+	resizer *countingResizer
+}
+
+func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *stack {
+	t.Helper()
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{store: &countingStore{Store: st}, resizer: &countingResizer{Vips: vips}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	maker, err := thumbnail.NewMaker(s.store, s.resizer, NewLimiter(2, 100), tcfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	rs, err := New(cfg, maker, s.store, log, reg, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.srv = httptest.NewServer(rs)
+	t.Cleanup(func() { s.srv.Close(); rs.Wait() })
+	return s
+}
+
+func samplePhoto(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// fetch GETs url without following redirects.
+func fetch(t *testing.T, rawURL string, host string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func imageSize(t *testing.T, data []byte) (int, int) {
+	t.Helper()
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("answer is not a decodable image: %v", err)
+	}
+	return cfg.Width, cfg.Height
+}
+
+func newS3Store(t *testing.T, srv *testserver.S3, bucket string) store.Store {
+	t.Helper()
+	return store.NewS3(srv.Client(), bucket, "")
+}
+
+func TestResponderOnS3(t *testing.T) {
+	gw := testserver.VersityGW(t)
+	gw.CreateBucket(t, "site")
+	ctx := context.Background()
+	client := gw.Client()
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String("site"), Key: aws.String("photos/kleiber.jpg"),
+		Body: bytes.NewReader(samplePhoto(t)), ContentType: aws.String("image/jpeg"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := newS3Store(t, gw, "site")
+	s := newStack(t, st, thumbnail.DefaultConfig(), DefaultConfig())
+
+	// The first request resizes, answers and stores back with the tag.
+	resp, body := fetch(t, s.srv.URL+"/resize?src=photos/kleiber_200x200.jpg", "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("first request: %d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	if w, h := imageSize(t, body); w != 200 || h != 200 {
+		t.Fatalf("thumbnail is %dx%d, want 200x200 (fill)", w, h)
+	}
+	if resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") != "public, max-age=86400" || resp.ContentLength != int64(len(body)) {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("site"), Key: aws.String("photos/kleiber_200x200.jpg")})
+	if err != nil {
+		t.Fatalf("thumbnail not stored: %v", err)
+	}
+	if aws.ToString(head.ContentType) != "image/jpeg" || aws.ToString(head.CacheControl) != "public, max-age=86400" || aws.ToInt64(head.ContentLength) != int64(len(body)) {
+		t.Fatalf("stored attributes: type %q, cache %q, length %d", aws.ToString(head.ContentType), aws.ToString(head.CacheControl), aws.ToInt64(head.ContentLength))
+	}
+	tags, err := client.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("site"), Key: aws.String("photos/kleiber_200x200.jpg")})
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != "thumbnail" || aws.ToString(tags.TagSet[0].Value) != "yes" {
+		t.Fatalf("tags = %+v, %v; want thumbnail=yes", tags, err)
+	}
+
+	// The second request is served from the store, without a resize.
+	resp2, body2 := fetch(t, s.srv.URL+"/resize?src=photos/kleiber_200x200.jpg", "")
+	if resp2.StatusCode != 200 || !bytes.Equal(body, body2) || s.resizer.made.Load() != 1 || s.store.puts.Load() != 1 {
+		t.Fatalf("second request: %d, same bytes %v, resizes %d, puts %d", resp2.StatusCode, bytes.Equal(body, body2), s.resizer.made.Load(), s.store.puts.Load())
+	}
+
+	// 50 concurrent requests for one missing key: one resize, one write.
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 50)
+	for i := range bodies {
+		wg.Go(func() {
+			resp, body := fetch(t, s.srv.URL+"/resize?src=photos/kleiber_300x_fit.webp", "")
+			if resp.StatusCode != 200 {
+				t.Errorf("concurrent request: %d %q", resp.StatusCode, body)
+			}
+			bodies[i] = body
+		})
+	}
+	wg.Wait()
+	if s.resizer.made.Load() != 2 || s.store.puts.Load() != 2 {
+		t.Fatalf("50 concurrent requests made %d resizes and %d writes in all, want 2 and 2", s.resizer.made.Load(), s.store.puts.Load())
+	}
+	for _, b := range bodies {
+		if !bytes.Equal(b, bodies[0]) {
+			t.Fatal("concurrent requests got different bytes")
+		}
+	}
+}
+
+func TestStoreBackFailureStillAnswers(t *testing.T) {
+	gw := testserver.VersityGW(t)
+	gw.CreateBucket(t, "site")
+	if _, err := gw.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("site"), Key: aws.String("kleiber.jpg"), Body: bytes.NewReader(samplePhoto(t)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, newS3Store(t, gw, "site"), thumbnail.DefaultConfig(), DefaultConfig())
+	s.store.failPuts = true
+	resp, body := fetch(t, s.srv.URL+"/resize?src=kleiber_120x80.jpg", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("store-back failure turned into %d %q", resp.StatusCode, body)
+	}
+	if w, h := imageSize(t, body); w != 120 || h != 80 {
+		t.Fatalf("thumbnail is %dx%d", w, h)
+	}
+	if s.store.puts.Load() != 1 {
+		t.Fatalf("puts = %d, want 1 attempt", s.store.puts.Load())
+	}
+}
+
+// TestWebsiteRedirectFlow is the 2017 design's own test, through s3rver's
+// website endpoint with a 404 routing rule pointing at the responder.
+func TestWebsiteRedirectFlow(t *testing.T) {
+	// The responder must exist before the routing rule can name its host.
+	var handler atomic.Pointer[http.Handler]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
+	defer front.Close()
+	host := strings.TrimPrefix(front.URL, "http://")
+	website := `<WebsiteConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <IndexDocument><Suffix>index.html</Suffix></IndexDocument>
+  <RoutingRules><RoutingRule>
+    <Condition><HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition>
+    <Redirect><HostName>` + host + `</HostName><ReplaceKeyPrefixWith>resize?src=</ReplaceKeyPrefixWith><HttpRedirectCode>302</HttpRedirectCode></Redirect>
+  </RoutingRule></RoutingRules>
+</WebsiteConfiguration>`
+	s3r := testserver.S3rver(t, "site", website)
+	if _, err := s3r.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("site"), Key: aws.String("earth.jpg"), Body: bytes.NewReader(samplePhoto(t)), ContentType: aws.String("image/jpeg"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, newS3Store(t, s3r, "site"), thumbnail.DefaultConfig(), DefaultConfig())
+	h := http.Handler(s.srv.Config.Handler)
+	handler.Store(&h)
+
+	websiteURL := s3r.WebsiteEndpoint + "/earth_200x200.jpg"
+	resp, _ := fetch(t, websiteURL, s3r.WebsiteHost("site"))
+	want := "http://" + host + "/resize?src=earth_200x200.jpg"
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Fatalf("website miss = %d Location %q, want 302 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	resp, body := fetch(t, resp.Header.Get("Location"), "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("responder = %d %q", resp.StatusCode, body)
+	}
+	if w, h := imageSize(t, body); w != 200 || h != 200 {
+		t.Fatalf("thumbnail is %dx%d, want 200x200", w, h)
+	}
+	resp, again := fetch(t, websiteURL, s3r.WebsiteHost("site"))
+	if resp.StatusCode != 200 || !bytes.Equal(again, body) {
+		t.Fatalf("second website request = %d (same bytes: %v), want 200 from the bucket", resp.StatusCode, bytes.Equal(again, body))
+	}
+	if s.resizer.made.Load() != 1 {
+		t.Fatalf("resizes = %d, want 1", s.resizer.made.Load())
+	}
+}
+
+// TestFrontFlow is the same flow through the responder's own front on a
+// local directory, as `make run` serves it.
+func TestFrontFlow(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/earth.jpg", samplePhoto(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Front = true
+	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
+
+	resp, _ := fetch(t, s.srv.URL+"/earth_200x200@2x.webp", "")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/resize?src=earth_200x200%402x.webp" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("front miss = %d %v", resp.StatusCode, resp.Header)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := fetch(t, s.srv.URL+loc.String(), "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/webp" || !bytes.HasPrefix(body, []byte("RIFF")) {
+		t.Fatalf("resize = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, again := fetch(t, s.srv.URL+"/earth_200x200@2x.webp", "")
+	if resp.StatusCode != 200 || !bytes.Equal(again, body) || resp.Header.Get("Content-Type") != "image/webp" {
+		t.Fatalf("front hit = %d %s, same bytes %v", resp.StatusCode, resp.Header.Get("Content-Type"), bytes.Equal(again, body))
+	}
+	tags, err := st.Tags(context.Background(), "earth_200x200@2x.webp")
+	if err != nil || tags["thumbnail"] != "yes" {
+		t.Fatalf("tags = %v, %v", tags, err)
+	}
+	if s.resizer.made.Load() != 1 {
+		t.Fatalf("resizes = %d, want 1", s.resizer.made.Load())
+	}
+	// A conditional request for the stored thumbnail is answered 304.
+	req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/earth_200x200@2x.webp", nil)
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	r304, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r304.Body.Close()
+	if r304.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match = %d, want 304", r304.StatusCode)
+	}
+}
+
+// TestBadOriginals: every bad original gets a clear answer and nothing is
+// stored; a refused size never touches the original.
+func TestBadOriginals(t *testing.T) {
+	dir := t.TempDir()
+	photo := samplePhoto(t)
+	files := map[string][]byte{
+		"empty.jpg":     nil,
+		"truncated.jpg": photo[:len(photo)/2],
+		"text.jpg":      []byte("this is not an image\n"),
+		"svg.png":       []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`),
+		"big.jpg":       photo,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(dir+"/"+name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcfg := thumbnail.DefaultConfig()
+	tcfg.MaxSourceBytes = int64(len(photo) - 1)
+	tcfg.Policy.AllowedSizes, _ = thumbnail.ParseSizes("100x100")
+	s := newStack(t, st, tcfg, DefaultConfig())
+	tests := []struct {
+		key  string
+		code int
+		msg  string
+	}{
+		{"empty_100x100.jpg", 422, "unsupported or corrupt image"},
+		{"truncated_100x100.jpg", 422, "unsupported or corrupt image"},
+		{"text_100x100.jpg", 422, "unsupported or corrupt image"},
+		{"svg_100x100.png", 422, "unsupported or corrupt image"},
+		{"big_100x100.jpg", 413, "original too large"},
+		{"none_100x100.jpg", 404, "original not found"},
+		{"big_101x100.jpg", 403, "size not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			gets := s.store.gets.Load()
+			resp, body := fetch(t, s.srv.URL+"/resize?src="+tt.key, "")
+			if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.msg) || strings.Count(string(body), "\n") != 1 {
+				t.Fatalf("%s = %d %q, want %d with %q on one line", tt.key, resp.StatusCode, body, tt.code, tt.msg)
+			}
+			if _, err := st.Head(context.Background(), tt.key); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s: something was stored (%v)", tt.key, err)
+			}
+			if tt.code == 403 && s.store.gets.Load() != gets {
+				t.Fatal("a refused size read the original")
+			}
+		})
+	}
+	if s.store.puts.Load() != 0 {
+		t.Fatalf("%d writes for bad originals", s.store.puts.Load())
+	}
+}
