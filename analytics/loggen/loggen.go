@@ -50,7 +50,7 @@ type Stats struct {
 	Duplicates int64 // records written a second time
 	Malformed  int64 // lines written to be malformed
 
-	Requests        int64 // client requests to the website endpoint
+	Requests        int64 // requests played: clients' website requests and the noise among them
 	Hits            int64 // thumbnail requests that found the thumbnail
 	Misses          int64 // thumbnail requests that did not
 	OriginalReads   int64 // client requests for originals
