@@ -1,0 +1,169 @@
+package thumbnail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// newMaker returns a maker on a real directory store holding the sample
+// photograph (1600x900) as photos/earth.jpg, and the real engine.
+func newMaker(t *testing.T, cfg Config) (*Maker, *store.FileStore) {
+	t.Helper()
+	dir := t.TempDir()
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "photos"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "photos", "earth.jpg"), photo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMaker(st, vips, nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, st
+}
+
+func TestEnsure(t *testing.T) {
+	tests := []struct {
+		key         string
+		defaultMode thumbkey.Mode
+		w, h        int
+		ctype       string
+	}{
+		{"photos/earth_200x200.jpg", thumbkey.ModeFill, 200, 200, "image/jpeg"},
+		{"photos/earth_200x200.jpg", thumbkey.ModeFit, 200, 113, "image/jpeg"},
+		{"photos/earth_200x200_fit.png", thumbkey.ModeFill, 200, 113, "image/png"},
+		{"photos/earth_200x200_fill.png", thumbkey.ModeFit, 200, 200, "image/png"},
+		{"photos/earth_320x.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
+		{"photos/earth_x90@2x.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
+		{"photos/earth_100x50@3x.webp", thumbkey.ModeFill, 300, 150, "image/webp"},
+		{"photos/earth_3200x.jpg", thumbkey.ModeFill, 1600, 900, "image/jpeg"}, // never enlarged
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.defaultMode)+" "+tt.key, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.DefaultMode = tt.defaultMode
+			m, st := newMaker(t, cfg)
+			k, err := thumbkey.Parse(tt.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Ensure(context.Background(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Stored || res.SaveErr != nil || res.OriginalKey != "photos/earth.jpg" || res.ContentType != tt.ctype {
+				t.Fatalf("result: stored %v, save error %v, original %q, type %q", res.Stored, res.SaveErr, res.OriginalKey, res.ContentType)
+			}
+			if res.Image.Width != tt.w || res.Image.Height != tt.h {
+				t.Fatalf("made %dx%d, want %dx%d", res.Image.Width, res.Image.Height, tt.w, tt.h)
+			}
+			if tt.ctype != "image/webp" {
+				cfg, _, err := image.DecodeConfig(bytes.NewReader(res.Image.Data))
+				if err != nil || cfg.Width != tt.w || cfg.Height != tt.h {
+					t.Fatalf("encoded image is %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, tt.w, tt.h)
+				}
+			}
+			attrs, err := st.Head(context.Background(), tt.key)
+			if err != nil || attrs.ContentType != tt.ctype || attrs.ETag != res.ETag || attrs.CacheControl != cfg.CacheControl {
+				t.Fatalf("stored attrs %+v, %v; want type %s and etag %s", attrs, err, tt.ctype, res.ETag)
+			}
+			again, err := m.Ensure(context.Background(), k)
+			if err != nil || again.Existing == nil || again.Image.Data != nil {
+				t.Fatalf("second Ensure = %+v, %v; want the existing thumbnail", again, err)
+			}
+		})
+	}
+}
+
+func TestEnsureErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Policy.MaxDimension = 500
+	m, st := newMaker(t, cfg)
+	for key, want := range map[string]error{
+		"photos/earth_600x10.jpg":  ErrSizeNotAllowed,
+		"photos/mars_100x100.jpg":  ErrOriginalMissing,
+		"elsewhere/earth_10x.jpeg": ErrOriginalMissing,
+	} {
+		k, err := thumbkey.Parse(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Ensure(context.Background(), k); !errors.Is(err, want) {
+			t.Errorf("Ensure(%s) = %v, want %v", key, err, want)
+		}
+		if _, err := st.Head(context.Background(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Ensure(%s) stored something", key)
+		}
+	}
+
+	small := DefaultConfig()
+	small.MaxSourceBytes = 1000
+	m, _ = newMaker(t, small)
+	k, _ := thumbkey.Parse("photos/earth_10x10.jpg")
+	if _, err := m.Ensure(context.Background(), k); !errors.Is(err, ErrOriginalTooLarge) {
+		t.Errorf("Ensure with a 1000-byte limit = %v, want ErrOriginalTooLarge", err)
+	}
+}
+
+func TestStoreBackOff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.StoreBack = false
+	m, st := newMaker(t, cfg)
+	k, _ := thumbkey.Parse("photos/earth_10x10.jpg")
+	for range 2 {
+		res, err := m.Ensure(context.Background(), k)
+		if err != nil || res.Existing != nil || res.Stored || len(res.Image.Data) == 0 {
+			t.Fatalf("Ensure = %+v, %v; want a fresh thumbnail every time", res, err)
+		}
+	}
+	if _, err := st.Head(context.Background(), k.String()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("stored with store-back off")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []func(*Config){
+		func(c *Config) { c.Policy.MaxDimension = 0 },
+		func(c *Config) { c.DefaultMode = "stretch" },
+		func(c *Config) { c.SourceExts = nil },
+		func(c *Config) { c.SourceExts = []string{"gif"} },
+		func(c *Config) { c.Quality[imaging.JPEG] = 101 },
+		func(c *Config) { c.MaxSourceBytes = 0 },
+	}
+	for i, mutate := range bad {
+		cfg := DefaultConfig()
+		mutate(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("case %d: Validate accepted a bad config", i)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
