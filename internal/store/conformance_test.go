@@ -461,7 +461,7 @@ func TestS3ListPagination(t *testing.T) {
 	srv := testserver.VersityGW(t)
 	srv.CreateBucket(t, "pages")
 	s := openS3(t, srv, "s3://pages/p", store.Options{})
-	const n = 1234
+	const n = 1100
 	want := make([]string, n)
 	for i := range want {
 		want[i] = fmt.Sprintf("k/%05d.jpg", i)

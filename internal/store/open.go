@@ -28,7 +28,9 @@ type Options struct {
 	S3PathStyle bool
 	// Region overrides the region from the standard AWS configuration.
 	Region string
-	// HTTPClient sends the S3 requests; nil for the SDK's default.
+	// HTTPClient sends the S3 requests; nil for the SDK's default. A client
+	// given here brings its own TLS settings (AWS_CA_BUNDLE is not applied
+	// to it).
 	HTTPClient *http.Client
 	// Credentials overrides the standard credential chain; nil to use it.
 	Credentials aws.CredentialsProvider

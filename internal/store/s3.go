@@ -24,7 +24,9 @@ var _ Store = (*S3Store)(nil)
 // defaultStorageClass is what S3 stores an object as when none is asked for.
 const defaultStorageClass = string(types.StorageClassStandard)
 
-// S3Store is a Store in an S3 bucket, under an optional key prefix.
+// S3Store is a Store in an S3 bucket, under an optional key prefix. Keys
+// that thumbkey.Validate refuses are never sent: reads of them give
+// ErrNotFound, writes and deletes ErrInvalidKey, as in the file store.
 type S3Store struct {
 	client *s3.Client
 	bucket string
@@ -45,9 +47,6 @@ func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
 	if opts.Region != "" {
 		load = append(load, config.WithRegion(opts.Region))
 	}
-	if opts.HTTPClient != nil {
-		load = append(load, config.WithHTTPClient(opts.HTTPClient))
-	}
 	if opts.Credentials != nil {
 		load = append(load, config.WithCredentialsProvider(opts.Credentials))
 	}
@@ -63,6 +62,11 @@ func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(opts.S3Endpoint)
 		}
 		o.UsePathStyle = opts.S3PathStyle
+		if opts.HTTPClient != nil {
+			// Set here rather than with config.WithHTTPClient, which
+			// refuses a plain *http.Client when AWS_CA_BUNDLE is set.
+			o.HTTPClient = opts.HTTPClient
+		}
 	}), nil
 }
 
