@@ -266,11 +266,11 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	if err != nil {
 		return fmt.Errorf("put %s/%s: encode attributes: %w", s, key, err)
 	}
-	metaDir := path.Dir(metaPath(key))
-	if err := s.root.MkdirAll(metaDir, dirPerm); err != nil {
+	metaFolder := path.Dir(metaPath(key))
+	if err := s.root.MkdirAll(metaFolder, dirPerm); err != nil {
 		return s.failPut(key, err)
 	}
-	metaTmp, _, err := s.writeTemp(metaDir, meta)
+	metaTmp, _, err := s.writeTemp(metaFolder, meta)
 	if err != nil {
 		return s.failPut(key, err)
 	}
