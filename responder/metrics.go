@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -59,12 +60,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// count wraps h to count its answers under route.
-func (m *metrics) count(route string, h http.HandlerFunc) http.HandlerFunc {
+// count wraps h to count its answers under route; after counting, done
+// (if not nil) sees the request and what was answered.
+func (m *metrics) count(route string, h http.HandlerFunc, done func(*http.Request, *statusWriter, time.Time)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h(sw, r)
 		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		if done != nil {
+			done(r, sw, start)
+		}
 	}
 }
 
@@ -73,6 +79,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	bytes  int64 // body bytes written
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -84,14 +91,18 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // ReadFrom keeps the underlying writer's ReadFrom (sendfile from a file
 // store) reachable through the wrapper.
 func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	w.wrote = true
-	return io.Copy(w.ResponseWriter, r)
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.bytes += n
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

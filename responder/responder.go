@@ -52,6 +52,9 @@ type Config struct {
 	Fallback *Fallback
 	// RetryAfter is what a shed request is told to wait.
 	RetryAfter time.Duration
+	// AccessLog, when set, receives a record for every request the front
+	// answers and every thumbnail stored back.
+	AccessLog AccessLogger
 }
 
 // DefaultConfig returns the defaults the command line shows.
@@ -100,13 +103,15 @@ func New(cfg Config, maker Maker, st Store, log *slog.Logger, reg prometheus.Reg
 
 func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /resize", s.metrics.count("resize", s.handleResize))
-	mux.Handle("GET /resize.php", s.metrics.count("resize", s.handleResize))
+	mux.Handle("GET /resize", s.metrics.count("resize", s.handleResize, nil))
+	mux.Handle("GET /resize.php", s.metrics.count("resize", s.handleResize, nil))
 	mux.Handle("GET /healthz", http.HandlerFunc(handleHealth))
 	mux.Handle("GET /readyz", http.HandlerFunc(s.handleReady))
 	mux.Handle("GET /metrics", metricsHandler)
 	if s.cfg.Front {
-		mux.Handle("GET /{key...}", s.metrics.count("front", s.handleFront))
+		mux.Handle("GET /{key...}", s.metrics.count("front", s.handleFront, func(r *http.Request, w *statusWriter, start time.Time) {
+			s.logRequest(r, w, r.PathValue("key"), start)
+		}))
 	}
 	return mux
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
 )
 
 // TestEveryFlagIsSettableAndDocumented checks that every flag of every
@@ -152,5 +155,32 @@ func TestServeProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no exit within 10s of SIGTERM")
+	}
+
+	// The front's access log, written on the way out, reads as S3's does.
+	records := map[string]bool{}
+	logs, _ := filepath.Glob(filepath.Join(data, ".logs", "*"))
+	for _, name := range logs {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := accesslog.NewReader(f, accesslog.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec accesslog.Record
+		for r.Read(&rec) == nil {
+			records[fmt.Sprintf("%s %s %d", rec.Operation, rec.Key, rec.HTTPStatus)] = true
+		}
+		if st := r.Stats(); st.Malformed > 0 {
+			t.Fatalf("%s: %d malformed lines", name, st.Malformed)
+		}
+		f.Close()
+	}
+	for _, want := range []string{"WEBSITE.GET.OBJECT kleiber_200x200.jpg 302", "REST.PUT.OBJECT kleiber_200x200.jpg 200"} {
+		if !records[want] {
+			t.Errorf("access log lacks %q; it has %v", want, records)
+		}
 	}
 }

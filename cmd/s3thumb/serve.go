@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/responder"
 )
@@ -33,6 +33,8 @@ func serveCommand() *cli.Command {
 		&cli.DurationFlag{Name: "request-timeout", Value: d.RequestTimeout, Usage: "longest a request may take, waiting, resizing and storing included"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long to let requests and store-backs in flight finish"},
 		&cli.StringFlag{Name: "fallback-image", Usage: "image file shown (status 404, never stored) when an original is missing"},
+		&cli.StringFlag{Name: "access-log", Usage: "directory the front writes its access log to, in the S3 server access log format, for the analyzer (default: DIR/.logs for a file://DIR store; \"off\" for none)"},
+		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
 	}
 	flags = append(flags, storeFlags()...)
 	flags = append(flags, thumbnailFlags()...)
@@ -52,9 +54,31 @@ func runServe(c *cli.Context) error {
 	}
 	cfg := responder.DefaultConfig()
 	cfg.RequestTimeout = c.Duration("request-timeout")
+	loc, err := store.ParseURL(c.String("store"))
+	if err != nil {
+		return usagef("--store: %w", err)
+	}
 	cfg.Front = c.Bool("front")
 	if !c.IsSet("front") {
-		cfg.Front = strings.HasPrefix(c.String("store"), "file://")
+		cfg.Front = loc.Scheme == "file"
+	}
+	logDir := c.String("access-log")
+	if !c.IsSet("access-log") && loc.Scheme == "file" {
+		logDir = filepath.Join(loc.Dir, ".logs")
+	}
+	if cfg.Front && logDir != "" && logDir != "off" {
+		if c.Duration("access-log-interval") <= 0 {
+			return usagef("--access-log-interval must be positive")
+		}
+		accessLog, err := responder.NewAccessLogDir(logDir, loc.String(), log)
+		if err != nil {
+			return err
+		}
+		cfg.AccessLog = accessLog
+		logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+		logDone := make(chan struct{})
+		go func() { accessLog.Run(logCtx, c.Duration("access-log-interval")); close(logDone) }()
+		defer func() { stopLog(); <-logDone }() // the last batch is written after the server stops
 	}
 	if path := c.String("fallback-image"); path != "" {
 		if cfg.Fallback, err = loadFallback(path); err != nil {

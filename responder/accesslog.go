@@ -1,0 +1,154 @@
+package responder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+)
+
+// AccessLogger receives one record per request the front answers and per
+// thumbnail stored back, in the S3 server access log's terms, so the
+// analyzer reads the local front's traffic exactly as it reads a bucket's.
+type AccessLogger interface {
+	Log(rec *accesslog.Record)
+}
+
+// AccessLogDir writes access log records as S3 delivers them: batches of
+// lines in new objects named PREFIX YYYY-mm-DD-HH-MM-SS-UNIQUE, here files
+// in a directory, each written whole (a temporary file, then a rename).
+type AccessLogDir struct {
+	dir    string
+	bucket string
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	buf []byte
+}
+
+// NewAccessLogDir writes logs for bucket (a name for the store in the
+// records) into dir, creating it if needed.
+func NewAccessLogDir(dir, bucket string, log *slog.Logger) (*AccessLogDir, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("access log directory: %w", err)
+	}
+	return &AccessLogDir{dir: dir, bucket: bucket, log: log}, nil
+}
+
+// Log adds a record to the current batch.
+func (d *AccessLogDir) Log(rec *accesslog.Record) {
+	rec.Bucket = d.bucket
+	d.mu.Lock()
+	d.buf = accesslog.AppendS3(d.buf, rec, accesslog.S3FieldsLatest)
+	d.mu.Unlock()
+}
+
+// Flush writes the batch so far as one log object; with nothing logged it
+// writes nothing.
+func (d *AccessLogDir) Flush(now time.Time) error {
+	d.mu.Lock()
+	batch := d.buf
+	d.buf = nil
+	d.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	name := accesslog.SimpleLogKey("", now, strconv.FormatUint(rand.Uint64(), 36))
+	tmp, err := os.CreateTemp(d.dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write access log: %w", err)
+	}
+	_, err = tmp.Write(batch)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(d.dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write access log %s: %w", name, err)
+	}
+	return nil
+}
+
+// Run flushes every interval until ctx ends, then flushes what is left.
+func (d *AccessLogDir) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case now := <-t.C:
+			if err := d.Flush(now); err != nil {
+				d.log.Error("access log", "err", err)
+			}
+		case <-ctx.Done():
+			if err := d.Flush(time.Now()); err != nil {
+				d.log.Error("access log", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// logRequest records a request the front answered, as the S3 website
+// endpoint would log it.
+func (s *Server) logRequest(r *http.Request, w *statusWriter, key string, start time.Time) {
+	if s.cfg.AccessLog == nil {
+		return
+	}
+	op := "WEBSITE.GET.OBJECT"
+	if r.Method == http.MethodHead {
+		op = "WEBSITE.HEAD.OBJECT"
+	}
+	rec := accesslog.Record{
+		Time:       start,
+		RemoteIP:   remoteIP(r),
+		RequestID:  strconv.FormatUint(rand.Uint64(), 16),
+		Operation:  op,
+		Key:        key,
+		RequestURI: r.Method + " " + r.URL.RequestURI() + " " + r.Proto,
+		HTTPStatus: w.status,
+		BytesSent:  w.bytes,
+		TotalTime:  time.Since(start),
+		Referer:    r.Referer(),
+		UserAgent:  r.UserAgent(),
+		HostHeader: r.Host,
+	}
+	if w.status == http.StatusNotFound {
+		rec.ErrorCode = "NoSuchKey"
+	}
+	s.cfg.AccessLog.Log(&rec)
+}
+
+// logStoreBack records a thumbnail written back, as S3 would log the PUT.
+func (s *Server) logStoreBack(key string, size int) {
+	if s.cfg.AccessLog == nil {
+		return
+	}
+	s.cfg.AccessLog.Log(&accesslog.Record{
+		Time:       time.Now(),
+		RequestID:  strconv.FormatUint(rand.Uint64(), 16),
+		Operation:  "REST.PUT.OBJECT",
+		Key:        key,
+		HTTPStatus: http.StatusOK,
+		ObjectSize: int64(size),
+	})
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
