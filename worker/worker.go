@@ -331,7 +331,11 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 	key, res, err := w.run(ctx, m)
 	stopBeat()
 	<-beating // no visibility change may race the settling call
-	w.settle(context.WithoutCancel(ctx), m, key, Classify(res, err), err, start)
+	cause := err
+	if cause == nil && res != nil {
+		cause = res.SaveErr
+	}
+	w.settle(context.WithoutCancel(ctx), m, key, Classify(res, err), cause, start)
 }
 
 // run decodes the job and ensures its thumbnail exists.
