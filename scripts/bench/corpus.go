@@ -1,0 +1,208 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// photo is one original of the corpus.
+type photo struct {
+	Name   string `json:"name"`   // key stem in the benchmark's store, e.g. "volna-5120x2880"
+	Source string `json:"source"` // path under the corpus cache
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Bytes  int64  `json:"bytes"`
+	path   string
+}
+
+// megapixels is the photo's pixel count in millions.
+func (p photo) megapixels() float64 { return float64(p.Width) * float64(p.Height) / 1e6 }
+
+// The corpus: all 12-21 MP JPEGs (up to maxLarge) and a spread of 2-8 MP
+// ones (up to maxSmall). 21 lets in the 20.4 MP photograph of
+// lomiri-wallpapers.
+const (
+	largeMinMP, largeMaxMP = 12, 21
+	smallMinMP, smallMaxMP = 2, 8
+)
+
+// fetchCorpus runs the fetch script unless dir already holds a complete
+// download.
+func fetchCorpus(ctx context.Context, script, dir string, stderr io.Writer) error {
+	if _, err := os.Stat(filepath.Join(dir, "raw", ".complete")); err == nil {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, script, dir)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("fetch corpus with %s: %w", script, err)
+	}
+	return nil
+}
+
+// scanCorpus lists the JPEGs under dir/raw with their sizes.
+func scanCorpus(dir string) ([]photo, error) {
+	raw := filepath.Join(dir, "raw")
+	var ps []photo
+	err := filepath.WalkDir(raw, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		ext := strings.ToLower(filepath.Ext(path))
+		if d.IsDir() || (ext != ".jpg" && ext != ".jpeg") {
+			return nil
+		}
+		p, err := readPhoto(path)
+		if err != nil {
+			return nil // not a JPEG we can read the header of: not for the corpus
+		}
+		rel, err := filepath.Rel(raw, path)
+		if err != nil {
+			return err
+		}
+		p.Source, p.Name = rel, slug(rel)
+		ps = append(ps, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan corpus %s: %w", raw, err)
+	}
+	return ps, nil
+}
+
+func readPhoto(path string) (photo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return photo{}, err
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return photo{}, err
+	}
+	if format != "jpeg" {
+		return photo{}, fmt.Errorf("%s is %s, not JPEG", path, format)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return photo{}, err
+	}
+	return photo{Width: cfg.Width, Height: cfg.Height, Bytes: st.Size(), path: path}, nil
+}
+
+// slug makes a short, unique key stem from a path in a package:
+// "usr/share/wallpapers/Volna/contents/images/5120x2880.jpg" becomes
+// "volna-5120x2880". The result has no underscore, so a thumbnail key built
+// from it parses back to it.
+func slug(rel string) string {
+	rel = strings.TrimSuffix(rel, filepath.Ext(rel))
+	var parts []string
+	for _, p := range strings.Split(filepath.ToSlash(rel), "/") {
+		switch p {
+		case "usr", "share", "wallpapers", "backgrounds", "contents", "images":
+			continue
+		}
+		parts = append(parts, p)
+	}
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(strings.Join(parts, "-")) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// pickCorpus chooses the benchmark's originals: every 12-21 MP photo (the
+// largest first, at most maxLarge), then maxSmall 2-8 MP ones spread over
+// that range. The choice depends only on the candidates, not on their order.
+func pickCorpus(all []photo, maxLarge, maxSmall int) []photo {
+	byMP := func(a, b photo) int {
+		return cmp.Or(cmp.Compare(b.megapixels(), a.megapixels()), cmp.Compare(a.Name, b.Name))
+	}
+	var large, small []photo
+	for _, p := range all {
+		switch mp := p.megapixels(); {
+		case mp >= largeMinMP && mp <= largeMaxMP:
+			large = append(large, p)
+		case mp >= smallMinMP && mp <= smallMaxMP:
+			small = append(small, p)
+		}
+	}
+	slices.SortFunc(large, byMP)
+	slices.SortFunc(small, byMP)
+	large = large[:min(len(large), maxLarge)]
+	return append(large, spread(small, maxSmall)...)
+}
+
+// spread takes n elements evenly spaced over s, the first and last included.
+func spread[T any](s []T, n int) []T {
+	if n >= len(s) {
+		return s
+	}
+	if n <= 0 {
+		return nil
+	}
+	if n == 1 {
+		return s[:1]
+	}
+	out := make([]T, 0, n)
+	for i := range n {
+		out = append(out, s[i*(len(s)-1)/(n-1)])
+	}
+	return out
+}
+
+// quickCorpus is the smoke test's three images: the two largest and the
+// largest small one.
+func quickCorpus(ps []photo) []photo {
+	var large, small []photo
+	for _, p := range ps {
+		if p.megapixels() >= largeMinMP {
+			large = append(large, p)
+		} else {
+			small = append(small, p)
+		}
+	}
+	return append(large[:min(2, len(large))], small[:min(1, len(small))]...)
+}
+
+// uniqueNames makes the photos' names distinct by numbering repeats.
+func uniqueNames(ps []photo) {
+	seen := map[string]int{}
+	for i := range ps {
+		seen[ps[i].Name]++
+		if n := seen[ps[i].Name]; n > 1 {
+			ps[i].Name = fmt.Sprintf("%s-%d", ps[i].Name, n)
+		}
+	}
+}
+
+// copyCorpus copies the photos into dir as NAME.jpg, the originals of the
+// benchmark's store.
+func copyCorpus(ps []photo, dir string) error {
+	for _, p := range ps {
+		data, err := os.ReadFile(p.path)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", p.Source, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.Name+".jpg"), data, 0o644); err != nil {
+			return fmt.Errorf("copy %s: %w", p.Source, err)
+		}
+	}
+	return nil
+}

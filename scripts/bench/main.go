@@ -1,0 +1,272 @@
+// Command bench measures s3thumb against the vipsthumbnail floor on real
+// photographs, as `make bench` does:
+//
+//	go run ./scripts/bench --binary bin/s3thumb --json .bench/result.json
+//	go run ./scripts/bench --quick      # a one-minute smoke run
+//
+// It fetches 12-21 megapixel (and a few 2-8 megapixel) JPEGs from Debian
+// wallpaper packages into a cache (scripts/bench-corpus.sh), then for each
+// variant and concurrency starts a fresh `s3thumb serve` on a file store with
+// store-back off and drives /resize over HTTP (the miss path), and runs one
+// vipsthumbnail process per image, as many at once as the concurrency. It
+// checks every thumbnail (status, size, no metadata), measures throughput,
+// latency, CPU per image and peak RSS, then the hit path through the front,
+// and prints the figures next to the issue's targets. Everything runs on
+// 127.0.0.1; every loop is bounded by a count or a duration.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	binary       string
+	corpus       string
+	corpusScript string
+	large, small int
+	warmup       int
+	rounds       int
+	concurrency  []int
+	variants     []variant
+	quality      int
+	duration     time.Duration
+	connections  int
+	jsonPath     string
+	quick        bool
+	noHit        bool
+	workdir      string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.binary, "binary", "", "s3thumb binary to measure (default: build bin/s3thumb from ./cmd/s3thumb)")
+	fs.StringVar(&cfg.corpus, "corpus", ".bench/corpus", "corpus cache directory")
+	fs.StringVar(&cfg.corpusScript, "corpus-script", "scripts/bench-corpus.sh", "script that fills the corpus cache")
+	fs.IntVar(&cfg.large, "images", 12, "most 12-21 megapixel photographs in the corpus")
+	fs.IntVar(&cfg.small, "small-images", 4, "2-8 megapixel photographs in the corpus")
+	fs.IntVar(&cfg.warmup, "warmup", 1, "unmeasured rounds over the corpus before the measured ones")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "measured rounds over the corpus per variant and concurrency")
+	conc := fs.String("concurrency", "2,8", "comma-separated concurrencies (clients, resize slots and vipsthumbnail processes)")
+	vars := fs.String("variants", defaultVariants, "comma-separated thumbnail key suffixes SIZE_MODE.EXT (jpg or webp)")
+	fs.IntVar(&cfg.quality, "quality", 80, "JPEG and WebP quality for both contenders")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to drive the hit path")
+	fs.IntVar(&cfg.connections, "connections", 64, "hit-path connections")
+	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path")
+	fs.BoolVar(&cfg.noHit, "no-hit", false, "skip the hit path")
+	fs.StringVar(&cfg.workdir, "workdir", "", "where the temporary stores go (default: the system temp dir)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.quick {
+		cfg.rounds, cfg.duration = 1, 2*time.Second
+		*conc = "2"
+	}
+	var err error
+	if cfg.concurrency, err = parseInts(*conc); err != nil {
+		return cfg, fmt.Errorf("--concurrency: %w", err)
+	}
+	if cfg.variants, err = parseVariants(*vars); err != nil {
+		return cfg, fmt.Errorf("--variants: %w", err)
+	}
+	switch {
+	case cfg.rounds < 1 || cfg.rounds > 100:
+		return cfg, fmt.Errorf("--rounds %d: want 1 to 100", cfg.rounds)
+	case cfg.warmup < 0 || cfg.warmup > 10:
+		return cfg, fmt.Errorf("--warmup %d: want 0 to 10", cfg.warmup)
+	case cfg.quality < 1 || cfg.quality > 100:
+		return cfg, fmt.Errorf("--quality %d: want 1 to 100", cfg.quality)
+	case cfg.duration < time.Second || cfg.duration > 10*time.Minute:
+		return cfg, fmt.Errorf("--duration %s: want 1s to 10m", cfg.duration)
+	case cfg.connections < 1 || cfg.connections > 1000:
+		return cfg, fmt.Errorf("--connections %d: want 1 to 1000", cfg.connections)
+	case cfg.large < 1 || cfg.small < 0 || cfg.large+cfg.small > 100:
+		return cfg, fmt.Errorf("--images %d --small-images %d: want 1+ large, 0+ small, 100 at most", cfg.large, cfg.small)
+	}
+	return cfg, nil
+}
+
+// parseInts parses "2,8" into concurrencies from 1 to 256.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 || n > 256 {
+			return nil, fmt.Errorf("%q is not a number from 1 to 256", part)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("none in %q", s)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	rep := report{
+		Started: time.Now(), Command: strings.Join(args, " "), Quick: cfg.quick, CPUs: runtime.NumCPU(),
+		LoadBefore: loadavg(), Warmup: cfg.warmup, Rounds: cfg.rounds, Quality: cfg.quality,
+	}
+	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
+		return errors.New("vipsthumbnail is missing: install libvips-tools (scripts/install-deps.sh does)")
+	}
+	if out, err := exec.CommandContext(ctx, "vipsthumbnail", "--vips-version").Output(); err == nil {
+		rep.VipsVersion = strings.TrimSpace(string(out))
+	}
+	if cfg.binary == "" {
+		cfg.binary = filepath.Join("bin", "s3thumb")
+		fmt.Fprintln(stderr, "bench: building", cfg.binary)
+		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.binary, "./cmd/s3thumb")
+		build.Stdout, build.Stderr = stderr, stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build s3thumb: %w", err)
+		}
+	}
+	if cfg.binary, err = filepath.Abs(cfg.binary); err != nil {
+		return err
+	}
+
+	if err := fetchCorpus(ctx, cfg.corpusScript, cfg.corpus, stderr); err != nil {
+		return err
+	}
+	all, err := scanCorpus(cfg.corpus)
+	if err != nil {
+		return err
+	}
+	ps := pickCorpus(all, cfg.large, cfg.small)
+	if cfg.quick {
+		ps = quickCorpus(ps)
+	}
+	if len(ps) == 0 {
+		return fmt.Errorf("no 2-21 megapixel JPEGs under %s/raw", cfg.corpus)
+	}
+	uniqueNames(ps)
+	rep.Corpus = ps
+	if err := writeCorpus(stdout, ps); err != nil {
+		return err
+	}
+
+	work, err := os.MkdirTemp(cfg.workdir, "s3thumb-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	storeDir, vipsDir, hitDir := filepath.Join(work, "store"), filepath.Join(work, "vips"), filepath.Join(work, "hit")
+	for _, d := range []string{storeDir, vipsDir, hitDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := copyCorpus(ps, storeDir); err != nil {
+		return err
+	}
+
+	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds}
+	for _, v := range cfg.variants {
+		for _, c := range cfg.concurrency {
+			fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", v.suffix, c)
+			s3, err := benchS3thumb(ctx, mc, storeDir, ps, v, c)
+			if err != nil {
+				fmt.Fprintln(stderr)
+				return err
+			}
+			fmt.Fprintf(stderr, " %.1f img/s; vipsthumbnail", s3.Rate)
+			vips, err := benchVips(ctx, mc, storeDir, vipsDir, ps, v, c)
+			if err != nil {
+				fmt.Fprintln(stderr)
+				return err
+			}
+			fmt.Fprintf(stderr, " %.1f img/s\n", vips.Rate)
+			rep.Cells = append(rep.Cells, newCell(v.suffix, c, s3, vips))
+			rep.PeakRSS = max(rep.PeakRSS, s3.PeakRSS)
+		}
+	}
+	// With store-back off no thumbnail may have been stored.
+	for _, v := range cfg.variants {
+		for _, p := range ps {
+			if _, err := os.Stat(filepath.Join(storeDir, v.keyFor(p.Name))); err == nil {
+				return fmt.Errorf("%s was stored back despite --store-back=false", v.keyFor(p.Name))
+			}
+		}
+	}
+	rep.Bytes = bytesRows(rep.Cells)
+
+	if !cfg.noHit {
+		hc := hitConfig{binary: cfg.binary, duration: cfg.duration, connections: cfg.connections, wrk: findWrk(ctx, stderr)}
+		fmt.Fprintf(stderr, "bench: hit path for %s\n", cfg.duration)
+		hit, err := benchHit(ctx, hc, hitDir, ps[0])
+		if err != nil {
+			return err
+		}
+		rep.Hit = &hit
+	}
+
+	rep.LoadAfter = loadavg()
+	rep.Seconds = time.Since(rep.Started).Seconds()
+	rep.Targets = targets(rep)
+	if err := writeReport(stdout, rep); err != nil {
+		return err
+	}
+	if cfg.jsonPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonPath, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", cfg.jsonPath, err)
+		}
+	}
+	return nil
+}
+
+// loadavg is the first three fields of /proc/loadavg, or "?".
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

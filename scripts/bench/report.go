@@ -1,0 +1,210 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// The issue's targets.
+const (
+	targetRatio    = 1.3   // miss-path throughput over vipsthumbnail's, every variant
+	targetRSS      = 500e6 // peak RSS in bytes at targetRSSConc
+	targetRSSConc  = 8
+	targetHitRate  = 10000 // hit-path requests per second
+	targetMetaByte = 0     // metadata bytes in s3thumb's thumbnails
+)
+
+// report is everything one run measured; it is also the JSON output.
+type report struct {
+	Started     time.Time  `json:"started"`
+	Seconds     float64    `json:"seconds"`
+	Command     string     `json:"command"`
+	Quick       bool       `json:"quick"`
+	CPUs        int        `json:"cpus"`
+	LoadBefore  string     `json:"loadavg_before"`
+	LoadAfter   string     `json:"loadavg_after"`
+	Warmup      int        `json:"warmup_rounds"`
+	Rounds      int        `json:"measured_rounds"`
+	Quality     int        `json:"quality"`
+	Corpus      []photo    `json:"corpus"`
+	Cells       []cell     `json:"miss"`
+	Bytes       []bytesRow `json:"output_bytes"`
+	PeakRSS     int64      `json:"s3thumb_peak_rss_bytes"` // largest over all miss runs
+	Hit         *hitResult `json:"hit,omitempty"`
+	Targets     []target   `json:"targets"`
+	VipsVersion string     `json:"vips_version"`
+}
+
+// cell is one variant at one concurrency, both contenders.
+type cell struct {
+	Variant     string  `json:"variant"`
+	Concurrency int     `json:"concurrency"`
+	S3thumb     side    `json:"s3thumb"`
+	Vips        side    `json:"vipsthumbnail"`
+	Ratio       float64 `json:"throughput_ratio"` // s3thumb / vipsthumbnail images per second
+	CPURatio    float64 `json:"cpu_ratio"`        // vipsthumbnail / s3thumb CPU per image: less sensitive to other load
+}
+
+// bytesRow compares one variant's output sizes over one pass of the corpus.
+type bytesRow struct {
+	Variant     string  `json:"variant"`
+	S3thumb     int64   `json:"s3thumb_bytes"`
+	Vips        int64   `json:"vipsthumbnail_bytes"`
+	Ratio       float64 `json:"ratio"`
+	S3thumbMeta int64   `json:"s3thumb_metadata_bytes"`
+	VipsMeta    int64   `json:"vipsthumbnail_metadata_bytes"`
+	MetaKinds   string  `json:"s3thumb_metadata_kinds,omitempty"`
+}
+
+// target is one of the issue's targets and whether this run met it.
+type target struct {
+	Name   string `json:"name"`
+	Got    string `json:"got"`
+	Status string `json:"status"` // PASS, MISS or n/a
+}
+
+func newCell(v string, c int, s3, vips side) cell {
+	ce := cell{Variant: v, Concurrency: c, S3thumb: s3, Vips: vips}
+	if vips.Rate > 0 {
+		ce.Ratio = s3.Rate / vips.Rate
+	}
+	if s3.CPUms > 0 {
+		ce.CPURatio = vips.CPUms / s3.CPUms
+	}
+	return ce
+}
+
+// bytesRows takes each variant's output sizes from its first cell.
+func bytesRows(cells []cell) []bytesRow {
+	var rows []bytesRow
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if seen[c.Variant] {
+			continue
+		}
+		seen[c.Variant] = true
+		r := bytesRow{
+			Variant: c.Variant, S3thumb: c.S3thumb.OutBytes, Vips: c.Vips.OutBytes,
+			S3thumbMeta: c.S3thumb.MetaBytes, VipsMeta: c.Vips.MetaBytes, MetaKinds: c.S3thumb.MetaKinds,
+		}
+		if r.Vips > 0 {
+			r.Ratio = float64(r.S3thumb) / float64(r.Vips)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func status(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// targets judges a run against the issue's targets.
+func targets(r report) []target {
+	var ts []target
+	for _, c := range r.Cells {
+		ts = append(ts, target{
+			Name:   fmt.Sprintf("miss %s c=%d >= %.1fx vipsthumbnail", c.Variant, c.Concurrency, targetRatio),
+			Got:    fmt.Sprintf("%.2fx", c.Ratio),
+			Status: status(c.Ratio >= targetRatio),
+		})
+	}
+	rss := target{Name: fmt.Sprintf("peak RSS at c=%d <= %.0f MB", targetRSSConc, mb(targetRSS)), Got: "no c=8 run", Status: "n/a"}
+	var peak int64 = -1
+	for _, c := range r.Cells {
+		if c.Concurrency == targetRSSConc {
+			peak = max(peak, c.S3thumb.PeakRSS)
+		}
+	}
+	if peak >= 0 {
+		rss.Got, rss.Status = fmt.Sprintf("%.0f MB", mb(peak)), status(peak <= targetRSS)
+	}
+	ts = append(ts, rss)
+	hit := target{Name: fmt.Sprintf("hit path >= %d req/s", targetHitRate), Got: "not run", Status: "n/a"}
+	if r.Hit != nil {
+		hit.Got, hit.Status = fmt.Sprintf("%.0f req/s", r.Hit.Rate), status(r.Hit.Rate >= targetHitRate)
+	}
+	ts = append(ts, hit)
+	for _, b := range r.Bytes {
+		ts = append(ts, target{
+			Name:   fmt.Sprintf("bytes %s <= vipsthumbnail, %d metadata bytes", b.Variant, targetMetaByte),
+			Got:    fmt.Sprintf("%.3fx, %d metadata bytes", b.Ratio, b.S3thumbMeta),
+			Status: status(b.S3thumb <= b.Vips && b.S3thumbMeta == targetMetaByte),
+		})
+	}
+	return ts
+}
+
+// writeReport prints the run as tables.
+func writeReport(w io.Writer, r report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "s3thumb benchmark, %s, %d CPUs, load average before %s, after %s; %s\n",
+		r.Started.Format(time.RFC3339), r.CPUs, r.LoadBefore, r.LoadAfter, r.VipsVersion)
+	fmt.Fprintf(&b, "One run on a shared, noisy machine: throughput is the median of %d measured round(s) over %d images\n", r.Rounds, len(r.Corpus))
+	fmt.Fprintf(&b, "after %d warm-up round(s); latencies are nearest-rank percentiles of every measured image; quality %d.\n", r.Warmup, r.Quality)
+	b.WriteString("s3thumb: one fresh `serve` per row, file store, --store-back=false (every request resizes), MALLOC_ARENA_MAX=2.\n")
+	b.WriteString("vipsthumbnail: one single-threaded process per image (VIPS_CONCURRENCY=1), c at a time.\n")
+	b.WriteString("ratio: s3thumb img/s over vipsthumbnail's (the target); CPU ratio: vipsthumbnail CPU per image over s3thumb's,\n")
+	b.WriteString("which other load on the machine disturbs less.\n\n")
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "variant\tc\t| s3thumb img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t| vips img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t| ratio\tCPU ratio\t")
+	for _, c := range r.Cells {
+		s, v := c.S3thumb, c.Vips
+		fmt.Fprintf(tw, "%s\t%d\t| %.1f\t%.0f\t%.0f\t%.0f\t%.0f\t| %.1f\t%.0f\t%.0f\t%.0f\t%.0f\t| %.2fx\t%.2fx\t\n",
+			c.Variant, c.Concurrency,
+			s.Rate, s.P50ms, s.P99ms, s.CPUms, mb(s.PeakRSS),
+			v.Rate, v.P50ms, v.P99ms, v.CPUms, mb(v.PeakRSS), c.Ratio, c.CPURatio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "s3thumb peak RSS over all runs: %.0f MB\n\n", mb(r.PeakRSS))
+
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "output (one pass)\ts3thumb bytes\tvips bytes\tratio\ts3thumb metadata bytes\tvips metadata bytes\t")
+	for _, x := range r.Bytes {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3fx\t%d\t%d\t\n", x.Variant, x.S3thumb, x.Vips, x.Ratio, x.S3thumbMeta, x.VipsMeta)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if h := r.Hit; h != nil {
+		fmt.Fprintf(&b, "\nhit path (%s, %d connections, %.0f s, GET /%s, %d bytes): %.0f req/s, p50 %.2f ms, p99 %.2f ms\n",
+			h.Tool, h.Connections, h.Seconds, h.Key, h.ThumbBytes, h.Rate, h.P50ms, h.P99ms)
+	}
+
+	b.WriteString("\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "target\tgot\t")
+	for _, t := range r.Targets {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Got, t.Status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(&b, "\ntook %.0f s: %s\n", r.Seconds, r.Command)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeCorpus prints the corpus list.
+func writeCorpus(w io.Writer, ps []photo) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "corpus (%d JPEGs)\tsize\tMP\tMB\tfrom\n", len(ps))
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%dx%d\t%.1f\t%.2f\t%s\n", p.Name, p.Width, p.Height, p.megapixels(), mb(p.Bytes), p.Source)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String()+"\n")
+	return err
+}

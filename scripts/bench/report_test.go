@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleReport() report {
+	s3 := func(rate, cpu float64, rss int64, out, meta int64) side {
+		return side{Rate: rate, P50ms: 40, P99ms: 90, CPUms: cpu, PeakRSS: rss, OutBytes: out, MetaBytes: meta}
+	}
+	vips := side{Rate: 20, P50ms: 95, P99ms: 150, CPUms: 90, PeakRSS: 120e6, OutBytes: 1000}
+	r := report{
+		Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 321, Command: "bench --rounds 3",
+		CPUs: 2, LoadBefore: "1.00 1.00 1.00", LoadAfter: "2.00 2.00 2.00", Warmup: 1, Rounds: 3, Quality: 80,
+		Corpus: make([]photo, 14), VipsVersion: "libvips 8.14.1",
+		Cells: []cell{
+			newCell("200x200_fill.jpg", 2, s3(30, 60, 200e6, 900, 0), vips), // 1.5x: PASS
+			newCell("200x200_fill.jpg", 8, s3(25, 60, 480e6, 900, 0), vips), // 1.25x: MISS
+			newCell("1024x_fit.jpg", 2, s3(28, 60, 250e6, 1001, 0), vips),   // bytes over: MISS
+			newCell("1024x_fit.jpg", 8, s3(28, 60, 520e6, 1001, 0), vips),   // RSS over: MISS
+			newCell("200x200_fill.webp", 2, s3(28, 45, 200e6, 800, 12), vips),
+		},
+		Hit: &hitResult{Tool: "wrk", Key: "k_400x400_fill.jpg", ThumbBytes: 20000, Connections: 64, Seconds: 10, Rate: 12000, P50ms: 4, P99ms: 9},
+	}
+	r.Bytes = bytesRows(r.Cells)
+	r.Targets = targets(r)
+	return r
+}
+
+func TestNewCell(t *testing.T) {
+	c := newCell("v", 2, side{Rate: 26, CPUms: 50}, side{Rate: 20, CPUms: 75})
+	if c.Ratio != 1.3 || c.CPURatio != 1.5 {
+		t.Errorf("ratio %v, CPU ratio %v; want 1.3 and 1.5", c.Ratio, c.CPURatio)
+	}
+	if z := newCell("v", 2, side{}, side{}); z.Ratio != 0 || z.CPURatio != 0 {
+		t.Errorf("zero figures gave ratios %v %v", z.Ratio, z.CPURatio)
+	}
+}
+
+func TestTargets(t *testing.T) {
+	r := sampleReport()
+	got := map[string]string{}
+	for _, tg := range r.Targets {
+		got[tg.Name] = tg.Status + " " + tg.Got
+	}
+	want := map[string]string{
+		"miss 200x200_fill.jpg c=2 >= 1.3x vipsthumbnail":            "PASS 1.50x",
+		"miss 200x200_fill.jpg c=8 >= 1.3x vipsthumbnail":            "MISS 1.25x",
+		"miss 1024x_fit.jpg c=2 >= 1.3x vipsthumbnail":               "PASS 1.40x",
+		"peak RSS at c=8 <= 500 MB":                                  "MISS 520 MB",
+		"hit path >= 10000 req/s":                                    "PASS 12000 req/s",
+		"bytes 200x200_fill.jpg <= vipsthumbnail, 0 metadata bytes":  "PASS 0.900x, 0 metadata bytes",
+		"bytes 1024x_fit.jpg <= vipsthumbnail, 0 metadata bytes":     "MISS 1.001x, 0 metadata bytes",
+		"bytes 200x200_fill.webp <= vipsthumbnail, 0 metadata bytes": "MISS 0.800x, 12 metadata bytes",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: got %q, want %q", name, got[name], w)
+		}
+	}
+	if len(r.Targets) != 5+1+1+3 {
+		t.Errorf("%d targets, want 10", len(r.Targets))
+	}
+}
+
+func TestTargetsWithoutRuns(t *testing.T) {
+	r := report{Cells: []cell{newCell("200x200_fit.jpg", 2, side{Rate: 30}, side{Rate: 20})}}
+	for _, tg := range targets(r) {
+		if strings.HasPrefix(tg.Name, "peak RSS") || strings.HasPrefix(tg.Name, "hit path") {
+			if tg.Status != "n/a" {
+				t.Errorf("%s: %s without a run", tg.Name, tg.Status)
+			}
+		}
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	var buf bytes.Buffer
+	if err := writeReport(&buf, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"noisy machine",
+		"median of 3 measured round(s) over 14 images",
+		"VIPS_CONCURRENCY=1",
+		"libvips 8.14.1",
+		"1.50x", "1.25x",
+		"hit path (wrk, 64 connections, 10 s, GET /k_400x400_fill.jpg, 20000 bytes): 12000 req/s",
+		"took 321 s: bench --rounds 3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	lines := strings.Split(out, "\n")
+	var passes, misses int
+	for _, l := range lines {
+		if strings.HasPrefix(l, "miss ") || strings.HasPrefix(l, "peak ") || strings.HasPrefix(l, "hit path >=") || strings.HasPrefix(l, "bytes ") {
+			switch {
+			case strings.HasSuffix(l, "PASS"):
+				passes++
+			case strings.HasSuffix(l, "MISS"):
+				misses++
+			default:
+				t.Errorf("target line without a verdict: %q", l)
+			}
+		}
+	}
+	if passes != 6 || misses != 4 {
+		t.Errorf("%d PASS and %d MISS lines, want 6 and 4:\n%s", passes, misses, out)
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	data, err := json.Marshal(sampleReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"miss", "output_bytes", "hit", "targets", "corpus", "s3thumb_peak_rss_bytes"} {
+		if _, ok := back[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseVariant(t *testing.T) {
+	tests := []struct {
+		in      string
+		ok      bool
+		key     string
+		vipsArg []string
+	}{
+		{"200x200_fill.jpg", true, "earth_200x200_fill.jpg", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
+		{"200x200_fit.jpg", true, "earth_200x200_fit.jpg", []string{"in", "--size", "200x200", "-o", "out[Q=80,strip]"}},
+		{"1024x_fit.jpg", true, "earth_1024x_fit.jpg", []string{"in", "--size", "1024x", "-o", "out[Q=80,strip]"}},
+		{"200x200_fill.webp", true, "earth_200x200_fill.webp", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
+		{"x300_fill.jpg", true, "earth_x300_fill.jpg", []string{"in", "--size", "x300", "-o", "out[Q=80,strip]"}},
+		{"100x100_fill@2x.jpg", true, "earth_100x100_fill@2x.jpg", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
+		{"200x200.jpg", false, "", nil},       // no mode
+		{"200x200_fill.png", false, "", nil},  // not compared
+		{"200x200_fill.avif", false, "", nil}, // not compared
+		{"fill.jpg", false, "", nil},
+		{"200y200_fill.jpg", false, "", nil},
+		{"", false, "", nil},
+		{"a/200x200_fill.jpg", false, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			v, err := parseVariant(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("parseVariant(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+			if !tt.ok {
+				return
+			}
+			if got := v.keyFor("earth"); got != tt.key {
+				t.Errorf("keyFor = %q, want %q", got, tt.key)
+			}
+			if got := v.vipsArgs("in", "out", 80); !slices.Equal(got, tt.vipsArg) {
+				t.Errorf("vipsArgs = %q, want %q", got, tt.vipsArg)
+			}
+		})
+	}
+}
+
+func TestParseVariants(t *testing.T) {
+	vs, err := parseVariants(defaultVariants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, v.suffix)
+	}
+	if want := []string{"200x200_fill.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp"}; !slices.Equal(got, want) {
+		t.Errorf("variants = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"", " , ", "200x200_fill.jpg,nope"} {
+		if _, err := parseVariants(bad); err == nil {
+			t.Errorf("parseVariants(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestCheckSize(t *testing.T) {
+	tests := []struct {
+		variant      string
+		w, h, gw, gh int
+		ok           bool
+		why          string
+	}{
+		{"200x200_fill.jpg", 6000, 4000, 200, 200, true, "fill is exact"},
+		{"200x200_fill.jpg", 6000, 4000, 200, 199, false, "fill has no slack"},
+		{"200x200_fill.jpg", 6000, 4000, 300, 200, false, "not cropped"},
+		{"200x200_fit.jpg", 6000, 4000, 200, 133, true, "landscape fit"},
+		{"200x200_fit.jpg", 6000, 4000, 200, 134, true, "rounding slack of one pixel"},
+		{"200x200_fit.jpg", 6000, 4000, 200, 200, false, "stretched"},
+		{"200x200_fit.jpg", 4000, 6000, 133, 200, true, "portrait fit"},
+		{"1024x_fit.jpg", 5120, 2880, 1024, 576, true, "free height"},
+		{"1024x_fit.jpg", 5120, 2880, 1024, 580, false, "wrong height"},
+		{"1024x_fit.jpg", 800, 600, 800, 600, true, "no enlarging"},
+		{"1024x_fit.jpg", 800, 600, 1024, 768, false, "enlarged"},
+		{"200x200_fill.jpg", 150, 400, 150, 200, true, "smaller than the box on one side"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.why, func(t *testing.T) {
+			v, err := parseVariant(tt.variant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = v.checkSize(tt.w, tt.h, tt.gw, tt.gh)
+			if (err == nil) != tt.ok {
+				t.Errorf("checkSize(%dx%d -> %dx%d) = %v, want ok=%v", tt.w, tt.h, tt.gw, tt.gh, err, tt.ok)
+			}
+		})
+	}
+}
