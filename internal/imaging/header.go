@@ -149,10 +149,7 @@ func checkComplete(h header, data []byte) error {
 		if size+8 > int64(len(data)) {
 			return unsupported("WebP: %v: RIFF says %d bytes, have %d", errTruncated, size+8, len(data))
 		}
-	case GIF:
-		if data[len(data)-1] != 0x3B {
-			return unsupported("GIF: %v: no trailer", errTruncated)
-		}
+	// GIF: readGIF walks to the trailer.
 	case HEIF, AVIF:
 		// Every top-level box must be whole (the image data is in mdat).
 		for i := 0; i < len(data); {
@@ -419,15 +416,81 @@ func vp8lHeader(d []byte) (int, int, bool, error) {
 
 // --- GIF ---
 
+// readGIF reads the screen size and walks every block to the trailer:
+// each frame must lie within the screen (libvips' GIF decoder works on
+// frames larger than the screen, a decompression bomb the screen size does
+// not show), and a GIF without its trailer is truncated.
 func readGIF(data []byte) (header, error) {
 	if len(data) < 13 {
 		return header{}, unsupported("GIF: %v in the screen descriptor", errTruncated)
 	}
-	return header{
+	h := header{
 		format: GIF,
 		width:  int(binary.LittleEndian.Uint16(data[6:8])),
 		height: int(binary.LittleEndian.Uint16(data[8:10])),
 		model:  modelRGB,
 		alpha:  true, // a transparent colour can be set in any frame
-	}, nil
+	}
+	i := 13 + gifColourTableSize(data[10])
+	frames := 0
+	for {
+		if i >= len(data) {
+			return header{}, unsupported("GIF: %v: no trailer", errTruncated)
+		}
+		switch data[i] {
+		case 0x3B: // trailer
+			if frames == 0 {
+				return header{}, unsupported("GIF: %v: no image", errCorrupt)
+			}
+			return h, nil
+		case 0x21: // extension: label, then sub-blocks
+			next, err := skipGIFSubBlocks(data, i+2)
+			if err != nil {
+				return header{}, err
+			}
+			i = next
+		case 0x2C: // image descriptor
+			if i+10 > len(data) {
+				return header{}, unsupported("GIF: %v in an image descriptor", errTruncated)
+			}
+			d := data[i+1 : i+10]
+			left, top := int(binary.LittleEndian.Uint16(d[0:2])), int(binary.LittleEndian.Uint16(d[2:4]))
+			w, ht := int(binary.LittleEndian.Uint16(d[4:6])), int(binary.LittleEndian.Uint16(d[6:8]))
+			if w == 0 || ht == 0 || left+w > h.width || top+ht > h.height {
+				return header{}, unsupported("GIF: frame of %dx%d at (%d,%d) outside the %dx%d screen", w, ht, left, top, h.width, h.height)
+			}
+			// Colour table, LZW code size, then the data sub-blocks.
+			next, err := skipGIFSubBlocks(data, i+10+gifColourTableSize(d[8])+1)
+			if err != nil {
+				return header{}, err
+			}
+			i = next
+			frames++
+		default:
+			return header{}, unsupported("GIF: %v: block %02X", errCorrupt, data[i])
+		}
+	}
+}
+
+// gifColourTableSize is the size of the colour table a GIF flags byte
+// announces.
+func gifColourTableSize(flags byte) int {
+	if flags&0x80 == 0 {
+		return 0
+	}
+	return 3 << (flags&7 + 1)
+}
+
+// skipGIFSubBlocks returns the offset after the sub-blocks starting at i.
+func skipGIFSubBlocks(data []byte, i int) (int, error) {
+	for {
+		if i >= len(data) {
+			return 0, unsupported("GIF: %v in a data block", errTruncated)
+		}
+		n := int(data[i])
+		i += 1 + n
+		if n == 0 {
+			return i, nil
+		}
+	}
 }

@@ -124,6 +124,8 @@ func TestHostileInputs(t *testing.T) {
 		{"truncated avif", half(avif), ErrUnsupportedImage, "truncated"},
 		{"avif header only", avif[:40], ErrUnsupportedImage, "truncated"},
 		{"truncated gif", half(gif), ErrUnsupportedImage, "truncated"},
+		// A small screen with a huge frame: libvips decodes the frame.
+		{"gif frame outside its screen", []byte("GIF87a\x0a\x00\x0a\x00\x00\x00\x00,\x00\x00\x00\x00\x60\xea\x60\xea\x00\x02\x02\x44\x01\x00;"), ErrUnsupportedImage, "outside"},
 
 		// Decompression bombs: refused from the header, before decoding.
 		{"png bomb 100000x100000", pngWithSize(100000, 100000), ErrTooManyPixels, "10000000000 pixels"},
