@@ -578,3 +578,112 @@ func distanceToMix(c color.Color, a color.RGBA, b RGB) float64 {
 	}
 	return math.Sqrt(d)
 }
+
+// TestColourModels runs grey, palette, 16-bit and grey-with-alpha images
+// through every output format: each comes out as sRGB with the right
+// colours.
+func TestColourModels(t *testing.T) {
+	v := newTestVips(t)
+	const w, h = 64, 48
+	gray := image.NewGray(image.Rect(0, 0, w, h))
+	grayAlpha := image.NewNRGBA(image.Rect(0, 0, w, h)) // written as grey+alpha below
+	deep := image.NewRGBA64(image.Rect(0, 0, w, h))
+	pal := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.RGBA{200, 40, 40, 255}, color.RGBA{40, 40, 200, 255}})
+	for y := range h {
+		for x := range w {
+			gray.SetGray(x, y, color.Gray{Y: 90})
+			grayAlpha.SetNRGBA(x, y, color.NRGBA{90, 90, 90, 255})
+			deep.SetRGBA64(x, y, color.RGBA64{0xC800, 0x7800, 0x3C00, 0xFFFF})
+			if x >= w/2 {
+				pal.SetColorIndex(x, y, 1)
+			}
+		}
+	}
+	grayAlphaPNG := mustResize(t, encodePNG(t, grayAlpha), bimg.Options{Type: bimg.PNG, Interpretation: bimg.InterpretationBW})
+	inputs := []struct {
+		name  string
+		data  []byte
+		model colourModel
+		at    image.Point
+		want  color.RGBA
+	}{
+		{"grey jpeg", encodeJPEG(t, gray), modelGray, image.Point{8, 8}, color.RGBA{90, 90, 90, 255}},
+		{"grey png", encodePNG(t, gray), modelGray, image.Point{8, 8}, color.RGBA{90, 90, 90, 255}},
+		{"grey alpha png", grayAlphaPNG, modelGray, image.Point{8, 8}, color.RGBA{90, 90, 90, 255}},
+		{"16-bit png", encodePNG(t, deep), modelRGB, image.Point{8, 8}, color.RGBA{200, 120, 60, 255}},
+		{"palette png", encodePNG(t, pal), modelRGB, image.Point{4, 8}, color.RGBA{200, 40, 40, 255}},
+	}
+	for _, in := range inputs {
+		hd, err := readHeader(in.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hd.model != in.model {
+			t.Fatalf("%s: model %d, want %d", in.name, hd.model, in.model)
+		}
+		for _, out := range outputFormats {
+			t.Run(in.name+" to "+string(out), func(t *testing.T) {
+				img, err := v.Thumbnail(context.Background(), in.data, Options{Width: 32, Format: out, Quality: 95})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c := decode(t, img).At(in.at.X, in.at.Y); !near(c, in.want, 8) {
+					r, g, b := rgb8(c)
+					t.Errorf("pixel (%d,%d,%d), want %v", r, g, b, in.want)
+				}
+				md, err := bimg.Metadata(img.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if md.Space != "srgb" {
+					t.Errorf("colour space %q, want srgb", md.Space)
+				}
+			})
+		}
+	}
+}
+
+// TestConcurrentUse makes different thumbnails from several goroutines at
+// once; each must equal the same thumbnail made alone.
+func TestConcurrentUse(t *testing.T) {
+	v := newTestVips(t)
+	jobs := []struct {
+		data []byte
+		opts Options
+	}{
+		{encodeJPEG(t, noiseImage(400, 300, 1)), Options{Width: 100, Height: 100, Fit: Cover, Format: JPEG}},
+		{withMetadata(encodeJPEG(t, storedFor(quadrantImage(300, 200), 6)), 6), Options{Width: 80, Format: PNG}},
+		{encodePNG(t, transparentImage(200, 100)), Options{Width: 50, Format: JPEG, Background: RGB{255, 255, 255}}},
+		{convert(t, encodeJPEG(t, noiseImage(300, 300, 2)), bimg.WEBP), Options{Width: 60, Height: 90, Fit: Cover, Format: WebP}},
+	}
+	want := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		img, err := v.Thumbnail(context.Background(), j.data, j.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = img.Data
+	}
+	const rounds = 6
+	errs := make(chan error, rounds*len(jobs))
+	for r := range rounds {
+		for i, j := range jobs {
+			go func() {
+				img, err := v.Thumbnail(context.Background(), j.data, j.opts)
+				switch {
+				case err != nil:
+					errs <- err
+				case !bytes.Equal(img.Data, want[i]):
+					errs <- fmt.Errorf("round %d job %d: output differs from the one made alone", r, i)
+				default:
+					errs <- nil
+				}
+			}()
+		}
+	}
+	for range rounds * len(jobs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
