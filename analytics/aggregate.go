@@ -1,0 +1,274 @@
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// keyKind is what a key names, as far as the analyzer cares.
+type keyKind uint8
+
+const (
+	keyOther keyKind = iota
+	keyThumb
+	keyOriginal
+)
+
+// keyInfo is a classified key: the aggregator parses each distinct key
+// once.
+type keyInfo struct {
+	kind  keyKind
+	thumb *Thumb
+	orig  *Original
+}
+
+// maxOtherKeys bounds how many keys that are neither thumbnails nor
+// originals (favicon.ico, scanners' guesses) the aggregator remembers.
+const maxOtherKeys = 1 << 16
+
+// Aggregator adds access log records to a State. It parses each distinct
+// key once and then counts a record with map lookups by the record's own
+// strings, allocating nothing in the steady state. It is not safe for
+// concurrent use.
+type Aggregator struct {
+	s      *State
+	keys   map[string]keyInfo
+	others int
+
+	dayNum int32
+	day    *Day
+
+	// Counts of this aggregator's records.
+	Records    int64 // records added
+	Duplicates int64 // records dropped as delivered twice
+	Ignored    int64 // records of no interest: listings, HEADs, errors, other keys
+}
+
+// NewAggregator returns an aggregator that adds to s.
+func NewAggregator(s *State) *Aggregator {
+	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Thumbs)+len(s.Originals))}
+	for key, t := range s.Thumbs {
+		a.keys[key] = keyInfo{kind: keyThumb, thumb: t, orig: t.orig}
+	}
+	for _, o := range s.Originals {
+		if o.Key != "" {
+			a.keys[o.Key] = keyInfo{kind: keyOriginal, orig: o}
+		}
+	}
+	return a
+}
+
+// splitThumb splits a thumbnail key into the original's stem (folder and
+// name) and the size class suffix.
+func splitThumb(key string) (stem, suffix string, err error) {
+	k, err := thumbkey.Parse(key)
+	if err != nil {
+		return "", "", err
+	}
+	n := len(k.Dir) + len(k.Name)
+	return key[:n], key[n:], nil
+}
+
+// classify parses a key seen for the first time.
+func (a *Aggregator) classify(key string) keyInfo {
+	stem, suffix, err := splitThumb(key)
+	if err == nil {
+		t := a.s.Thumbs[key]
+		if t == nil {
+			t = &Thumb{orig: a.s.original(stem), class: a.s.class(suffix)}
+			a.s.Thumbs[key] = t
+		}
+		return keyInfo{kind: keyThumb, thumb: t, orig: t.orig}
+	}
+	if errors.Is(err, thumbkey.ErrNotThumbnail) {
+		if dot := strings.LastIndexByte(key, '.'); dot > 0 && !strings.Contains(key[dot:], "/") {
+			if _, ok := thumbkey.FormatOf(key[dot+1:]); ok {
+				o := a.s.original(key[:dot])
+				o.Key = key
+				return keyInfo{kind: keyOriginal, orig: o}
+			}
+		}
+	}
+	return keyInfo{kind: keyOther}
+}
+
+// lookup returns the classified key.
+func (a *Aggregator) lookup(key string) keyInfo {
+	if ki, ok := a.keys[key]; ok {
+		return ki
+	}
+	ki := a.classify(key)
+	if ki.kind != keyOther || a.others < maxOtherKeys {
+		if ki.kind == keyOther {
+			a.others++
+		}
+		a.keys[key] = ki
+	}
+	return ki
+}
+
+// dayAt returns the counters of the day of unix time t.
+func (a *Aggregator) dayAt(t int64) (int32, *Day) {
+	d := dayOf(t)
+	if a.day == nil || d != a.dayNum {
+		a.dayNum, a.day = d, a.s.day(d)
+	}
+	return d, a.day
+}
+
+// dayOf is the day number (since 1970-01-01 UTC) of unix time t.
+func dayOf(t int64) int32 {
+	if t < 0 {
+		return int32((t - 86399) / 86400)
+	}
+	return int32(t / 86400)
+}
+
+// Add counts one record.
+func (a *Aggregator) Add(rec *accesslog.Record) {
+	kind := rec.Kind()
+	switch {
+	case rec.Key == "":
+		a.Ignored++
+		return
+	case kind == accesslog.KindRead, kind == accesslog.KindWrite, kind == accesslog.KindDelete, kind == accesslog.KindExpire:
+	default:
+		a.Ignored++
+		return
+	}
+	t := rec.Time.Unix()
+	if rec.RequestID != "" && !a.s.Seen.Add(t, recordID(rec.RequestID, rec.Operation, rec.Key)) {
+		a.Duplicates++
+		return
+	}
+	ki := a.lookup(rec.Key)
+	if ki.kind == keyOther {
+		a.Ignored++
+		return
+	}
+	a.Records++
+	if a.s.First == 0 || t < a.s.First {
+		a.s.First = t
+	}
+	if t > a.s.Last {
+		a.s.Last = t
+	}
+	d, day := a.dayAt(t)
+	if ki.kind == keyOriginal {
+		a.addOriginal(rec, kind, ki.orig, t, day)
+		return
+	}
+	th := ki.thumb
+	if th.FirstSeen == 0 || t < th.FirstSeen {
+		th.FirstSeen = t
+	}
+	switch kind {
+	case accesslog.KindRead:
+		var miss bool
+		switch rec.HTTPStatus {
+		case 200, 206, 304:
+		case 302, 403, 404:
+			miss = true
+		default:
+			a.Ignored++
+			return
+		}
+		th.add(t, d, miss)
+		th.class.add(t, d, miss)
+		th.orig.add(t, d, miss)
+		day.Requests++
+		if miss {
+			day.Misses++
+			th.setExists(Gone, t, byMiss)
+			return
+		}
+		day.Hits++
+		if th.setExists(Stored, t, byRead) && rec.ObjectSize > 0 {
+			th.Size = rec.ObjectSize
+		}
+		if th.Pregen != 0 && !th.PregenRead && t >= th.Pregen {
+			th.PregenRead = true
+			day.Avoided++
+		}
+	case accesslog.KindWrite:
+		if rec.HTTPStatus != 200 {
+			a.Ignored++
+			return
+		}
+		day.Written++
+		th.LastWrite = max(th.LastWrite, t)
+		if th.setExists(Stored, t, byWrite) && rec.ObjectSize > 0 {
+			th.Size = rec.ObjectSize
+		}
+	default: // deleted or expired
+		if rec.HTTPStatus >= 300 {
+			a.Ignored++
+			return
+		}
+		day.Removed++
+		if th.setExists(Gone, t, byRemoval) {
+			th.Size = rec.ObjectSize // what was removed: the size always comes from the newest record
+		}
+	}
+}
+
+// addOriginal counts a record of an original.
+func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *Original, t int64, day *Day) {
+	switch kind {
+	case accesslog.KindRead:
+		if rec.HTTPStatus == 200 || rec.HTTPStatus == 206 || rec.HTTPStatus == 304 {
+			o.Direct++
+			day.Original++
+		}
+	case accesslog.KindWrite:
+		if rec.HTTPStatus == 200 {
+			day.Uploads++
+			if t > o.Uploaded {
+				o.Uploaded = t
+				o.Deleted = false
+			}
+		}
+	default:
+		if rec.HTTPStatus < 300 && t >= o.Uploaded {
+			o.Deleted = true
+		}
+	}
+}
+
+// What a record says about a thumbnail's existence, weakest first: of
+// records of the same second, the stronger decides, whatever order they are
+// read in (a miss and the write after it often share a second).
+const (
+	byMiss int64 = iota
+	byRead
+	byWrite
+	byRemoval
+	byCheck // the analyzer looked at the object itself
+)
+
+// setExists records what a record at unix time at says about the
+// thumbnail, unless a later (or as late and stronger) record has said
+// otherwise already.
+func (t *Thumb) setExists(e Existence, at, by int64) bool {
+	if v := at*8 + by; v >= t.ExistsAt {
+		t.Exists, t.ExistsAt = e, v
+		return true
+	}
+	return false
+}
+
+// ErrUnknownKey is returned for a key the state holds nothing about.
+var ErrUnknownKey = errors.New("key not in the analyzer state")
+
+// ThumbState returns what the state knows about a thumbnail key.
+func (s *State) ThumbState(key string) (Thumb, error) {
+	t := s.Thumbs[key]
+	if t == nil {
+		return Thumb{}, fmt.Errorf("%w: %q", ErrUnknownKey, key)
+	}
+	return *t, nil
+}

@@ -1,0 +1,137 @@
+// Package analytics is s3thumb's access log analyzer: it reads a bucket's
+// access logs (S3 server access logs or CloudFront standard logs, parsed by
+// package accesslog), counts requests per thumbnail, original and size class
+// into a State kept between runs, and decides from them which thumbnails to
+// make before anyone asks (jobs on the pre-generation queue) and which
+// stored thumbnails nobody reads any more (cleanup). Each run reports what it
+// saw and did, as a table, JSON, or one self-contained HTML page of charts.
+//
+// A run reads only the log objects it has not read before, holds a lock
+// object in the state store while it works, and writes the new state in one
+// atomic write at the end: a run that stops anywhere before that changes
+// nothing, so its re-run counts every record exactly once. Records delivered
+// twice are recognised by request ID, operation and key within a bounded
+// window.
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config sets the analyzer's decisions. DefaultConfig has the defaults the
+// command line shows.
+type Config struct {
+	// Window is how far back requests count for popularity.
+	Window time.Duration
+	// MinShare makes a size class popular when it has at least this share of
+	// the thumbnail requests in the window.
+	MinShare float64
+	// Coverage makes the most requested classes popular until together they
+	// have this share of the thumbnail requests (0: MinShare alone decides).
+	Coverage float64
+	// MinRequests makes an original hot when its thumbnails were requested
+	// at least this often in the window.
+	MinRequests int
+	// MinExpected is the least number of requests in the next window that
+	// a thumbnail is expected to get (its original's requests per day times
+	// its class's share, over the window) for it to be made ahead of
+	// demand: what keeps pre-generation from making what nobody reads.
+	MinExpected float64
+	// NewWithin makes an original new when it was uploaded this recently.
+	NewWithin time.Duration
+	// MaxJobs caps the jobs queued per run.
+	MaxJobs int
+	// StaleAfter is how long a thumbnail must go unread to be stale.
+	StaleAfter time.Duration
+	// DeleteStale deletes stale thumbnails (verified by tag first); without
+	// it they are only listed.
+	DeleteStale bool
+	// ListNew lists the bucket for originals uploaded within NewWithin, in
+	// addition to the uploads seen in the logs.
+	ListNew bool
+	// DryRun decides but changes nothing: no jobs, no deletions, no state.
+	DryRun bool
+	// DedupeWindow is how long record identities are kept to drop records
+	// delivered twice.
+	DedupeWindow time.Duration
+	// LockTTL is how long a run's lock holds before another run may take
+	// it over (a run that died without releasing it).
+	LockTTL time.Duration
+}
+
+// Defaults.
+const (
+	DefaultWindow       = 7 * 24 * time.Hour
+	DefaultMinShare     = 0.04
+	DefaultCoverage     = 0.8
+	DefaultMinRequests  = 20
+	DefaultMinExpected  = 2
+	DefaultNewWithin    = 24 * time.Hour
+	DefaultMaxJobs      = 10000
+	DefaultStaleAfter   = 30 * 24 * time.Hour
+	DefaultDedupeWindow = 48 * time.Hour
+	DefaultLockTTL      = time.Hour
+	// doneFor is how long log object keys are remembered one by one; older
+	// ones are covered by the watermark.
+	doneFor = 7 * 24 * time.Hour
+)
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Window:       DefaultWindow,
+		MinShare:     DefaultMinShare,
+		Coverage:     DefaultCoverage,
+		MinRequests:  DefaultMinRequests,
+		MinExpected:  DefaultMinExpected,
+		NewWithin:    DefaultNewWithin,
+		MaxJobs:      DefaultMaxJobs,
+		StaleAfter:   DefaultStaleAfter,
+		DedupeWindow: DefaultDedupeWindow,
+		LockTTL:      DefaultLockTTL,
+	}
+}
+
+// ErrConfig is wrapped by Validate's errors.
+var ErrConfig = errors.New("invalid analyzer config")
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Window < 24*time.Hour || c.Window%(24*time.Hour) != 0:
+		return bad("window %v: want whole days, at least one", c.Window)
+	case c.MinShare < 0 || c.MinShare > 1:
+		return bad("min share %v: want 0 to 1", c.MinShare)
+	case c.Coverage < 0 || c.Coverage > 1:
+		return bad("coverage %v: want 0 to 1", c.Coverage)
+	case c.MinShare == 0 && c.Coverage == 0:
+		return bad("min share and coverage are both 0: every class would be popular")
+	case c.MinRequests < 1:
+		return bad("min requests %d: want at least 1", c.MinRequests)
+	case c.MinExpected < 0:
+		return bad("min expected %v: want 0 or more", c.MinExpected)
+	case c.NewWithin < 0:
+		return bad("new within %v: want 0 (uploads are never new) or more", c.NewWithin)
+	case c.MaxJobs < 0:
+		return bad("max jobs %d: want 0 (none) or more", c.MaxJobs)
+	case c.StaleAfter < 24*time.Hour:
+		return bad("stale after %v: want at least a day (logs arrive hours late)", c.StaleAfter)
+	case c.DedupeWindow < time.Hour:
+		return bad("dedupe window %v: want at least an hour", c.DedupeWindow)
+	case c.LockTTL < time.Minute:
+		return bad("lock TTL %v: want at least a minute", c.LockTTL)
+	}
+	return nil
+}
+
+// windowDays is the window in days.
+func (c Config) windowDays() int32 { return int32(c.Window / (24 * time.Hour)) }
+
+// keepDays is how many days of per-day counts the state keeps: enough for
+// the window and a margin.
+func (c Config) keepDays() int { return int(c.windowDays()) + 2 }

@@ -1,0 +1,280 @@
+package analytics
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/s3thumb/s3thumb/internal/store"
+)
+
+// Header tells whether an object is stored (store.Store does).
+type Header interface {
+	Head(ctx context.Context, key string) (store.Attrs, error)
+}
+
+// ClassShare is a size class's requests in the window.
+type ClassShare struct {
+	Class    string  `json:"class"`
+	Requests int64   `json:"requests"`
+	Share    float64 `json:"share"`
+	Popular  bool    `json:"popular"`
+}
+
+// Job is a thumbnail the analyzer wants made.
+type Job struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// Plan is what the analyzer decided.
+type Plan struct {
+	Classes []ClassShare `json:"classes"` // by requests, most first
+	Jobs    []Job        `json:"jobs"`
+	// Capped counts the jobs left out by MaxJobs.
+	Capped int `json:"capped,omitempty"`
+	// Heads counts the HEAD requests made to learn whether thumbnails exist.
+	Heads int `json:"heads,omitempty"`
+}
+
+// popularClasses ranks the size classes by their requests in the window
+// and marks the popular ones.
+func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
+	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	var total int64
+	var out []ClassShare
+	for suffix, c := range s.Classes {
+		n := c.since(first)
+		if n == 0 {
+			continue
+		}
+		total += n
+		out = append(out, ClassShare{Class: suffix, Requests: n})
+	}
+	slices.SortFunc(out, func(a, b ClassShare) int {
+		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Class, b.Class))
+	})
+	var covered float64
+	for i := range out {
+		out[i].Share = float64(out[i].Requests) / float64(total)
+		out[i].Popular = out[i].Share >= cfg.MinShare && cfg.MinShare > 0 || covered < cfg.Coverage
+		covered += out[i].Share
+	}
+	return out
+}
+
+// candidate is a thumbnail to make.
+type candidate struct {
+	key      string
+	expected float64 // requests expected in the next window
+	requests int64   // its original's requests in the window
+	isNew    bool
+}
+
+// rate is an original's thumbnail requests per day over the part of the
+// window it existed in (at least a quarter of a day).
+func rate(o *Original, requests int64, cfg Config, now time.Time) float64 {
+	days := float64(cfg.windowDays())
+	if o.Uploaded > 0 {
+		age := now.Sub(time.Unix(o.Uploaded, 0)).Hours() / 24
+		days = min(days, max(age, 0.25))
+	}
+	return float64(requests) / days
+}
+
+// plan decides the pre-generation jobs: for each hot or new original, each
+// popular class whose thumbnail is expected to be requested at least
+// MinExpected times in the next window (the original's request rate times
+// the class's share) and does not exist. A new original's rate is at least
+// the mean rate of the originals uploaded within the window. newStems are
+// originals found new by listing. head, when not nil, answers for
+// thumbnails the logs say nothing about; what it learns goes into the
+// state.
+func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, head Header) (*Plan, error) {
+	p := &Plan{Classes: popularClasses(s, cfg, now)}
+	var popular []ClassShare
+	for _, c := range p.Classes {
+		if c.Popular {
+			popular = append(popular, c)
+		}
+	}
+	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	newSince := now.Add(-cfg.NewWithin).Unix()
+	windowStart := now.Add(-cfg.Window).Unix()
+	var newRate float64
+	var newCount int
+	for _, o := range s.Originals {
+		if o.Uploaded >= windowStart && o.Uploaded < newSince {
+			newRate += rate(o, o.since(first), cfg, now)
+			newCount++
+		}
+	}
+	if newCount > 0 {
+		newRate /= float64(newCount)
+	}
+	horizon := float64(cfg.windowDays())
+	requeueAfter := now.Add(-cfg.Window).Unix()
+	var cands []candidate
+	for stem, o := range s.Originals {
+		if o.Deleted {
+			continue
+		}
+		n := o.since(first)
+		isNew := cfg.NewWithin > 0 && (o.Uploaded >= newSince || newStems[stem])
+		if !isNew && n < int64(cfg.MinRequests) {
+			continue
+		}
+		r := rate(o, n, cfg, now)
+		if isNew {
+			r = max(r, newRate)
+		}
+		for _, c := range popular {
+			exp := r * horizon * c.Share
+			if exp < cfg.MinExpected {
+				break // classes are by share, most first
+			}
+			key := stem + c.Class
+			if t := s.Thumbs[key]; t != nil && (t.Exists == Stored || t.Pregen >= requeueAfter) {
+				continue
+			}
+			cands = append(cands, candidate{key: key, expected: exp, requests: n, isNew: isNew})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.expected, a.expected), cmp.Compare(a.key, b.key))
+	})
+	for _, c := range cands {
+		if len(p.Jobs) >= cfg.MaxJobs {
+			p.Capped++
+			continue
+		}
+		if t := s.Thumbs[c.key]; (t == nil || t.Exists == Unknown) && head != nil {
+			p.Heads++
+			_, err := head.Head(ctx, c.key)
+			switch {
+			case err == nil:
+				thumbFor(s, c.key).setExists(Stored, now.Unix(), byCheck)
+				continue
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, fmt.Errorf("head %s: %w", c.key, err)
+			}
+		}
+		reason := "hot: " + strconv.FormatInt(c.requests, 10) + " requests in " + strconv.Itoa(int(cfg.windowDays())) + "d"
+		if c.isNew {
+			reason = "new upload"
+		}
+		reason += ", " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"
+		p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: reason})
+	}
+	return p, nil
+}
+
+// thumbFor returns the state's entry for a thumbnail key, adding it.
+func thumbFor(s *State, key string) *Thumb {
+	if t := s.Thumbs[key]; t != nil {
+		return t
+	}
+	stem, suffix, err := splitThumb(key)
+	if err != nil {
+		return &Thumb{} // not a thumbnail: nothing to remember
+	}
+	t := &Thumb{orig: s.original(stem), class: s.class(suffix)}
+	s.Thumbs[key] = t
+	return t
+}
+
+// markQueued records that jobs were queued at now.
+func markQueued(s *State, jobs []Job, now time.Time) {
+	for _, j := range jobs {
+		t := thumbFor(s, j.Key)
+		t.Pregen = now.Unix()
+		t.PregenRead = false
+	}
+}
+
+// Stale is a thumbnail nobody has read for the stale period.
+type Stale struct {
+	Key      string    `json:"key"`
+	LastRead time.Time `json:"last_read"` // or its last write or first record, when never read
+	Size     int64     `json:"size,omitempty"`
+	// Outcome is "deleted", "listed", "kept: not tagged thumbnail=yes" or
+	// "gone" (already deleted).
+	Outcome string `json:"outcome"`
+}
+
+// staleThumbs lists the thumbnails with no read, write or other record for
+// cfg.StaleAfter, oldest first. Nothing is stale while the logs read so far
+// cover less than that period: no record is no proof then.
+func staleThumbs(s *State, cfg Config, now time.Time) []Stale {
+	cutoff := now.Add(-cfg.StaleAfter).Unix()
+	if s.First == 0 || s.First > cutoff {
+		return nil
+	}
+	var out []Stale
+	for key, t := range s.Thumbs {
+		if t.Exists == Gone {
+			continue
+		}
+		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen)
+		if last > cutoff {
+			continue
+		}
+		out = append(out, Stale{Key: key, LastRead: time.Unix(last, 0).UTC(), Size: t.Size})
+	}
+	slices.SortFunc(out, func(a, b Stale) int {
+		return cmp.Or(a.LastRead.Compare(b.LastRead), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
+
+// Cleaner is what cleanup needs of the bucket.
+type Cleaner interface {
+	Head(ctx context.Context, key string) (store.Attrs, error)
+	Tags(ctx context.Context, key string) (map[string]string, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// ThumbnailTag is the tag every stored thumbnail carries; cleanup deletes
+// nothing without it.
+const ThumbnailTag, ThumbnailTagValue = "thumbnail", "yes"
+
+// cleanup checks each stale thumbnail's tag on the object itself and
+// deletes it when del is set. It fills in each Outcome and returns the
+// bytes freed.
+func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
+	for i := range stale {
+		st := &stale[i]
+		tags, err := bucket.Tags(ctx, st.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			st.Outcome = "gone"
+			thumbFor(s, st.Key).setExists(Gone, now.Unix(), byCheck)
+			continue
+		}
+		if err != nil {
+			return deleted, freed, fmt.Errorf("tags of %s: %w", st.Key, err)
+		}
+		if tags[ThumbnailTag] != ThumbnailTagValue {
+			st.Outcome = "kept: not tagged " + ThumbnailTag + "=" + ThumbnailTagValue
+			continue
+		}
+		if !del {
+			st.Outcome = "listed"
+			continue
+		}
+		if attrs, err := bucket.Head(ctx, st.Key); err == nil {
+			st.Size = attrs.Size
+		}
+		if err := bucket.Delete(ctx, st.Key); err != nil {
+			return deleted, freed, fmt.Errorf("delete %s: %w", st.Key, err)
+		}
+		st.Outcome = "deleted"
+		thumbFor(s, st.Key).setExists(Gone, now.Unix(), byCheck)
+		deleted++
+		freed += st.Size
+	}
+	return deleted, freed, nil
+}

@@ -1,0 +1,222 @@
+package analytics
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is what a run saw, decided and did.
+type Report struct {
+	Generated time.Time `json:"generated"`
+	Window    string    `json:"window"`
+	DryRun    bool      `json:"dry_run,omitempty"`
+	Run       RunStats  `json:"run"`
+
+	// Requests, hits and misses of thumbnails in the window.
+	Requests int64   `json:"requests"`
+	Hits     int64   `json:"hits"`
+	Misses   int64   `json:"misses"`
+	HitRatio float64 `json:"hit_ratio"`
+	// Avoided counts first reads of pre-generated thumbnails in the window.
+	Avoided int64 `json:"avoided"`
+
+	Classes      []ClassReport    `json:"classes"`
+	TopOriginals []OriginalReport `json:"top_originals"`
+
+	Jobs       []Job `json:"jobs,omitempty"`
+	JobsQueued int   `json:"jobs_queued"`
+	JobsCapped int   `json:"jobs_capped,omitempty"`
+	Heads      int   `json:"heads,omitempty"`
+
+	Stale      []Stale `json:"stale,omitempty"`
+	Deleted    int     `json:"deleted"`
+	BytesFreed int64   `json:"bytes_freed"`
+
+	Stored      int64 `json:"stored"`
+	StoredBytes int64 `json:"stored_bytes"`
+
+	Days   []DayReport `json:"days"`
+	Totals Totals      `json:"totals"`
+}
+
+// ClassReport is a size class's requests in the window and misses overall.
+type ClassReport struct {
+	ClassShare
+	Misses int64 `json:"misses_total"`
+}
+
+// OriginalReport is an original's thumbnail requests in the window.
+type OriginalReport struct {
+	Original string `json:"original"`
+	Requests int64  `json:"requests"`
+	Misses   int64  `json:"misses_total"`
+	Direct   int64  `json:"direct_total"`
+}
+
+// DayReport is one day of the charts.
+type DayReport struct {
+	Date string `json:"date"`
+	Day
+	HitRatio float64 `json:"hit_ratio"`
+}
+
+// Limits of the report's lists.
+const (
+	reportClasses   = 20
+	reportOriginals = 10
+	reportStale     = 100
+	reportJobs      = 100
+)
+
+func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
+	r := &Report{
+		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
+		JobsCapped: p.Capped, Heads: p.Heads, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
+	}
+	if !cfg.DryRun {
+		r.JobsQueued = len(p.Jobs)
+	}
+	r.Jobs = p.Jobs
+	if !cfg.DryRun && len(r.Jobs) > reportJobs {
+		r.Jobs = r.Jobs[:reportJobs]
+	}
+	r.Stale = stale
+	if len(r.Stale) > reportStale && !cfg.DryRun {
+		r.Stale = r.Stale[:reportStale]
+	}
+	r.Stored, r.StoredBytes = s.storedCount()
+	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	for d, x := range s.Days {
+		dr := DayReport{Date: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), Day: *x}
+		if x.Requests > 0 {
+			dr.HitRatio = float64(x.Hits) / float64(x.Requests)
+		}
+		r.Days = append(r.Days, dr)
+		if d >= first {
+			r.Requests += x.Requests
+			r.Hits += x.Hits
+			r.Misses += x.Misses
+			r.Avoided += x.Avoided
+		}
+	}
+	slices.SortFunc(r.Days, func(a, b DayReport) int { return cmp.Compare(a.Date, b.Date) })
+	if r.Requests > 0 {
+		r.HitRatio = float64(r.Hits) / float64(r.Requests)
+	}
+	for i, c := range p.Classes {
+		if i == reportClasses {
+			break
+		}
+		r.Classes = append(r.Classes, ClassReport{ClassShare: c, Misses: s.Classes[c.Class].Misses})
+	}
+	for stem, o := range s.Originals {
+		if n := o.since(first); n > 0 {
+			name := o.Key
+			if name == "" {
+				name = stem + ".*"
+			}
+			r.TopOriginals = append(r.TopOriginals, OriginalReport{Original: name, Requests: n, Misses: o.Misses, Direct: o.Direct})
+		}
+	}
+	slices.SortFunc(r.TopOriginals, func(a, b OriginalReport) int {
+		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Original, b.Original))
+	})
+	if len(r.TopOriginals) > reportOriginals {
+		r.TopOriginals = r.TopOriginals[:reportOriginals]
+	}
+	return r
+}
+
+// WriteText writes the report as short tables.
+func (r *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	p("log objects read\t%d\t(%d lines, %d malformed, %d duplicates dropped, %s)\n",
+		r.Run.LogObjects, r.Run.Lines, r.Run.Malformed, r.Run.Duplicates, r.Run.Elapsed.Round(time.Millisecond))
+	if len(r.Run.Failed) > 0 {
+		p("log objects unreadable\t%d\t(read again next run)\n", len(r.Run.Failed))
+	}
+	p("thumbnail requests (%s)\t%d\n", r.Window, r.Requests)
+	p("hit ratio\t%.1f%%\t(%d hits, %d misses)\n", 100*r.HitRatio, r.Hits, r.Misses)
+	p("misses avoided by pre-generation\t%d\n", r.Avoided)
+	verb := "queued"
+	if r.DryRun {
+		verb = "planned (dry run)"
+	}
+	p("jobs %s\t%d", verb, max(r.JobsQueued, len(r.Jobs)*boolInt(r.DryRun)))
+	if r.JobsCapped > 0 {
+		p("\t(%d more over --max-jobs)", r.JobsCapped)
+	}
+	p("\n")
+	p("stale thumbnails\t%d\t(%d deleted, %s freed)\n", len(r.Stale), r.Deleted, bytesString(r.BytesFreed))
+	p("thumbnails stored (known)\t%d\t(%s)\n", r.Stored, bytesString(r.StoredBytes))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nsize classes (%s)\n", r.Window)
+	p("class\trequests\tshare\tmisses (all)\tpopular\n")
+	for _, c := range r.Classes {
+		pop := ""
+		if c.Popular {
+			pop = "yes"
+		}
+		p("%s\t%d\t%.1f%%\t%d\t%s\n", c.Class, c.Requests, 100*c.Share, c.Misses, pop)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ntop originals (%s)\n", r.Window)
+	p("original\trequests\tmisses (all)\n")
+	for _, o := range r.TopOriginals {
+		p("%s\t%d\t%d\n", o.Original, o.Requests, o.Misses)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.DryRun && len(r.Jobs) > 0 {
+		fmt.Fprintf(w, "\nplan (dry run)\n")
+		for _, j := range r.Jobs {
+			p("queue\t%s\t%s\n", j.Key, j.Reason)
+		}
+		for _, s := range r.Stale {
+			p("stale\t%s\tlast read %s\n", s.Key, s.LastRead.Format(time.DateOnly))
+		}
+		return tw.Flush()
+	}
+	if len(r.Stale) > 0 {
+		fmt.Fprintf(w, "\nstale thumbnails\n")
+		for _, s := range r.Stale {
+			p("%s\t%s\t%s\n", s.Key, s.LastRead.Format(time.DateOnly), s.Outcome)
+		}
+	}
+	return tw.Flush()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// bytesString formats a byte count for people.
+func bytesString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// shortClass strips the leading underscore of a class for labels.
+func shortClass(c string) string { return strings.TrimPrefix(c, "_") }

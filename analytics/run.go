@@ -1,0 +1,389 @@
+package analytics
+
+import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// Sender queues job messages (queue.Queue does).
+type Sender interface {
+	Send(ctx context.Context, bodies [][]byte) error
+}
+
+// Bucket is what the analyzer asks of the bucket the thumbnails live in.
+type Bucket interface {
+	Cleaner
+	List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error
+}
+
+// LogSource holds the access log objects.
+type LogSource interface {
+	Get(ctx context.Context, key string) (*store.Object, error)
+	List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error
+}
+
+// Progress hears how reading the logs goes, for a progress bar.
+type Progress interface {
+	Start(objects int, bytes int64)
+	Add(bytes int64, lines int64)
+	Finish()
+}
+
+// Deps are what a run reads and changes. Logs and State are required;
+// without Bucket nothing is checked with HEAD and nothing is cleaned up,
+// without Queue no job is sent.
+type Deps struct {
+	Logs   LogSource
+	State  store.Store
+	Bucket Bucket
+	Queue  Sender
+	Log    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Progress, when set, hears about the logs read.
+	Progress Progress
+	// BeforeSave, when set, runs after everything else and before the state
+	// is written; an error from it ends the run there, as a crash would.
+	BeforeSave func() error
+}
+
+// ErrPartial means the run finished but some log objects could not be
+// read; they are read again by the next run.
+var ErrPartial = errors.New("some log objects could not be read")
+
+// maxLogObjectBytes bounds one log object, decompressed: S3 writes objects
+// of a few megabytes at most.
+const maxLogObjectBytes = 1 << 30
+
+// Analyzer runs the analysis.
+type Analyzer struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New returns an analyzer for a valid config.
+func New(cfg Config, deps Deps) (*Analyzer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logs == nil || deps.State == nil {
+		return nil, fmt.Errorf("%w: the log source and the state store are required", ErrConfig)
+	}
+	a := &Analyzer{cfg: cfg, deps: deps, log: deps.Log, now: deps.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a, nil
+}
+
+// Run does one analysis: lock, read the new log objects, decide, queue,
+// clean up, write the state, unlock. The report is returned with any error
+// that came after it was made (ErrPartial).
+func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
+	started := a.now()
+	host, _ := os.Hostname()
+	owner := host + " pid " + strconv.Itoa(os.Getpid()) + " at " + started.UTC().Format(time.RFC3339)
+	if !a.cfg.DryRun {
+		release, err := acquireLock(ctx, a.deps.State, owner, started, a.cfg.LockTTL)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			// Released even when ctx is done: a fresh context, briefly.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if rerr := release(rctx); rerr != nil {
+				a.log.Warn("analyzer lock", "err", rerr)
+			}
+		}()
+	}
+	s, err := LoadState(ctx, a.deps.State)
+	if err != nil {
+		return nil, err
+	}
+	agg := NewAggregator(s)
+	rs, err := a.readLogs(ctx, s, agg)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	rs.Elapsed = now.Sub(started)
+	newStems, err := a.listNew(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var head Header
+	if a.deps.Bucket != nil {
+		head = a.deps.Bucket
+	}
+	p, err := plan(ctx, s, a.cfg, now, newStems, head)
+	if err != nil {
+		return nil, err
+	}
+	if !a.cfg.DryRun && a.deps.Queue != nil && len(p.Jobs) > 0 {
+		if err := a.send(ctx, p.Jobs, now); err != nil {
+			return nil, err
+		}
+		markQueued(s, p.Jobs, now)
+		s.Totals.JobsQueued += int64(len(p.Jobs))
+	}
+	stale := staleThumbs(s, a.cfg, now)
+	var deleted int
+	var freed int64
+	if a.deps.Bucket != nil && len(stale) > 0 {
+		deleted, freed, err = cleanup(ctx, s, stale, a.deps.Bucket, a.cfg.DeleteStale && !a.cfg.DryRun, now)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		for i := range stale {
+			stale[i].Outcome = "listed"
+		}
+	}
+	s.Totals.Deleted += int64(deleted)
+	s.Totals.BytesFreed += freed
+	s.Totals.Runs++
+	s.LastRun = now
+	if s.Last != 0 {
+		stored, _ := s.storedCount()
+		s.day(dayOf(s.Last)).Stored = stored
+	}
+	s.prune(a.cfg.keepDays(), a.cfg.DedupeWindow)
+	rep = buildReport(s, a.cfg, now, rs, p, stale, deleted, freed)
+	if a.cfg.DryRun {
+		return rep, nil
+	}
+	if a.deps.BeforeSave != nil {
+		if err := a.deps.BeforeSave(); err != nil {
+			return nil, err
+		}
+	}
+	if err := SaveState(ctx, a.deps.State, s); err != nil {
+		return nil, err
+	}
+	if len(rs.Failed) > 0 {
+		return rep, fmt.Errorf("%w: %s", ErrPartial, strings.Join(rs.Failed, ", "))
+	}
+	return rep, nil
+}
+
+// RunStats are what one run read.
+type RunStats struct {
+	LogObjects int64         `json:"log_objects"`
+	Bytes      int64         `json:"bytes"`
+	Lines      int64         `json:"lines"`
+	Records    int64         `json:"records"`
+	Counted    int64         `json:"counted"`
+	Malformed  int64         `json:"malformed"`
+	Duplicates int64         `json:"duplicates"`
+	Ignored    int64         `json:"ignored"`
+	Skipped    int64         `json:"skipped_objects"` // objects that are not access logs
+	Failed     []string      `json:"failed,omitempty"`
+	Samples    []string      `json:"malformed_samples,omitempty"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+}
+
+type logObject struct {
+	key  string
+	at   time.Time
+	size int64
+}
+
+// readLogs reads the log objects not read before, oldest first.
+func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (RunStats, error) {
+	var rs RunStats
+	var todo []logObject
+	var total int64
+	err := a.deps.Logs.List(ctx, "", "", func(at store.Attrs) error {
+		lk, err := accesslog.ParseLogKey(at.Key)
+		if err != nil {
+			rs.Skipped++
+			return nil
+		}
+		if _, done := s.Done[at.Key]; done || lk.Time.Unix() < s.Watermark {
+			return nil
+		}
+		todo = append(todo, logObject{key: at.Key, at: lk.Time, size: at.Size})
+		total += at.Size
+		return nil
+	})
+	if err != nil {
+		return rs, fmt.Errorf("list log objects: %w", err)
+	}
+	slices.SortFunc(todo, func(x, y logObject) int { return cmp.Or(x.at.Compare(y.at), cmp.Compare(x.key, y.key)) })
+	if a.deps.Progress != nil {
+		a.deps.Progress.Start(len(todo), total)
+		defer a.deps.Progress.Finish()
+	}
+	r, err := accesslog.NewReader(nil, accesslog.Config{
+		KeyLimit: 1 << 20,
+		Skip: accesslog.FieldBucketOwner | accesslog.FieldRemoteIP | accesslog.FieldRequester |
+			accesslog.FieldReferer | accesslog.FieldUserAgent | accesslog.FieldHostHeader |
+			accesslog.FieldTLS | accesslog.FieldAccessPoint,
+	})
+	if err != nil {
+		return rs, err
+	}
+	var raw, plain []byte
+	var zr *gzip.Reader
+	var rec accesslog.Record
+	for _, obj := range todo {
+		if err := ctx.Err(); err != nil {
+			return rs, err
+		}
+		raw, plain, zr, err = fetch(ctx, a.deps.Logs, obj.key, raw, plain, zr)
+		if err != nil {
+			a.log.Warn("log object unreadable; read again next run", "key", obj.key, "err", err)
+			rs.Failed = append(rs.Failed, obj.key)
+			continue
+		}
+		r.Reset(bytes.NewReader(plain))
+		before := agg.Records + agg.Duplicates + agg.Ignored
+		for {
+			err := r.Read(&rec)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil { // reading from memory: cannot happen
+				return rs, fmt.Errorf("read %s: %w", obj.key, err)
+			}
+			agg.Add(&rec)
+		}
+		st := r.Stats()
+		rs.LogObjects++
+		rs.Bytes += int64(len(raw))
+		rs.Lines += st.Lines
+		rs.Records += agg.Records + agg.Duplicates + agg.Ignored - before
+		rs.Malformed += st.Malformed
+		for _, m := range st.Samples {
+			if len(rs.Samples) < 5 {
+				rs.Samples = append(rs.Samples, obj.key+": "+m.String())
+			}
+		}
+		if st.Malformed > 0 {
+			a.log.Debug("malformed lines skipped", "key", obj.key, "count", st.Malformed)
+		}
+		s.Done[obj.key] = obj.at.Unix()
+		if a.deps.Progress != nil {
+			a.deps.Progress.Add(obj.size, st.Lines)
+		}
+	}
+	if len(rs.Samples) > 0 {
+		a.log.Warn("malformed log lines skipped", "count", rs.Malformed, "first", rs.Samples[0])
+	}
+	rs.Counted, rs.Duplicates, rs.Ignored = agg.Records, agg.Duplicates, agg.Ignored
+	s.Totals.LogObjects += rs.LogObjects
+	s.Totals.Lines += rs.Lines
+	s.Totals.Records += rs.Records
+	s.Totals.Malformed += rs.Malformed
+	s.Totals.Duplicates += rs.Duplicates
+	return rs, nil
+}
+
+// fetch reads a whole log object and, when it is gzip, decompresses it,
+// reusing the buffers given. Reading it whole before counting anything
+// means an object that breaks off half-way counts nothing.
+func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr *gzip.Reader) ([]byte, []byte, *gzip.Reader, error) {
+	obj, err := src.Get(ctx, key)
+	if err != nil {
+		return raw, plain, zr, err
+	}
+	defer obj.Body.Close()
+	buf := bytes.NewBuffer(raw[:0])
+	if _, err := buf.ReadFrom(io.LimitReader(obj.Body, maxLogObjectBytes+1)); err != nil {
+		return raw, plain, zr, err
+	}
+	raw = buf.Bytes()
+	if len(raw) > maxLogObjectBytes {
+		return raw, plain, zr, fmt.Errorf("larger than %d bytes", maxLogObjectBytes)
+	}
+	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+		return raw, raw, zr, nil
+	}
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(raw))
+	} else {
+		err = zr.Reset(bytes.NewReader(raw))
+	}
+	if err != nil {
+		return raw, plain, zr, fmt.Errorf("gzip: %w", err)
+	}
+	out := bytes.NewBuffer(plain[:0])
+	if _, err := out.ReadFrom(io.LimitReader(zr, maxLogObjectBytes+1)); err != nil {
+		return raw, plain, zr, fmt.Errorf("gzip: %w", err)
+	}
+	if out.Len() > maxLogObjectBytes {
+		return raw, plain, zr, fmt.Errorf("more than %d bytes decompressed", maxLogObjectBytes)
+	}
+	return raw, out.Bytes(), zr, nil
+}
+
+// listNew lists the bucket for originals uploaded within NewWithin.
+func (a *Analyzer) listNew(ctx context.Context, now time.Time) (map[string]bool, error) {
+	if !a.cfg.ListNew || a.deps.Bucket == nil || a.cfg.NewWithin == 0 {
+		return nil, nil
+	}
+	since := now.Add(-a.cfg.NewWithin)
+	out := make(map[string]bool)
+	err := a.deps.Bucket.List(ctx, "", "", func(at store.Attrs) error {
+		if at.LastModified.Before(since) {
+			return nil
+		}
+		if _, err := thumbkey.Parse(at.Key); err == nil || !errors.Is(err, thumbkey.ErrNotThumbnail) {
+			return nil // a thumbnail, or a key no thumbnail can be made of
+		}
+		dot := strings.LastIndexByte(at.Key, '.')
+		if dot <= 0 || strings.Contains(at.Key[dot:], "/") {
+			return nil
+		}
+		if _, ok := thumbkey.FormatOf(at.Key[dot+1:]); ok {
+			out[at.Key[:dot]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list new originals: %w", err)
+	}
+	return out, nil
+}
+
+// send queues the jobs, in batches.
+func (a *Analyzer) send(ctx context.Context, jobs []Job, now time.Time) error {
+	const batch = 500
+	bodies := make([][]byte, 0, min(batch, len(jobs)))
+	for i, j := range jobs {
+		body, err := queue.Encode(queue.Job{Key: j.Key, Reason: j.Reason, EnqueuedAt: now})
+		if err != nil {
+			return fmt.Errorf("job for %s: %w", j.Key, err)
+		}
+		bodies = append(bodies, body)
+		if len(bodies) == batch || i == len(jobs)-1 {
+			if err := a.deps.Queue.Send(ctx, bodies); err != nil {
+				return fmt.Errorf("queue jobs: %w", err)
+			}
+			bodies = bodies[:0]
+		}
+	}
+	return nil
+}

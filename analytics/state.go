@@ -1,0 +1,369 @@
+package analytics
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/s3thumb/s3thumb/internal/store"
+)
+
+// StateVersion is the version of the state object this package writes.
+const StateVersion = 1
+
+// ErrBadState means the state object exists but cannot be read: corrupt,
+// or written by an unknown version. The analyzer refuses to go on rather
+// than count everything again.
+var ErrBadState = errors.New("unreadable analyzer state")
+
+// Counts are requests for one thumbnail, original or size class.
+type Counts struct {
+	Reads    int64 `json:"reads,omitempty"`  // requests answered with the object
+	Misses   int64 `json:"misses,omitempty"` // requests for a thumbnail that was not there
+	LastRead int64 `json:"last,omitempty"`   // unix seconds of the newest request, 0 for none
+	// Recent holds the requests per day (days since 1970-01-01 UTC) for the
+	// days the decisions look back on, oldest first.
+	Recent []DayCount `json:"recent,omitempty"`
+}
+
+// DayCount is a number of requests on one day.
+type DayCount struct {
+	Day int32 `json:"d"`
+	N   int32 `json:"n"`
+}
+
+// add counts one request at unix time t on day.
+func (c *Counts) add(t int64, day int32, miss bool) {
+	if miss {
+		c.Misses++
+	} else {
+		c.Reads++
+	}
+	if t > c.LastRead {
+		c.LastRead = t
+	}
+	n := len(c.Recent)
+	switch {
+	case n > 0 && c.Recent[n-1].Day == day:
+		c.Recent[n-1].N++
+	case n == 0 || c.Recent[n-1].Day < day:
+		c.Recent = append(c.Recent, DayCount{Day: day, N: 1})
+	default: // a late record: find or insert its day
+		i := n - 1
+		for i > 0 && c.Recent[i-1].Day >= day {
+			i--
+		}
+		if c.Recent[i].Day == day {
+			c.Recent[i].N++
+			return
+		}
+		c.Recent = append(c.Recent, DayCount{})
+		copy(c.Recent[i+1:], c.Recent[i:])
+		c.Recent[i] = DayCount{Day: day, N: 1}
+	}
+}
+
+// since sums the requests on days from first on.
+func (c *Counts) since(first int32) int64 {
+	var n int64
+	for i := len(c.Recent) - 1; i >= 0 && c.Recent[i].Day >= first; i-- {
+		n += int64(c.Recent[i].N)
+	}
+	return n
+}
+
+// prune drops the days before first.
+func (c *Counts) prune(first int32) {
+	i := 0
+	for i < len(c.Recent) && c.Recent[i].Day < first {
+		i++
+	}
+	if i > 0 {
+		c.Recent = append(c.Recent[:0], c.Recent[i:]...)
+	}
+	if len(c.Recent) == 0 {
+		c.Recent = nil
+	}
+}
+
+// Existence is what the logs say about whether a thumbnail is stored.
+type Existence int8
+
+// Existence values.
+const (
+	Unknown Existence = 0
+	Stored  Existence = 1
+	Gone    Existence = -1
+)
+
+// Thumb is what the state knows about one thumbnail key.
+type Thumb struct {
+	Counts
+	Exists    Existence `json:"exists,omitempty"`
+	Size      int64     `json:"size,omitempty"`      // bytes, from its last write or read
+	LastWrite int64     `json:"write,omitempty"`     // unix seconds
+	ExistsAt  int64     `json:"exists_at,omitempty"` // unix seconds of the record Exists is from, times 8, plus its strength
+	FirstSeen int64     `json:"seen,omitempty"`      // unix seconds of its first record
+	// Pregen is when the analyzer queued it; PregenRead that a client read
+	// it after that while it had not been read before (a miss avoided).
+	Pregen     int64 `json:"pregen,omitempty"`
+	PregenRead bool  `json:"pregen_read,omitempty"`
+
+	orig  *Original
+	class *Class
+}
+
+// Original is what the state knows about one original, by its key without
+// extension (the stem thumbnails are named after).
+type Original struct {
+	Counts          // thumbnail requests for it
+	Key      string `json:"key,omitempty"`      // full key, when seen itself
+	Direct   int64  `json:"direct,omitempty"`   // requests for the original itself
+	Uploaded int64  `json:"uploaded,omitempty"` // unix seconds of its last upload seen
+	Deleted  bool   `json:"deleted,omitempty"`
+	stem     string
+}
+
+// Class is a size class: everything in a thumbnail key after the
+// original's name ("_200x200_fit@2x.webp").
+type Class struct {
+	Counts
+}
+
+// Day counts one UTC day's requests, for the report's charts.
+type Day struct {
+	Requests int64 `json:"requests,omitempty"` // thumbnail requests: hits + misses
+	Hits     int64 `json:"hits,omitempty"`
+	Misses   int64 `json:"misses,omitempty"`
+	// Avoided counts first reads of thumbnails the analyzer had queued:
+	// requests that would have been misses.
+	Avoided  int64 `json:"avoided,omitempty"`
+	Original int64 `json:"original,omitempty"` // requests for originals
+	Uploads  int64 `json:"uploads,omitempty"`
+	Written  int64 `json:"written,omitempty"` // thumbnails written
+	Removed  int64 `json:"removed,omitempty"` // thumbnails deleted or expired
+	// Stored is how many thumbnails the state knew to be stored at the end of
+	// the last run that saw records of this day (0: no such run).
+	Stored int64 `json:"stored,omitempty"`
+}
+
+// Totals are counts over every run.
+type Totals struct {
+	Runs       int64 `json:"runs"`
+	LogObjects int64 `json:"log_objects"`
+	Lines      int64 `json:"lines"`
+	Records    int64 `json:"records"`
+	Malformed  int64 `json:"malformed"`
+	Duplicates int64 `json:"duplicates"`
+	JobsQueued int64 `json:"jobs_queued"`
+	Deleted    int64 `json:"deleted"`
+	BytesFreed int64 `json:"bytes_freed"`
+}
+
+// State is everything the analyzer keeps between runs. One run loads it,
+// adds the records of the log objects it has not read yet, and writes it
+// back whole, so a run that stops early changes nothing.
+type State struct {
+	Version int `json:"version"`
+	// Done lists the log objects read, by key, with their delivery time in
+	// unix seconds. Objects older than Watermark are dropped from it and
+	// taken as read: S3 names log objects by delivery time, so none can
+	// appear that far back.
+	Done      map[string]int64 `json:"done"`
+	Watermark int64            `json:"watermark,omitempty"`
+	// First and Last are the unix seconds of the oldest and newest record.
+	First int64 `json:"first,omitempty"`
+	Last  int64 `json:"last,omitempty"`
+	// LastRun is when the previous run finished.
+	LastRun time.Time `json:"last_run"`
+
+	Thumbs    map[string]*Thumb    `json:"thumbs"`
+	Originals map[string]*Original `json:"originals"` // by stem
+	Classes   map[string]*Class    `json:"classes"`   // by suffix
+	Days      map[int32]*Day       `json:"days"`      // by days since 1970-01-01 UTC
+	Totals    Totals               `json:"totals"`
+	// Seen holds identities of the records of recent hours, to drop
+	// records S3 delivers twice.
+	Seen *Seen `json:"seen"`
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{
+		Version:   StateVersion,
+		Done:      make(map[string]int64),
+		Thumbs:    make(map[string]*Thumb),
+		Originals: make(map[string]*Original),
+		Classes:   make(map[string]*Class),
+		Days:      make(map[int32]*Day),
+		Seen:      NewSeen(),
+	}
+}
+
+// link restores the pointers from thumbnails to their originals and
+// classes after decoding.
+func (s *State) link() error {
+	for stem, o := range s.Originals {
+		o.stem = stem
+	}
+	for key, t := range s.Thumbs {
+		stem, suffix, err := splitThumb(key)
+		if err != nil {
+			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
+		}
+		t.orig = s.original(stem)
+		t.class = s.class(suffix)
+	}
+	return nil
+}
+
+// original returns the original with this stem, adding it if new.
+func (s *State) original(stem string) *Original {
+	o := s.Originals[stem]
+	if o == nil {
+		o = &Original{stem: stem}
+		s.Originals[stem] = o
+	}
+	return o
+}
+
+// class returns the size class with this suffix, adding it if new.
+func (s *State) class(suffix string) *Class {
+	c := s.Classes[suffix]
+	if c == nil {
+		c = &Class{}
+		s.Classes[suffix] = c
+	}
+	return c
+}
+
+// day returns the counters of day d, adding them if new.
+func (s *State) day(d int32) *Day {
+	x := s.Days[d]
+	if x == nil {
+		x = &Day{}
+		s.Days[d] = x
+	}
+	return x
+}
+
+// storedCount is how many thumbnails the state knows to be stored.
+func (s *State) storedCount() (n, bytes int64) {
+	for _, t := range s.Thumbs {
+		if t.Exists == Stored {
+			n++
+			bytes += t.Size
+		}
+	}
+	return n, bytes
+}
+
+// prune forgets what no decision needs any more: per-day request counts
+// older than keepDays before the newest record, log objects older than
+// the watermark, and record identities outside the duplicate window.
+func (s *State) prune(keepDays int, dedupe time.Duration) {
+	if s.Last == 0 {
+		return
+	}
+	first := dayOf(s.Last) - int32(keepDays)
+	for _, t := range s.Thumbs {
+		t.prune(first)
+	}
+	for _, o := range s.Originals {
+		o.prune(first)
+	}
+	for _, c := range s.Classes {
+		c.prune(first)
+	}
+	var newest int64
+	for _, at := range s.Done {
+		newest = max(newest, at)
+	}
+	if mark := newest - int64(doneFor/time.Second); mark > s.Watermark {
+		s.Watermark = mark
+		for k, at := range s.Done {
+			if at < mark {
+				delete(s.Done, k)
+			}
+		}
+	}
+	s.Seen.Prune(s.Last - int64(dedupe/time.Second))
+}
+
+// stateKey and lockKey are the objects the analyzer keeps in its state store.
+const (
+	stateKey = "analyzer-state.json.gz"
+	lockKey  = "analyzer.lock"
+)
+
+// LoadState reads the state from st; a store without one gives an empty
+// state.
+func LoadState(ctx context.Context, st store.Store) (*State, error) {
+	obj, err := st.Get(ctx, stateKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return NewState(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", stateKey, err)
+	}
+	defer obj.Body.Close()
+	zr, err := gzip.NewReader(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
+	}
+	s, err := DecodeState(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", stateKey, err)
+	}
+	return s, nil
+}
+
+// DecodeState reads a state written by EncodeState (uncompressed).
+func DecodeState(r io.Reader) (*State, error) {
+	s := NewState()
+	s.Version = 0
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(s); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	if s.Version != StateVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, s.Version, StateVersion)
+	}
+	for _, m := range []bool{s.Done == nil, s.Thumbs == nil, s.Originals == nil, s.Classes == nil, s.Days == nil, s.Seen == nil} {
+		if m {
+			return nil, fmt.Errorf("%w: a part is missing", ErrBadState)
+		}
+	}
+	if err := s.link(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// EncodeState writes s as JSON.
+func EncodeState(w io.Writer, s *State) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(s)
+}
+
+// SaveState writes s to st in one Put, which both stores make atomic.
+func SaveState(ctx context.Context, st store.Store, s *State) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := EncodeState(zw, s); err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress state: %w", err)
+	}
+	if err := st.Put(ctx, stateKey, buf.Bytes(), store.PutOptions{ContentType: "application/gzip"}); err != nil {
+		return fmt.Errorf("write state %s: %w", stateKey, err)
+	}
+	return nil
+}
