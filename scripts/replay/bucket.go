@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+)
+
+// memLogs keeps the generated log objects in memory: the generator writes
+// them (loggen.Sink) and the analyzer reads them (analytics.LogSource).
+type memLogs struct {
+	keys    []string // sorted
+	objects map[string][]byte
+}
+
+func (m *memLogs) WriteObject(_ context.Context, key string, body []byte) error {
+	if m.objects == nil {
+		m.objects = make(map[string][]byte)
+	}
+	if _, ok := m.objects[key]; !ok {
+		i, _ := slices.BinarySearch(m.keys, key)
+		m.keys = slices.Insert(m.keys, i, key)
+	}
+	m.objects[key] = bytes.Clone(body)
+	return nil
+}
+
+func (m *memLogs) Get(_ context.Context, key string) (*store.Object, error) {
+	b, ok := m.objects[key]
+	if !ok {
+		return nil, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
+	}
+	return &store.Object{Attrs: store.Attrs{Key: key, Size: int64(len(b))}, Body: io.NopCloser(bytes.NewReader(b))}, nil
+}
+
+func (m *memLogs) List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error {
+	for _, k := range m.keys {
+		if !strings.HasPrefix(k, prefix) || k <= startAfter {
+			continue
+		}
+		if err := fn(store.Attrs{Key: k, Size: int64(len(m.objects[k]))}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// genBucket answers for the thumbnail bucket from the generator's model
+// of it: every thumbnail it holds carries the thumbnail=yes tag.
+type genBucket struct{ g *loggen.Generator }
+
+func (b *genBucket) Head(_ context.Context, key string) (store.Attrs, error) {
+	if !b.g.Exists(key) {
+		return store.Attrs{}, fmt.Errorf("head %s: %w", key, store.ErrNotFound)
+	}
+	return store.Attrs{Key: key}, nil
+}
+
+func (b *genBucket) Tags(_ context.Context, key string) (map[string]string, error) {
+	if !b.g.Exists(key) {
+		return nil, fmt.Errorf("tags %s: %w", key, store.ErrNotFound)
+	}
+	return map[string]string{analytics.ThumbnailTag: analytics.ThumbnailTagValue}, nil
+}
+
+func (b *genBucket) Delete(_ context.Context, key string) error {
+	b.g.Delete(key)
+	return nil
+}
+
+// List lists nothing: the replay finds new originals in the logs.
+func (b *genBucket) List(context.Context, string, string, func(store.Attrs) error) error {
+	return nil
+}
+
+// marker is the queue and the workers at once: each job is decoded as a
+// worker would and its thumbnail marked as made through the generator's
+// Create hook.
+type marker struct {
+	g    *loggen.Generator
+	jobs int
+}
+
+func (m *marker) Send(_ context.Context, bodies [][]byte) error {
+	for _, body := range bodies {
+		j, err := queue.Decode(body)
+		if err != nil {
+			return err
+		}
+		m.jobs++
+		if !m.g.Exists(j.Key) {
+			m.g.Create(j.Key)
+		}
+	}
+	return nil
+}
