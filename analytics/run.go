@@ -236,12 +236,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 		a.deps.Progress.Start(len(todo), total)
 		defer a.deps.Progress.Finish()
 	}
-	r, err := accesslog.NewReader(nil, accesslog.Config{
-		KeyLimit: 1 << 20,
-		Skip: accesslog.FieldBucketOwner | accesslog.FieldRemoteIP | accesslog.FieldRequester |
-			accesslog.FieldReferer | accesslog.FieldUserAgent | accesslog.FieldHostHeader |
-			accesslog.FieldTLS | accesslog.FieldAccessPoint,
-	})
+	r, err := accesslog.NewReader(nil, ReaderConfig())
 	if err != nil {
 		return rs, err
 	}
@@ -299,6 +294,17 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 	s.Totals.Malformed += rs.Malformed
 	s.Totals.Duplicates += rs.Duplicates
 	return rs, nil
+}
+
+// ReaderConfig is how the analyzer reads logs: only the fields it uses,
+// and enough keys remembered that popular keys cost no allocation.
+func ReaderConfig() accesslog.Config {
+	return accesslog.Config{
+		KeyLimit: 1 << 20,
+		Skip: accesslog.FieldBucketOwner | accesslog.FieldRemoteIP | accesslog.FieldRequester |
+			accesslog.FieldReferer | accesslog.FieldUserAgent | accesslog.FieldHostHeader |
+			accesslog.FieldTLS | accesslog.FieldAccessPoint,
+	}
 }
 
 // fetch reads a whole log object and, when it is gzip, decompresses it,
