@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}),
 		Commands: []*cli.Command{
 			serveCommand(),
+			analyzeCommand(),
 		},
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,

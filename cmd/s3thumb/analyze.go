@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+)
+
+// Exit codes of analyze, besides exitOK, exitFailure and exitUsage.
+const (
+	exitLocked  = 3 // another analyze run holds the lock: nothing was done
+	exitPartial = 4 // done, but some log objects could not be read (read again next run)
+)
+
+func analyzeCommand() *cli.Command {
+	d := analytics.DefaultConfig()
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "logs", Usage: "where the access logs are: s3://LOGBUCKET[/PREFIX] or file://DIR (S3 server access logs in either key layout, or CloudFront standard logs; plain or gzip)", Value: "file://./data/.logs"},
+		&cli.StringFlag{Name: "state", Value: "file://./data/.s3thumb/analyzer", Usage: "where the analyzer keeps its state and lock: s3://BUCKET[/PREFIX] or file://DIR (created if missing)"},
+		&cli.StringFlag{Name: "queue", Value: "file://./data/.queue", Usage: "pre-generation queue the jobs go to: file://DIR, sqs://NAME or an SQS queue URL"},
+		&cli.StringFlag{Name: "sqs-endpoint", Usage: "SQS endpoint URL for SQS-compatible servers"},
+		&cli.DurationFlag{Name: "window", Value: d.Window, Usage: "how far back requests count for popularity (whole days)"},
+		&cli.Float64Flag{Name: "min-share", Value: d.MinShare, Usage: "a size class with at least this share of the thumbnail requests in the window is popular"},
+		&cli.Float64Flag{Name: "coverage", Value: d.Coverage, Usage: "the most requested size classes that together have this share of the requests are popular (0: --min-share alone)"},
+		&cli.IntFlag{Name: "min-requests", Value: d.MinRequests, Usage: "an original whose thumbnails were requested this often in the window is hot"},
+		&cli.Float64Flag{Name: "min-expected", Value: d.MinExpected, Usage: "make a thumbnail ahead of demand only when it is expected to be requested at least this often in the next window (its original's rate times its class's share)"},
+		&cli.DurationFlag{Name: "new-within", Value: d.NewWithin, Usage: "an original uploaded this recently is new (0: none)"},
+		&cli.BoolFlag{Name: "list-new", Usage: "also list --store for new originals (uploads the logs may not show)"},
+		&cli.IntFlag{Name: "max-jobs", Value: d.MaxJobs, Usage: "most jobs queued per run"},
+		&cli.DurationFlag{Name: "stale-after", Value: d.StaleAfter, Usage: "a thumbnail unread this long is stale"},
+		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
+		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
+		&cli.DurationFlag{Name: "lock-ttl", Value: d.LockTTL, Usage: "how long a run's lock holds before another run may take it over"},
+		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of tables"},
+		&cli.StringFlag{Name: "report", Usage: "also write the report as one self-contained HTML page with charts to this file"},
+		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show a progress bar while reading logs, when stderr is a terminal"},
+	}
+	return &cli.Command{
+		Name:  "analyze",
+		Usage: "read access logs: queue popular thumbnails ahead of demand, find stale ones, report",
+		Description: "Reads the log objects not read before, adds them to the state, queues the popular size classes " +
+			"of hot and new originals that do not exist yet, lists (or with --delete-stale deletes) thumbnails nobody " +
+			"read for --stale-after, and reports. Exit codes: 0 done, 1 failed, 2 bad usage, 3 another run holds the " +
+			"lock, 4 done but some log objects were unreadable.",
+		Flags:  append(flags, storeFlags()...),
+		Action: runAnalyze,
+	}
+}
+
+func analyzeConfig(c *cli.Context) (analytics.Config, error) {
+	cfg := analytics.DefaultConfig()
+	cfg.Window = c.Duration("window")
+	cfg.MinShare = c.Float64("min-share")
+	cfg.Coverage = c.Float64("coverage")
+	cfg.MinRequests = c.Int("min-requests")
+	cfg.MinExpected = c.Float64("min-expected")
+	cfg.NewWithin = c.Duration("new-within")
+	cfg.ListNew = c.Bool("list-new")
+	cfg.MaxJobs = c.Int("max-jobs")
+	cfg.StaleAfter = c.Duration("stale-after")
+	cfg.DeleteStale = c.Bool("delete-stale")
+	cfg.DryRun = c.Bool("dry-run")
+	cfg.DedupeWindow = c.Duration("dedupe-window")
+	cfg.LockTTL = c.Duration("lock-ttl")
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// openURL opens a store for one of analyze's URL flags, with the S3
+// options of --store; a file:// directory is created when create is set.
+func openURL(ctx context.Context, c *cli.Context, flag string, create bool) (store.Store, error) {
+	raw := c.String(flag)
+	loc, err := store.ParseURL(raw)
+	if err != nil {
+		return nil, usagef("--%s: %w", flag, err)
+	}
+	if create && loc.Dir != "" {
+		if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	st, err := store.Open(ctx, raw, store.Options{
+		S3Endpoint:  c.String("s3-endpoint"),
+		S3PathStyle: c.Bool("s3-path-style"),
+		Region:      c.String("region"),
+	})
+	if errors.Is(err, store.ErrBadURL) {
+		return nil, usagef("--%s: %w", flag, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", raw, err)
+	}
+	return st, nil
+}
+
+func runAnalyze(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := analyzeConfig(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	logs, err := openURL(ctx, c, "logs", false)
+	if err != nil {
+		return err
+	}
+	state, err := openURL(ctx, c, "state", true)
+	if err != nil {
+		return err
+	}
+	bucket, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	deps := analytics.Deps{Logs: logs, State: state, Bucket: bucket, Log: log}
+	if !cfg.DryRun && c.String("queue") != "" {
+		q, err := openQueue(ctx, c)
+		if err != nil {
+			return err
+		}
+		deps.Queue = q
+	}
+	if f, ok := c.App.ErrWriter.(*os.File); ok && c.Bool("progress") && term.IsTerminal(int(f.Fd())) {
+		deps.Progress = &progress{w: f}
+	}
+	a, err := analytics.New(cfg, deps)
+	if err != nil {
+		return usageError{err}
+	}
+	rep, runErr := a.Run(ctx)
+	if errors.Is(runErr, analytics.ErrLocked) {
+		return cli.Exit("analyze: "+runErr.Error(), exitLocked)
+	}
+	if rep == nil {
+		return runErr
+	}
+	if err := writeReport(c, rep); err != nil {
+		return err
+	}
+	if errors.Is(runErr, analytics.ErrPartial) {
+		return cli.Exit("analyze: "+runErr.Error(), exitPartial)
+	}
+	return runErr
+}
+
+func openQueue(ctx context.Context, c *cli.Context) (queue.Queue, error) {
+	raw := c.String("queue")
+	if loc, err := store.ParseURL(raw); err == nil && loc.Dir != "" {
+		if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("--queue: %w", err)
+		}
+	}
+	q, err := queue.Open(ctx, raw, queue.Options{Endpoint: c.String("sqs-endpoint"), Region: c.String("region")})
+	if errors.Is(err, queue.ErrInvalidURL) {
+		return nil, usagef("--queue: %w", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", raw, err)
+	}
+	return q, nil
+}
+
+func writeReport(c *cli.Context, rep *analytics.Report) error {
+	if path := c.String("report"); path != "" {
+		if err := writeFileAtomic(path, rep.WriteHTML); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteText(c.App.Writer)
+}
+
+// writeFileAtomic writes a file through a temporary file and a rename.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	dir, base := ".", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir, base = path[:i+1], path[i+1:]
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	werr := write(tmp)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// progress shows the logs read on a terminal.
+type progress struct {
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	lines int64
+	start time.Time
+}
+
+func (p *progress) Start(objects int, bytes int64) {
+	p.start = time.Now()
+	p.bar = progressbar.NewOptions64(bytes,
+		progressbar.OptionSetWriter(p.w),
+		progressbar.OptionSetDescription(fmt.Sprintf("%d log objects", objects)),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (p *progress) Add(bytes, lines int64) {
+	p.lines += lines
+	rate := float64(p.lines) / max(time.Since(p.start).Seconds(), 1e-3)
+	p.bar.Describe(fmt.Sprintf("%d lines, %.0f lines/s", p.lines, rate))
+	_ = p.bar.Add64(bytes)
+}
+
+func (p *progress) Finish() { _ = p.bar.Finish() }
