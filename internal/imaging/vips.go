@@ -29,7 +29,11 @@ import (
 //     rotates the full-size image and, for JPEG, re-encodes it before
 //     shrinking, which costs more than the thumbnail itself. Here the
 //     image is resized as stored into an uncompressed TIFF, and that small
-//     image is turned and encoded.
+//     image is turned and encoded. (HEIF and AVIF carry their rotation in
+//     the container, and libheif applies it.)
+//   - For a JPEG of an image with transparency, the image is flattened
+//     onto the background before resizing (see render).
+//   - Options.Quality applies to JPEG, WebP and AVIF; PNG is lossless.
 type Vips struct {
 	cfg Config
 }
@@ -62,8 +66,9 @@ func New(cfg Config) (*Vips, error) {
 	return &Vips{cfg: cfg}, nil
 }
 
-// Probe reads the header of an image: its format and size. It decodes no
-// pixels. It returns an error wrapping ErrUnsupportedImage when data is not
+// Probe reads the header of an image: its format and its size as stored
+// (before EXIF orientation; for HEIF and AVIF, before the container's
+// rotation). It decodes no pixels. It returns an error wrapping ErrUnsupportedImage when data is not
 // a JPEG, PNG, WebP, AVIF, HEIF or GIF image (SVG and PDF included, which
 // libvips would read), and ErrTooManyPixels when the image has more than
 // MaxPixels pixels.
@@ -131,7 +136,8 @@ func (v *Vips) Thumbnail(ctx context.Context, data []byte, opts Options) (Image,
 	// Check what came out: its format, and the size promised.
 	oh, err := readHeader(out)
 	if err != nil {
-		return Image{}, fmt.Errorf("engine wrote an unreadable %s: %w", opts.Format, err)
+		// Not the input's fault: do not wrap ErrUnsupportedImage.
+		return Image{}, fmt.Errorf("engine wrote an unreadable %s: %v", opts.Format, err)
 	}
 	if ow, ohgt := oh.decodedSize(); oh.format != opts.Format || ow != g.outW || ohgt != g.outH {
 		return Image{}, fmt.Errorf("engine wrote a %dx%d %s, want %dx%d %s", ow, ohgt, oh.format, g.outW, g.outH, opts.Format)

@@ -70,6 +70,8 @@ func TestThumbnailSizes(t *testing.T) {
 		{"enlarge", Options{Width: 800, Height: 800, Enlarge: true}, 800, 600},
 		{"enlarge cover", Options{Width: 500, Height: 500, Fit: Cover, Enlarge: true}, 500, 500},
 		{"same size", Options{Width: 400, Height: 300}, 400, 300},
+		{"one pixel", Options{Width: 1, Height: 1, Fit: Cover}, 1, 1},
+		{"odd sliver", Options{Width: 1, Height: 3, Fit: Cover}, 1, 3},
 	}
 	for in, data := range inputs {
 		for _, out := range outputFormats {
@@ -90,7 +92,11 @@ func TestThumbnailSizes(t *testing.T) {
 					// Decoding proves the data and the dimensions.
 					m := decode(t, img)
 					// The centre of the top-left quarter is still red: the
-					// crop is centred and nothing was mirrored.
+					// crop is centred and nothing was mirrored. (A few
+					// pixels are an average of everything.)
+					if img.Width < 8 || img.Height < 8 {
+						return
+					}
 					if c := m.At(img.Width/4, img.Height/4); !near(c, quadrantColours[0], 60) {
 						r, g, b := rgb8(c)
 						t.Errorf("top-left quarter is (%d,%d,%d), want red", r, g, b)
