@@ -205,6 +205,9 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 	}
 	werr := write(tmp)
 	cerr := tmp.Close()
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o644)
+	}
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp.Name())
 		return err
