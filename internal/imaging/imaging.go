@@ -69,7 +69,8 @@ type RGB struct{ R, G, B uint8 }
 // Options say what thumbnail to make.
 type Options struct {
 	// Width and Height are the box in output pixels; one of them may be 0
-	// (free: it follows the aspect ratio). Cover needs both.
+	// (free: it follows the aspect ratio). Cover needs both; with a free
+	// side it is the same as Inside.
 	Width, Height int
 	Fit           Fit
 	Format        Format
@@ -78,7 +79,8 @@ type Options struct {
 	// output format has no alpha channel (JPEG).
 	Background RGB
 	// Enlarge allows output larger than the input; without it an image
-	// smaller than the box is not scaled up.
+	// smaller than the box is not scaled up. (Cover then still crops it,
+	// centred, to the box's aspect ratio: the largest such part of it.)
 	Enlarge bool
 }
 

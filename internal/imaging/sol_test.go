@@ -23,6 +23,9 @@ const solChildEnv = "S3THUMB_IMAGING_SOL_CHILD"
 // The cases that cannot shrink on load (PNG; a thumbnail more than a third
 // of the original's size) show that the measure sees a whole decode.
 func TestShrinkOnLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes and decodes 6 MP images in child processes")
+	}
 	const w, h = 3000, 2000
 	const whole = w * h * 3
 	src := noiseImage(w, h, 5)
