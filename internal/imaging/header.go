@@ -27,7 +27,8 @@ const (
 type header struct {
 	format Format
 	// width and height as stored, before any EXIF orientation. For HEIF the
-	// decoder applies the container's rotation (irot) itself; see rotated.
+	// decoder applies the container's rotation (irot) itself; see
+	// quarterTurns.
 	width, height int
 	// orientation is the EXIF orientation, 1 to 8 (1 when absent). Always 1
 	// for HEIF: there the container's irot and imir govern and the decoder
