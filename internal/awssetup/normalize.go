@@ -28,14 +28,31 @@ func plain(doc any) (any, error) {
 	return v, nil
 }
 
-// prune drops nulls, empty objects and empty lists, recursively. It reports
-// whether anything is left.
+// enumMembers are the members of the S3 documents here whose values are
+// SDK enums: named string types whose zero value means "not set", which the
+// JSON encoder writes as "". (A *string member set to "" means something,
+// e.g. ReplaceKeyPrefixWith "" removes the prefix, so only these go.)
+var enumMembers = map[string]bool{
+	"Protocol":            true, // Redirect, RedirectAllRequestsTo
+	"Status":              true, // LifecycleRule
+	"StorageClass":        true, // Transition
+	"PartitionDateSource": true, // logging's PartitionedPrefix
+	"Permission":          true, // logging's TargetGrant
+	"Type":                true, // Grantee
+}
+
+// prune drops nulls, empty objects and lists, and unset enums, recursively.
+// It reports whether anything is left.
 func prune(v any) (any, bool) {
 	switch x := v.(type) {
 	case nil:
 		return nil, false
 	case map[string]any:
 		for k, e := range x {
+			if s, ok := e.(string); ok && s == "" && enumMembers[k] {
+				delete(x, k)
+				continue
+			}
 			if e, ok := prune(e); ok {
 				x[k] = e
 			} else {

@@ -279,16 +279,18 @@ func (p *Plan) planWebsite(cfg Config, cur *types.WebsiteConfiguration) error {
 	}
 	want := &types.WebsiteConfiguration{}
 	var old *types.RoutingRule
+	var dropped []types.RoutingRule
 	if cur != nil {
 		want.IndexDocument, want.ErrorDocument = cur.IndexDocument, cur.ErrorDocument
 		for _, r := range cur.RoutingRules {
-			if !isOurRoutingRule(r) {
+			switch {
+			case !isOurRoutingRule(r):
 				want.RoutingRules = append(want.RoutingRules, r)
-				continue
-			}
-			if old == nil {
+			case old == nil:
 				old = &r
 				want.RoutingRules = append(want.RoutingRules, ours)
+			default:
+				dropped = append(dropped, r)
 			}
 		}
 	}
@@ -320,6 +322,9 @@ func (p *Plan) planWebsite(cfg Config, cur *types.WebsiteConfiguration) error {
 		p.change("website", "add routing rule %s", rule)
 	case !same:
 		p.change("website", "replace routing rule %s with %s", describeRule(*old), rule)
+	}
+	for _, r := range dropped {
+		p.change("website", "remove routing rule %s: s3thumb's rule handles misses", describeRule(r))
 	}
 	return nil
 }
