@@ -113,8 +113,8 @@ func TestValidate(t *testing.T) {
 		{"bad queue", func(c *Config) { c.Queue = "jobs.fifo" }, "queue"},
 		{"queue too long", func(c *Config) { c.Queue = strings.Repeat("q", 77) }, "queue"},
 		{"max receives 0", func(c *Config) { c.Queue, c.MaxReceives = "jobs", 0 }, "max receives 0"},
-		{"visibility fraction", func(c *Config) { c.Queue, c.VisibilityTimeout = "jobs", 1500 * time.Millisecond }, "whole seconds"},
-		{"visibility too long", func(c *Config) { c.Queue, c.VisibilityTimeout = "jobs", 13 * time.Hour }, "12h"},
+		{"visibility fraction", func(c *Config) { c.Queue, c.VisibilityTimeout = "jobs", 1500*time.Millisecond }, "whole seconds"},
+		{"visibility too long", func(c *Config) { c.Queue, c.VisibilityTimeout = "jobs", 13*time.Hour }, "12h"},
 	}
 	if err := ok().Validate(); err != nil {
 		t.Fatalf("valid configuration refused: %v", err)
