@@ -29,6 +29,9 @@ type hitResult struct {
 	Rate        float64 `json:"requests_per_s"`
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	// ServerCPUus is the server's CPU time per request: unlike the rate,
+	// it hardly depends on what else the machine is running.
+	ServerCPUus float64 `json:"server_cpu_us_per_request"`
 }
 
 // hitConfig says how to drive the hit path.
@@ -84,6 +87,10 @@ func benchHit(ctx context.Context, cfg hitConfig, dir string, p photo) (hitResul
 	}
 	res := hitResult{Key: key, ThumbBytes: len(got), Connections: cfg.connections}
 	target := srv.url("/" + key)
+	cpu0, err := srv.cpu()
+	if err != nil {
+		return hitResult{}, err
+	}
 	if cfg.wrk != "" {
 		res.Tool = "wrk"
 		err = runWrk(ctx, cfg, target, &res)
@@ -93,6 +100,13 @@ func benchHit(ctx context.Context, cfg hitConfig, dir string, p photo) (hitResul
 	}
 	if err != nil {
 		return hitResult{}, fmt.Errorf("hit path (%s): %w\n%s", res.Tool, err, srv.logs)
+	}
+	cpu1, err := srv.cpu()
+	if err != nil {
+		return hitResult{}, err
+	}
+	if res.Requests > 0 {
+		res.ServerCPUus = float64((cpu1-cpu0)/time.Microsecond) / float64(res.Requests)
 	}
 	return res, nil
 }

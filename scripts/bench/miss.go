@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -44,18 +46,18 @@ func summarize(r rounds, cpu time.Duration, peak int64) side {
 		s.CPUms = ms(cpu) / float64(s.Images)
 	}
 	s.PeakRSS = peak
-	seen := map[string]bool{}
+	var kinds []string
 	for _, o := range r.first {
 		s.OutBytes += o.bytes
 		s.MetaBytes += o.meta
-		if o.kinds != "" && !seen[o.kinds] {
-			seen[o.kinds] = true
-			if s.MetaKinds != "" {
-				s.MetaKinds += " "
+		for k := range strings.SplitSeq(o.kinds, ",") {
+			if k != "" && !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
 			}
-			s.MetaKinds += o.kinds
 		}
 	}
+	slices.Sort(kinds)
+	s.MetaKinds = strings.Join(kinds, ",")
 	return s
 }
 

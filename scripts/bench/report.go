@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -48,15 +49,19 @@ type cell struct {
 	CPURatio    float64 `json:"cpu_ratio"`        // vipsthumbnail / s3thumb CPU per image: less sensitive to other load
 }
 
-// bytesRow compares one variant's output sizes over one pass of the corpus.
+// bytesRow compares one variant's output sizes over one pass of the
+// corpus. libvips 8.14 keeps EXIF and XMP in WebP even when told to strip,
+// so the ratio is taken against vipsthumbnail's bytes less its metadata:
+// the image data both make at the same quality.
 type bytesRow struct {
-	Variant     string  `json:"variant"`
-	S3thumb     int64   `json:"s3thumb_bytes"`
-	Vips        int64   `json:"vipsthumbnail_bytes"`
-	Ratio       float64 `json:"ratio"`
-	S3thumbMeta int64   `json:"s3thumb_metadata_bytes"`
-	VipsMeta    int64   `json:"vipsthumbnail_metadata_bytes"`
-	MetaKinds   string  `json:"s3thumb_metadata_kinds,omitempty"`
+	Variant       string  `json:"variant"`
+	S3thumb       int64   `json:"s3thumb_bytes"`
+	Vips          int64   `json:"vipsthumbnail_bytes"`
+	Ratio         float64 `json:"ratio"` // s3thumb / (vipsthumbnail - its metadata)
+	S3thumbMeta   int64   `json:"s3thumb_metadata_bytes"`
+	VipsMeta      int64   `json:"vipsthumbnail_metadata_bytes"`
+	S3thumbKinds  string  `json:"s3thumb_metadata_kinds,omitempty"`
+	VipsMetaKinds string  `json:"vipsthumbnail_metadata_kinds,omitempty"`
 }
 
 // target is one of the issue's targets and whether this run met it.
@@ -88,10 +93,11 @@ func bytesRows(cells []cell) []bytesRow {
 		seen[c.Variant] = true
 		r := bytesRow{
 			Variant: c.Variant, S3thumb: c.S3thumb.OutBytes, Vips: c.Vips.OutBytes,
-			S3thumbMeta: c.S3thumb.MetaBytes, VipsMeta: c.Vips.MetaBytes, MetaKinds: c.S3thumb.MetaKinds,
+			S3thumbMeta: c.S3thumb.MetaBytes, VipsMeta: c.Vips.MetaBytes,
+			S3thumbKinds: c.S3thumb.MetaKinds, VipsMetaKinds: c.Vips.MetaKinds,
 		}
-		if r.Vips > 0 {
-			r.Ratio = float64(r.S3thumb) / float64(r.Vips)
+		if image := r.Vips - r.VipsMeta; image > 0 {
+			r.Ratio = float64(r.S3thumb) / float64(image)
 		}
 		rows = append(rows, r)
 	}
@@ -135,7 +141,7 @@ func targets(r report) []target {
 		ts = append(ts, target{
 			Name:   fmt.Sprintf("bytes %s <= vipsthumbnail, %d metadata bytes", b.Variant, targetMetaByte),
 			Got:    fmt.Sprintf("%.3fx, %d metadata bytes", b.Ratio, b.S3thumbMeta),
-			Status: status(b.S3thumb <= b.Vips && b.S3thumbMeta == targetMetaByte),
+			Status: status(b.S3thumb <= b.Vips-b.VipsMeta && b.S3thumbMeta == targetMetaByte),
 		})
 	}
 	return ts
@@ -154,10 +160,10 @@ func writeReport(w io.Writer, r report) error {
 	b.WriteString("which other load on the machine disturbs less.\n\n")
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\tc\t| s3thumb img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t| vips img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t| ratio\tCPU ratio\t")
+	fmt.Fprintln(tw, "variant\tc\t|\ts3thumb img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t|\tvips img/s\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\t|\tratio\tCPU ratio\t")
 	for _, c := range r.Cells {
 		s, v := c.S3thumb, c.Vips
-		fmt.Fprintf(tw, "%s\t%d\t| %.1f\t%.0f\t%.0f\t%.0f\t%.0f\t| %.1f\t%.0f\t%.0f\t%.0f\t%.0f\t| %.2fx\t%.2fx\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t|\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t|\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t|\t%.2fx\t%.2fx\t\n",
 			c.Variant, c.Concurrency,
 			s.Rate, s.P50ms, s.P99ms, s.CPUms, mb(s.PeakRSS),
 			v.Rate, v.P50ms, v.P99ms, v.CPUms, mb(v.PeakRSS), c.Ratio, c.CPURatio)
@@ -168,16 +174,21 @@ func writeReport(w io.Writer, r report) error {
 	fmt.Fprintf(&b, "s3thumb peak RSS over all runs: %.0f MB\n\n", mb(r.PeakRSS))
 
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "output (one pass)\ts3thumb bytes\tvips bytes\tratio\ts3thumb metadata bytes\tvips metadata bytes\t")
+	fmt.Fprintln(tw, "output (one pass)\ts3thumb bytes\tmetadata\t|\tvips bytes\tmetadata\t|\tratio to vips less metadata\t")
 	for _, x := range r.Bytes {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3fx\t%d\t%d\t\n", x.Variant, x.S3thumb, x.Vips, x.Ratio, x.S3thumbMeta, x.VipsMeta)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t|\t%d\t%d\t|\t%.3fx\t\n", x.Variant, x.S3thumb, x.S3thumbMeta, x.Vips, x.VipsMeta, x.Ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, x := range r.Bytes {
+		if x.VipsMeta > 0 {
+			fmt.Fprintf(&b, "vipsthumbnail's %s keep %s despite strip (libvips 8.14); s3thumb's: %s\n", x.Variant, x.VipsMetaKinds, cmp.Or(x.S3thumbKinds, "none"))
+		}
+	}
 	if h := r.Hit; h != nil {
-		fmt.Fprintf(&b, "\nhit path (%s, %d connections, %.0f s, GET /%s, %d bytes): %.0f req/s, p50 %.2f ms, p99 %.2f ms\n",
-			h.Tool, h.Connections, h.Seconds, h.Key, h.ThumbBytes, h.Rate, h.P50ms, h.P99ms)
+		fmt.Fprintf(&b, "\nhit path (%s, %d connections, %.0f s, GET /%s, %d bytes): %.0f req/s, p50 %.2f ms, p99 %.2f ms, server CPU %.0f us/request\n",
+			h.Tool, h.Connections, h.Seconds, h.Key, h.ThumbBytes, h.Rate, h.P50ms, h.P99ms, h.ServerCPUus)
 	}
 
 	b.WriteString("\n")

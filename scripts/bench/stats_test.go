@@ -63,7 +63,7 @@ func TestSummarize(t *testing.T) {
 		walls:     []time.Duration{2 * time.Second, 1 * time.Second, 4 * time.Second},
 		latencies: []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
 		first: []outcome{
-			{bytes: 100}, {bytes: 200, meta: 30, kinds: "APP1"}, {bytes: 300, meta: 5, kinds: "COM"}, {bytes: 400, meta: 30, kinds: "APP1"},
+			{bytes: 100}, {bytes: 200, meta: 30, kinds: "APP1"}, {bytes: 300, meta: 5, kinds: "COM,APP1"}, {bytes: 400, meta: 30, kinds: "APP1"},
 		},
 	}
 	s := summarize(r, 1200*time.Millisecond, 42e6)
@@ -76,8 +76,8 @@ func TestSummarize(t *testing.T) {
 	if s.Images != 12 || s.CPUms != 100 {
 		t.Errorf("images %d, CPU %v ms/image; want 12 and 100", s.Images, s.CPUms)
 	}
-	if s.OutBytes != 1000 || s.MetaBytes != 65 || s.MetaKinds != "APP1 COM" {
-		t.Errorf("bytes %d, metadata %d %q; want 1000, 65 \"APP1 COM\"", s.OutBytes, s.MetaBytes, s.MetaKinds)
+	if s.OutBytes != 1000 || s.MetaBytes != 65 || s.MetaKinds != "APP1,COM" {
+		t.Errorf("bytes %d, metadata %d %q; want 1000, 65 \"APP1,COM\"", s.OutBytes, s.MetaBytes, s.MetaKinds)
 	}
 	if s.PeakRSS != 42e6 {
 		t.Errorf("peak RSS %d", s.PeakRSS)
