@@ -110,7 +110,14 @@ func runServe(c *cli.Context) error {
 		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "s3thumb_libvips_memory_bytes",
+			Help: "Memory libvips has allocated for pixels, outside the Go heap.",
+		}, func() float64 { return float64(vips.Memory()) }),
+	)
 	srv, err := responder.New(cfg, maker, st, log, reg, reg)
 	if err != nil {
 		return err

@@ -299,3 +299,7 @@ func orientationOps(o int) (bimg.Angle, bool) {
 	}
 	return bimg.D0, false
 }
+
+// Memory is what libvips has allocated now, in bytes: pixel buffers live
+// outside the Go heap, so this is the part of RSS Go's metrics do not see.
+func (v *Vips) Memory() int64 { return bimg.VipsMemory().Memory }
