@@ -76,7 +76,7 @@ func benchS3thumb(ctx context.Context, cfg missConfig, storeDir string, ps []pho
 	q := strconv.Itoa(cfg.quality)
 	srv, err := startServer(ctx, cfg.binary, []string{
 		"--store", "file://" + storeDir, "--store-back=false",
-		"--max-concurrent", strconv.Itoa(c), "--max-queue", "1000",
+		"--max-concurrent", strconv.Itoa(c), "--max-queue", "1000", "--request-timeout", "5m",
 		"--jpeg-quality", q, "--webp-quality", q,
 	})
 	if err != nil {
