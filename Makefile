@@ -41,6 +41,9 @@ test: deps test-tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	S3THUMB_REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
 
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
 lint:
 	$(GO) vet ./...
 	gofmt -l $$(git ls-files '*.go')
