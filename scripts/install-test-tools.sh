@@ -73,6 +73,35 @@ install_node_tools() {
 	say "s3rver and fauxqs installed in $dest"
 }
 
+# --- chromium (headless browser for the analyzer's HTML report test) --------
+# Debian's chromium package, from apt: installed only when missing and only
+# when this script runs as root; otherwise it says what to do and goes on
+# (the report test then skips, or fails under S3THUMB_REQUIRE_TEST_SERVERS=1).
+install_chromium() {
+	if command -v chromium >/dev/null 2>&1; then
+		say "chromium already installed: $(command -v chromium)"
+		return
+	fi
+	if [[ "$(id -u)" != 0 ]]; then
+		say "chromium not installed; as root run: apt-get install -y chromium (the analyzer's report test needs it)"
+		return
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		say "chromium not installed and apt-get not found; install Debian's chromium package (or put a chromium in PATH)"
+		return
+	fi
+	say "installing chromium with apt-get"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; then
+		say "apt-get install chromium failed; trying after apt-get update"
+		apt-get update -qq || die "apt-get update failed"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium ||
+			die "apt-get install chromium failed"
+	fi
+	say "chromium installed: $(command -v chromium)"
+}
+# --- end chromium -----------------------------------------------------------
+
 install_versitygw
 install_node_tools
+install_chromium
 say "done; tools are in $tools"
