@@ -1,0 +1,87 @@
+package backfill
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// ErrBadSpec means a size, format or date given on the command line cannot
+// be read.
+var ErrBadSpec = errors.New("bad backfill specification")
+
+// Size is one thumbnail size to make of every original: a box, and
+// optionally a mode and a density, as they appear in a thumbnail key.
+type Size struct {
+	Width, Height int           // CSS pixels; one may be 0 (free)
+	Mode          thumbkey.Mode // ModeUnset: the service's default mode
+	Density       int           // 1, 2 or 3
+}
+
+// String formats the size as ParseSizes reads it: "400x_fit@2x".
+func (s Size) String() string {
+	// The suffix of the key of an original named "n" is the size itself.
+	k := s.key("", "n", "jpg")
+	return strings.TrimSuffix(strings.TrimPrefix(k.String(), "n_"), ".jpg")
+}
+
+func (s Size) key(dir, name, ext string) thumbkey.Key {
+	return thumbkey.Key{Dir: dir, Name: name, Width: s.Width, Height: s.Height, Mode: s.Mode, Density: max(s.Density, 1), Ext: ext}
+}
+
+// ParseSizes reads a comma-separated list of sizes written as in a
+// thumbnail key: SIZE[_MODE][@Dx], e.g. "200x200,400x_fit,x300_fill@2x".
+func ParseSizes(s string) ([]Size, error) {
+	var sizes []Size
+	seen := map[Size]bool{}
+	for spec := range strings.SplitSeq(s, ",") {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			continue
+		}
+		// A size is what follows "NAME_" in a thumbnail key, so the key
+		// grammar reads it.
+		k, err := thumbkey.Parse("n_" + spec + ".jpg")
+		if err != nil || k.Dir != "" || k.Name != "n" {
+			return nil, fmt.Errorf("%w: size %q: want WxH, Wx or xH, then optionally _fit or _fill, then optionally @2x or @3x", ErrBadSpec, spec)
+		}
+		size := Size{Width: k.Width, Height: k.Height, Mode: k.Mode, Density: k.Density}
+		if !seen[size] {
+			seen[size] = true
+			sizes = append(sizes, size)
+		}
+	}
+	return sizes, nil
+}
+
+// ParseFormats reads a comma-separated list of thumbnail extensions: jpg,
+// jpeg, png, webp or avif (any case, kept as written).
+func ParseFormats(s string) ([]string, error) {
+	var exts []string
+	for ext := range strings.SplitSeq(s, ",") {
+		ext = strings.TrimPrefix(strings.TrimSpace(ext), ".")
+		if ext == "" {
+			continue
+		}
+		if _, ok := thumbkey.FormatOf(ext); !ok {
+			return nil, fmt.Errorf("%w: format %q: want jpg, jpeg, png, webp or avif", ErrBadSpec, ext)
+		}
+		exts = append(exts, ext)
+	}
+	return exts, nil
+}
+
+// ParseSince reads a date (2026-01-02, midnight UTC) or a time in RFC 3339
+// (2026-01-02T15:04:05Z).
+func ParseSince(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: date %q: want YYYY-MM-DD or an RFC 3339 time such as 2026-01-02T15:04:05Z", ErrBadSpec, s)
+}
