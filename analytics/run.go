@@ -240,20 +240,20 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 	if err != nil {
 		return rs, err
 	}
-	var raw, plain []byte
+	var raw, plain, body []byte
 	var zr *gzip.Reader
 	var rec accesslog.Record
 	for _, obj := range todo {
 		if err := ctx.Err(); err != nil {
 			return rs, err
 		}
-		raw, plain, zr, err = fetch(ctx, a.deps.Logs, obj.key, raw, plain, zr)
+		body, raw, plain, zr, err = fetch(ctx, a.deps.Logs, obj.key, raw, plain, zr)
 		if err != nil {
 			a.log.Warn("log object unreadable; read again next run", "key", obj.key, "err", err)
 			rs.Failed = append(rs.Failed, obj.key)
 			continue
 		}
-		r.Reset(bytes.NewReader(plain))
+		r.Reset(bytes.NewReader(body))
 		before := agg.Records + agg.Duplicates + agg.Ignored
 		for {
 			err := r.Read(&rec)
@@ -308,24 +308,27 @@ func ReaderConfig() accesslog.Config {
 }
 
 // fetch reads a whole log object and, when it is gzip, decompresses it,
-// reusing the buffers given. Reading it whole before counting anything
-// means an object that breaks off half-way counts nothing.
-func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr *gzip.Reader) ([]byte, []byte, *gzip.Reader, error) {
+// reusing the buffers given: raw for what is read, plain for what is
+// decompressed (the two never share memory, or decompressing would
+// overwrite its own input). body is the object's text: raw or plain.
+// Reading it whole before counting anything means an object that breaks
+// off half-way counts nothing.
+func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr *gzip.Reader) (body, raw2, plain2 []byte, zr2 *gzip.Reader, err error) {
 	obj, err := src.Get(ctx, key)
 	if err != nil {
-		return raw, plain, zr, err
+		return nil, raw, plain, zr, err
 	}
 	defer obj.Body.Close()
 	buf := bytes.NewBuffer(raw[:0])
 	if _, err := buf.ReadFrom(io.LimitReader(obj.Body, maxLogObjectBytes+1)); err != nil {
-		return raw, plain, zr, err
+		return nil, buf.Bytes(), plain, zr, err
 	}
 	raw = buf.Bytes()
 	if len(raw) > maxLogObjectBytes {
-		return raw, plain, zr, fmt.Errorf("larger than %d bytes", maxLogObjectBytes)
+		return nil, raw, plain, zr, fmt.Errorf("larger than %d bytes", maxLogObjectBytes)
 	}
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-		return raw, raw, zr, nil
+		return raw, raw, plain, zr, nil
 	}
 	if zr == nil {
 		zr, err = gzip.NewReader(bytes.NewReader(raw))
@@ -333,16 +336,16 @@ func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr
 		err = zr.Reset(bytes.NewReader(raw))
 	}
 	if err != nil {
-		return raw, plain, zr, fmt.Errorf("gzip: %w", err)
+		return nil, raw, plain, zr, fmt.Errorf("decompress: %w", err)
 	}
 	out := bytes.NewBuffer(plain[:0])
 	if _, err := out.ReadFrom(io.LimitReader(zr, maxLogObjectBytes+1)); err != nil {
-		return raw, plain, zr, fmt.Errorf("gzip: %w", err)
+		return nil, raw, out.Bytes(), zr, fmt.Errorf("decompress: %w", err)
 	}
 	if out.Len() > maxLogObjectBytes {
-		return raw, plain, zr, fmt.Errorf("more than %d bytes decompressed", maxLogObjectBytes)
+		return nil, raw, out.Bytes(), zr, fmt.Errorf("more than %d bytes decompressed", maxLogObjectBytes)
 	}
-	return raw, out.Bytes(), zr, nil
+	return out.Bytes(), raw, out.Bytes(), zr, nil
 }
 
 // listNew lists the bucket for originals uploaded within NewWithin.

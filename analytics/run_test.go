@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -307,5 +308,27 @@ func TestDryRun(t *testing.T) {
 	var out bytes.Buffer
 	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "plan (dry run)") || !strings.Contains(out.String(), rep.Jobs[0].Key) {
 		t.Errorf("dry run text (%v):\n%s", err, out.String())
+	}
+}
+
+// TestPlainThenGzip reads an uncompressed log object between gzip ones:
+// the buffers reused between objects must not make the next gzip object
+// decompress over itself.
+func TestPlainThenGzip(t *testing.T) {
+	ctx := context.Background()
+	logDir, g := generated(t, 1, nil)
+	logs := fileStore(t, logDir)
+	first := g.Now().Add(-12 * time.Hour)
+	rec := accesslog.Record{Time: first, RequestID: "PLAIN1", Operation: accesslog.OpWebsiteGetObject,
+		Key: "photos/x_200x200.jpg", HTTPStatus: 200}
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("logs/", first, "PLAIN"), accesslog.AppendS3(nil, &rec, 27), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: fileStore(t, ""), Now: g.Now}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := g.Stats().Objects + 1; rep.Run.LogObjects != want || len(rep.Run.Failed) != 0 {
+		t.Errorf("read %d log objects (failed: %v), want %d", rep.Run.LogObjects, rep.Run.Failed, want)
 	}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testserver"
+)
+
+// TestAnalyzeS3AndSQS runs s3thumb analyze against real servers: the access
+// logs in a log bucket of versitygw (both key layouts, gzip), the state in
+// another bucket, jobs on a fauxqs SQS queue, and cleanup in the photo
+// bucket deleting only the tagged stale thumbnail.
+func TestAnalyzeS3AndSQS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and fauxqs")
+	}
+	ctx := context.Background()
+	gw := testserver.VersityGW(t)
+	sq := testserver.Fauxqs(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	for _, b := range []string{"logs", "state", "photos"} {
+		gw.CreateBucket(t, b)
+	}
+	client := gw.Client()
+	logs := store.NewS3(client, "logs", "")
+	photos := store.NewS3(client, "photos", "")
+
+	// Three days of generated logs, up to the start of today.
+	var simple, partitioned int
+	g := genLogs(t, 3, loggen.SinkFunc(func(ctx context.Context, key string, body []byte) error {
+		if strings.Count(key, "/") > 1 {
+			partitioned++
+		} else {
+			simple++
+		}
+		return logs.Put(ctx, key, body, store.PutOptions{})
+	}))
+	if simple == 0 || partitioned == 0 {
+		t.Fatalf("%d simple and %d partitioned log keys: want both layouts", simple, partitioned)
+	}
+
+	// Cleanup's cases: reads 40 days ago, one of them read again yesterday.
+	now := time.Now().UTC()
+	old, recent := now.AddDate(0, 0, -40), now.Add(-20*time.Hour)
+	tagged := store.PutOptions{Tags: map[string]string{analytics.ThumbnailTag: analytics.ThumbnailTagValue}}
+	objects := []struct {
+		key     string
+		opts    store.PutOptions
+		deleted bool
+	}{
+		{"photos/old_200x200.jpg", tagged, true},                   // stale, tagged: deleted
+		{"photos/untagged_200x200.jpg", store.PutOptions{}, false}, // stale, not tagged: kept
+		{"photos/old.jpg", tagged, false},                          // an original: never touched
+		{"photos/kept_200x200.jpg", tagged, false},                 // read again yesterday
+	}
+	var oldLog, newLog []byte
+	for i, o := range objects {
+		if err := photos.Put(ctx, o.key, []byte("not really a picture"), o.opts); err != nil {
+			t.Fatal(err)
+		}
+		oldLog = accesslog.AppendS3(oldLog, &accesslog.Record{Bucket: "photos", Time: old, RequestID: "OLD" + string(rune('A'+i)),
+			Operation: accesslog.OpWebsiteGetObject, Key: o.key, HTTPStatus: 200, ObjectSize: 20, BytesSent: 20}, accesslog.S3FieldsLatest)
+	}
+	newLog = accesslog.AppendS3(newLog, &accesslog.Record{Bucket: "photos", Time: recent, RequestID: "NEWA",
+		Operation: accesslog.OpWebsiteGetObject, Key: "photos/kept_200x200.jpg", HTTPStatus: 200, ObjectSize: 20, BytesSent: 20}, 24)
+	for key, body := range map[string][]byte{
+		accesslog.SimpleLogKey("logs/", old.Add(time.Hour), "CLEANUPOLD"):                                                        oldLog,
+		accesslog.PartitionedLogKey("logs/", "123456789012", "us-east-1", "photos", recent, recent.Add(time.Hour), "CLEANUPNEW"): newLog,
+	} {
+		if err := logs.Put(ctx, key, body, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	out, err := sq.Client().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("pregen")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qURL := aws.ToString(out.QueueUrl)
+	args := []string{"--logs", "s3://logs/logs/", "--state", "s3://state/analyzer", "--store", "s3://photos",
+		"--s3-endpoint", gw.Endpoint, "--s3-path-style", "--region", gw.Region,
+		"--queue", qURL, "--sqs-endpoint", sq.Endpoint, "--delete-stale"}
+
+	rep := analyzeJSON(t, args...)
+	st := g.Stats()
+	if rep.Run.LogObjects != st.Objects+2 || rep.Run.Lines != st.Lines+int64(len(objects))+1 {
+		t.Errorf("read %d objects, %d lines; the bucket holds %d objects, %d lines", rep.Run.LogObjects, rep.Run.Lines, st.Objects+2, st.Lines+int64(len(objects))+1)
+	}
+	// Thumbnail requests in the window: the generator's and yesterday's read.
+	if rep.Requests != st.Hits+st.Misses+1 {
+		t.Errorf("%d thumbnail requests in the window, want %d", rep.Requests, st.Hits+st.Misses+1)
+	}
+	if rep.JobsQueued == 0 {
+		t.Fatal("no jobs queued")
+	}
+	q, err := queue.Open(ctx, qURL, queue.Options{Endpoint: sq.Endpoint, Region: sq.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := q.Depth(ctx); err != nil || n != rep.JobsQueued {
+		t.Errorf("SQS depth %d (%v), report says %d queued", n, err, rep.JobsQueued)
+	}
+	msgs, err := q.Receive(ctx, queue.MaxBatch, time.Second)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("receive: %d messages, %v", len(msgs), err)
+	}
+	for _, m := range msgs {
+		if j, err := queue.Decode(m.Body); err != nil || j.Reason == "" {
+			t.Errorf("job %q: %v", m.Body, err)
+		}
+		if err := q.ChangeVisibility(ctx, m, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	outcomes := map[string]string{}
+	for _, s := range rep.Stale {
+		outcomes[s.Key] = s.Outcome
+	}
+	want := map[string]string{"photos/old_200x200.jpg": "deleted", "photos/untagged_200x200.jpg": "kept: not tagged thumbnail=yes"}
+	if len(outcomes) != len(want) || outcomes["photos/old_200x200.jpg"] != want["photos/old_200x200.jpg"] ||
+		outcomes["photos/untagged_200x200.jpg"] != want["photos/untagged_200x200.jpg"] {
+		t.Errorf("stale: %v, want %v", outcomes, want)
+	}
+	if rep.Deleted != 1 || rep.BytesFreed != 20 {
+		t.Errorf("deleted %d, freed %d bytes; want 1 and 20", rep.Deleted, rep.BytesFreed)
+	}
+	for _, o := range objects {
+		_, err := photos.Head(ctx, o.key)
+		if gone := err != nil; gone != o.deleted {
+			t.Errorf("%s: head %v after cleanup, want deleted %v", o.key, err, o.deleted)
+		}
+	}
+
+	// The state is in the state bucket under its prefix; the lock is gone.
+	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if len(keys) != 1 || keys[0] != "analyzer/analyzer-state.json.gz" {
+		t.Errorf("state bucket holds %v, want only the state", keys)
+	}
+
+	// A second run reads nothing new, queues nothing, deletes nothing.
+	again := analyzeJSON(t, args...)
+	if again.Run.LogObjects != 0 || again.JobsQueued != 0 || again.Deleted != 0 {
+		t.Errorf("second run: read %d objects, queued %d, deleted %d; want none", again.Run.LogObjects, again.JobsQueued, again.Deleted)
+	}
+	if n, _ := q.Depth(ctx); n != rep.JobsQueued {
+		t.Errorf("SQS depth %d after the second run, want %d", n, rep.JobsQueued)
+	}
+	for _, s := range again.Stale {
+		if s.Key == "photos/old_200x200.jpg" {
+			t.Errorf("deleted thumbnail listed again: %+v", s)
+		}
+	}
+}
