@@ -409,10 +409,8 @@ func (b *Backfill) run(ctx context.Context, produce func(context.Context, func(s
 				if gctx.Err() != nil {
 					return gctx.Err()
 				}
-				if limiter != nil {
-					if err := limiter.WaitN(gctx, len(batch)); err != nil {
-						return err
-					}
+				if err := wait(gctx, limiter, len(batch)); err != nil {
+					return err
 				}
 				if err := b.send(ctx, batch); err != nil {
 					return err
@@ -430,6 +428,24 @@ func (b *Backfill) run(ctx context.Context, produce func(context.Context, func(s
 		return res, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 	}
 	return res, err
+}
+
+// wait takes n tokens from the limiter (nil: no limit), waiting until ctx
+// ends at most.
+func wait(ctx context.Context, limiter *rate.Limiter, n int) error {
+	if limiter == nil {
+		return nil
+	}
+	r := limiter.ReserveN(time.Now(), n)
+	t := time.NewTimer(r.Delay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
 }
 
 // missingOnly looks the jobs' thumbnails up, HeadConcurrency at once, and
