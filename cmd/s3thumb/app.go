@@ -58,6 +58,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}),
 		Commands: []*cli.Command{
 			serveCommand(),
+			workCommand(),
+			enqueueCommand(),
 			analyzeCommand(),
 		},
 		HideHelpCommand:      true,

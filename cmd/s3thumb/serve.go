@@ -36,6 +36,9 @@ func serveCommand() *cli.Command {
 		&cli.StringFlag{Name: "access-log", Usage: "directory the front writes its access log to, in the S3 server access log format, for the analyzer (default: DIR/.logs for a file://DIR store; \"off\" for none)"},
 		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
 	}
+	flags = append(flags, &cli.IntFlag{Name: "workers", Usage: "pre-generation jobs run at once in this process, taken from --queue (default: 1 for a file:// store, else 0)"})
+	flags = append(flags, jobQueueFlags()...)
+	flags = append(flags, consumerFlags()...)
 	flags = append(flags, storeFlags()...)
 	flags = append(flags, thumbnailFlags()...)
 	return &cli.Command{
@@ -122,7 +125,22 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return listenAndServe(ctx, log, c.String("listen"), srv, c.Duration("shutdown-timeout"), srv.Wait)
+	drain := srv.Wait
+	workers := c.Int("workers")
+	if !c.IsSet("workers") && loc.Scheme == "file" && tcfg.StoreBack {
+		workers = 1
+	}
+	if workers < 0 || (workers > 0 && !tcfg.StoreBack) {
+		return usagef("--workers %d: want 0 or more, and --store-back on", workers)
+	}
+	if workers > 0 {
+		waitWorkers, err := startWorkers(ctx, c, log, reg, maker, workers)
+		if err != nil {
+			return err
+		}
+		drain = func() { srv.Wait(); waitWorkers() }
+	}
+	return listenAndServe(ctx, log, c.String("listen"), srv, c.Duration("shutdown-timeout"), drain)
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
