@@ -205,19 +205,58 @@ func NewState() *State {
 	}
 }
 
-// link restores the pointers from thumbnails to their originals and
+// link checks what JSON cannot (no missing entries, per-day counts in
+// order) and restores the pointers from thumbnails to their originals and
 // classes after decoding.
 func (s *State) link() error {
 	for stem, o := range s.Originals {
+		if o == nil {
+			return fmt.Errorf("%w: original %q: no entry", ErrBadState, stem)
+		}
+		if err := o.check(); err != nil {
+			return fmt.Errorf("%w: original %q: %w", ErrBadState, stem, err)
+		}
 		o.stem = stem
 	}
+	for suffix, c := range s.Classes {
+		if c == nil {
+			return fmt.Errorf("%w: size class %q: no entry", ErrBadState, suffix)
+		}
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%w: size class %q: %w", ErrBadState, suffix, err)
+		}
+	}
+	for d, x := range s.Days {
+		if x == nil {
+			return fmt.Errorf("%w: day %d: no entry", ErrBadState, d)
+		}
+	}
 	for key, t := range s.Thumbs {
+		if t == nil {
+			return fmt.Errorf("%w: thumbnail %q: no entry", ErrBadState, key)
+		}
+		if err := t.check(); err != nil {
+			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
+		}
 		stem, suffix, err := splitThumb(key)
 		if err != nil {
 			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
 		}
 		t.orig = s.original(stem)
 		t.class = s.class(suffix)
+	}
+	return nil
+}
+
+// check reports counts no run can have written.
+func (c *Counts) check() error {
+	if c.Reads < 0 || c.Misses < 0 {
+		return fmt.Errorf("negative counts %d, %d", c.Reads, c.Misses)
+	}
+	for i, d := range c.Recent {
+		if d.N < 0 || i > 0 && d.Day <= c.Recent[i-1].Day {
+			return fmt.Errorf("per-day counts out of order or negative at %d", i)
+		}
 	}
 	return nil
 }
@@ -316,7 +355,13 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
 	}
-	s, err := DecodeState(zr)
+	// Read whole first: gzip checks its checksum only at the end, which
+	// the JSON decoder might not reach.
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
+	}
+	s, err := DecodeState(bytes.NewReader(plain))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", stateKey, err)
 	}
@@ -325,11 +370,13 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 
 // DecodeState reads a state written by EncodeState (uncompressed).
 func DecodeState(r io.Reader) (*State, error) {
-	s := NewState()
-	s.Version = 0
+	s := &State{} // every part must be in the input
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: more after the state", ErrBadState)
 	}
 	if s.Version != StateVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, s.Version, StateVersion)
