@@ -54,6 +54,7 @@ type config struct {
 	warmup       int
 	rounds       int
 	concurrency  []int
+	slots        int
 	variants     []variant
 	quality      int
 	duration     time.Duration
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 1, "unmeasured rounds over the corpus before the measured ones")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "measured rounds over the corpus per variant and concurrency")
 	conc := fs.String("concurrency", "2,8", "comma-separated concurrencies (clients, resize slots and vipsthumbnail processes)")
+	fs.IntVar(&cfg.slots, "slots", 0, "s3thumb's --max-concurrent (resize slots); 0: the same as the concurrency")
 	vars := fs.String("variants", defaultVariants, "comma-separated thumbnail key suffixes SIZE_MODE.EXT (jpg or webp)")
 	fs.IntVar(&cfg.quality, "quality", 80, "JPEG and WebP quality for both contenders")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to drive the hit path")
@@ -110,6 +112,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--quality %d: want 1 to 100", cfg.quality)
 	case cfg.duration < time.Second || cfg.duration > 10*time.Minute:
 		return cfg, fmt.Errorf("--duration %s: want 1s to 10m", cfg.duration)
+	case cfg.slots < 0 || cfg.slots > 256:
+		return cfg, fmt.Errorf("--slots %d: want 0 to 256", cfg.slots)
 	case cfg.connections < 1 || cfg.connections > 1000:
 		return cfg, fmt.Errorf("--connections %d: want 1 to 1000", cfg.connections)
 	case cfg.large < 1 || cfg.small < 0 || cfg.large+cfg.small > 100:
@@ -144,7 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := report{
 		Started: time.Now(), Command: strings.Join(args, " "), Quick: cfg.quick, CPUs: runtime.NumCPU(),
-		LoadBefore: loadavg(), Warmup: cfg.warmup, Rounds: cfg.rounds, Quality: cfg.quality,
+		LoadBefore: loadavg(), Warmup: cfg.warmup, Rounds: cfg.rounds, Quality: cfg.quality, Slots: cfg.slots,
 	}
 	if _, err := exec.LookPath("vipsthumbnail"); err != nil {
 		return errors.New("vipsthumbnail is missing: install libvips-tools (scripts/install-deps.sh does)")
@@ -200,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds}
+	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, slots: cfg.slots}
 	for _, v := range cfg.variants {
 		for _, c := range cfg.concurrency {
 			fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", v.suffix, c)

@@ -31,6 +31,7 @@ func TestParseFlags(t *testing.T) {
 		{"--quality", "101"},
 		{"--duration", "10ms"},
 		{"--connections", "0"},
+		{"--slots", "-1"},
 		{"--images", "0"},
 		{"extra"},
 	} {

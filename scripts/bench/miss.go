@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -67,6 +68,7 @@ type missConfig struct {
 	quality  int
 	warmup   int
 	measured int
+	slots    int // s3thumb's --max-concurrent; 0: the concurrency
 }
 
 // benchS3thumb measures the miss path: a fresh `s3thumb serve` on a file
@@ -76,7 +78,7 @@ func benchS3thumb(ctx context.Context, cfg missConfig, storeDir string, ps []pho
 	q := strconv.Itoa(cfg.quality)
 	srv, err := startServer(ctx, cfg.binary, []string{
 		"--store", "file://" + storeDir, "--store-back=false",
-		"--max-concurrent", strconv.Itoa(c), "--max-queue", "1000", "--request-timeout", "5m",
+		"--max-concurrent", strconv.Itoa(cmp.Or(cfg.slots, c)), "--max-queue", "1000", "--request-timeout", "5m",
 		"--jpeg-quality", q, "--webp-quality", q,
 	})
 	if err != nil {

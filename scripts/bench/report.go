@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +31,7 @@ type report struct {
 	Warmup      int        `json:"warmup_rounds"`
 	Rounds      int        `json:"measured_rounds"`
 	Quality     int        `json:"quality"`
+	Slots       int        `json:"slots"` // s3thumb --max-concurrent; 0: the concurrency
 	Corpus      []photo    `json:"corpus"`
 	Cells       []cell     `json:"miss"`
 	Bytes       []bytesRow `json:"output_bytes"`
@@ -154,7 +156,11 @@ func writeReport(w io.Writer, r report) error {
 		r.Started.Format(time.RFC3339), r.CPUs, r.LoadBefore, r.LoadAfter, r.VipsVersion)
 	fmt.Fprintf(&b, "One run on a shared, noisy machine: throughput is the median of %d measured round(s) over %d images\n", r.Rounds, len(r.Corpus))
 	fmt.Fprintf(&b, "after %d warm-up round(s); latencies are nearest-rank percentiles of every measured image; quality %d.\n", r.Warmup, r.Quality)
-	b.WriteString("s3thumb: one fresh `serve` per row, file store, --store-back=false (every request resizes), MALLOC_ARENA_MAX=2.\n")
+	slots := "c"
+	if r.Slots > 0 {
+		slots = strconv.Itoa(r.Slots)
+	}
+	fmt.Fprintf(&b, "s3thumb: one fresh `serve` per row, file store, --store-back=false (every request resizes), --max-concurrent %s, MALLOC_ARENA_MAX=2.\n", slots)
 	b.WriteString("vipsthumbnail: one single-threaded process per image (VIPS_CONCURRENCY=1), c at a time.\n")
 	b.WriteString("ratio: s3thumb img/s over vipsthumbnail's (the target); CPU ratio: vipsthumbnail CPU per image over s3thumb's,\n")
 	b.WriteString("which other load on the machine disturbs less.\n\n")

@@ -92,6 +92,7 @@ func TestWriteReport(t *testing.T) {
 		"noisy machine",
 		"median of 3 measured round(s) over 14 images",
 		"VIPS_CONCURRENCY=1",
+		"--max-concurrent c,",
 		"libvips 8.14.1",
 		"1.50x", "1.25x",
 		"hit path (wrk, 64 connections, 10 s, GET /k_400x400_fill.jpg, 20000 bytes): 12000 req/s, p50 4.00 ms, p99 9.00 ms, server CPU 95 us/request",
@@ -134,5 +135,17 @@ func TestReportJSON(t *testing.T) {
 		if _, ok := back[k]; !ok {
 			t.Errorf("JSON lacks %q", k)
 		}
+	}
+}
+
+func TestWriteReportSlots(t *testing.T) {
+	r := sampleReport()
+	r.Slots = 2
+	var buf bytes.Buffer
+	if err := writeReport(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "--max-concurrent 2,") {
+		t.Errorf("report does not name the slots:\n%s", buf.String())
 	}
 }
