@@ -41,9 +41,9 @@ func tinyJPEG(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
-// testLogger writes the worker's log to the test log.
+// testLogger writes the worker's warnings and errors to the test log.
 func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 type testWriter struct{ t testing.TB }
