@@ -61,6 +61,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			workCommand(),
 			enqueueCommand(),
 			analyzeCommand(),
+			setupCommand(),
+			probeCommand(),
 		},
 		HideHelpCommand:      true,
 		EnableBashCompletion: false,

@@ -151,6 +151,11 @@ func indentJSON(doc any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encodeIndented(v)
+}
+
+// encodeIndented encodes generic JSON values with a two-space indent.
+func encodeIndented(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -34,6 +34,7 @@ var ErrConflict = errors.New("conflicting bucket configuration")
 // none (or, for PublicAccessBlock, that the server has no such setting).
 type State struct {
 	BucketExists      bool
+	LogBucketExists   bool
 	PublicAccessBlock *types.PublicAccessBlockConfiguration
 	Policy            *Policy
 	Website           *types.WebsiteConfiguration
@@ -88,32 +89,28 @@ type Plan struct {
 	// Logging is nil when logging is left alone.
 	Logging         *types.BucketLoggingStatus `json:"logging,omitempty"`
 	LogBucket       string                     `json:"logBucket,omitempty"`
+	CreateLogBucket bool                       `json:"createLogBucket,omitempty"`
 	LogBucketPolicy *Policy                    `json:"logBucketPolicy,omitempty"`
 	// Queues are the dead-letter queue, then the job queue.
 	Queues  []QueuePlan `json:"queues,omitempty"`
 	Changes []Change    `json:"changes"`
 }
 
-// JSON renders the plan as --dry-run prints it.
+// JSON renders the plan as --dry-run prints it. "changes" is always
+// there, [] when there are none.
 func (p Plan) JSON() ([]byte, error) {
-	if p.Changes == nil {
-		p.Changes = []Change{} // print "changes": [] rather than nothing
-	}
-	b, err := indentJSON(p)
+	v, err := plain(p)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.Changes) == 0 {
-		// indentJSON prunes the empty list; put it back so that "no
-		// changes" is explicit in the output.
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("encode plan: %w", err)
-		}
-		m["changes"] = json.RawMessage("[]")
-		return indentJSON(m)
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("encode plan: got %T, want an object", v)
 	}
-	return b, nil
+	if _, ok := m["changes"]; !ok {
+		m["changes"] = []any{}
+	}
+	return encodeIndented(m)
 }
 
 func (p *Plan) change(part, format string, args ...any) {
@@ -133,11 +130,14 @@ func NewPlan(cfg Config, cur State) (Plan, error) {
 			return Plan{}, fmt.Errorf("%w: %s", ErrNoBucket, cfg.Bucket)
 		}
 		p.CreateBucket = true
-		where := cfg.Region
-		if where == "" {
-			where = "the default region"
+		p.change("bucket", "create %s in %s", cfg.Bucket, regionName(cfg.Region))
+	}
+	if cfg.LogBucket != "" && !cur.LogBucketExists {
+		if !cfg.CreateBucket {
+			return Plan{}, fmt.Errorf("log bucket: %w: %s", ErrNoBucket, cfg.LogBucket)
 		}
-		p.change("bucket", "create %s in %s", cfg.Bucket, where)
+		p.CreateLogBucket = true
+		p.change("bucket", "create %s in %s (private, for the access logs)", cfg.LogBucket, regionName(cfg.Region))
 	}
 	p.planPublicAccess(cur.PublicAccessBlock)
 	if err := p.planPolicy(cfg, partition, cur.Policy); err != nil {
@@ -158,6 +158,13 @@ func NewPlan(cfg Config, cur State) (Plan, error) {
 		p.planQueues(cfg, partition, cur.DeadLetterQueue, cur.Queue)
 	}
 	return p, nil
+}
+
+func regionName(region string) string {
+	if region == "" {
+		return "the default region"
+	}
+	return region
 }
 
 // planPublicAccess turns off the two block-public-access settings that stop

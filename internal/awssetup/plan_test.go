@@ -58,6 +58,7 @@ func appliedState(t *testing.T, plan Plan) State {
 	t.Helper()
 	st := State{
 		BucketExists:      true,
+		LogBucketExists:   plan.LogBucket != "",
 		PublicAccessBlock: plan.PublicAccessBlock,
 		Policy:            roundTripPolicy(t, plan.Policy),
 		Website:           plan.Website,
@@ -121,7 +122,8 @@ func existingState(t *testing.T) State {
 		t.Fatal(err)
 	}
 	return State{
-		BucketExists: true,
+		BucketExists:    true,
+		LogBucketExists: true,
 		PublicAccessBlock: &s3types.PublicAccessBlockConfiguration{
 			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
 			BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
@@ -160,7 +162,7 @@ func existingState(t *testing.T) State {
 // TestPlanGolden checks the exact documents --dry-run prints, for a bare
 // bucket, a bucket set up by hand, and the switches between choices.
 func TestPlanGolden(t *testing.T) {
-	fresh, err := NewPlan(fullConfig(), State{BucketExists: true})
+	fresh, err := NewPlan(fullConfig(), State{BucketExists: true, LogBucketExists: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +172,7 @@ func TestPlanGolden(t *testing.T) {
 	expireOff.ExpireDays = 0
 	create := DefaultConfig()
 	create.Bucket, create.ResponderURL, create.CreateBucket = "images.example.com", "https://imgpro.example.com/thumbs", true
+	create.LogBucket = "example-logs"
 	path := fullConfig()
 	path.ResponderURL = "https://imgpro.example.com:8443/a/b/"
 	path.IndexDocument = "index.htm"
@@ -181,7 +184,7 @@ func TestPlanGolden(t *testing.T) {
 		cfg  Config
 		cur  State
 	}{
-		{"bare-bucket", fullConfig(), State{BucketExists: true}},
+		{"bare-bucket", fullConfig(), State{BucketExists: true, LogBucketExists: true}},
 		{"set-up-by-hand", fullConfig(), existingState(t)},
 		{"no-public-list", noList, appliedState(t, fresh)},
 		{"expire-off", expireOff, appliedState(t, fresh)},
@@ -217,7 +220,7 @@ func TestPlanIsIdempotent(t *testing.T) {
 		cfg  Config
 		cur  State
 	}{
-		{"bare", fullConfig(), State{BucketExists: true}},
+		{"bare", fullConfig(), State{BucketExists: true, LogBucketExists: true}},
 		{"by hand", fullConfig(), existingState(t)},
 		{"by hand, no public list", noList, existingState(t)},
 	}
@@ -285,10 +288,10 @@ func TestPlanKeepsOthers(t *testing.T) {
 
 // TestPlanRefuses checks the configurations setup will not overwrite.
 func TestPlanRefuses(t *testing.T) {
-	redirectAll := State{BucketExists: true, Website: &s3types.WebsiteConfiguration{
+	redirectAll := State{BucketExists: true, LogBucketExists: true, Website: &s3types.WebsiteConfiguration{
 		RedirectAllRequestsTo: &s3types.RedirectAllRequestsTo{HostName: aws.String("www.example.com")},
 	}}
-	full := State{BucketExists: true, Website: &s3types.WebsiteConfiguration{}}
+	full := State{BucketExists: true, LogBucketExists: true, Website: &s3types.WebsiteConfiguration{}}
 	for i := range MaxRoutingRules {
 		full.Website.RoutingRules = append(full.Website.RoutingRules, s3types.RoutingRule{
 			Condition: &s3types.Condition{KeyPrefixEquals: aws.String("p" + string(rune('a'+i%26)) + "/")},
@@ -304,6 +307,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"redirects every request", redirectAll, ErrConflict, "redirects every request to www.example.com"},
 		{"fifty rules already", full, ErrConflict, "has 50 routing rules; S3 allows 50"},
 		{"no bucket", State{}, ErrNoBucket, "images.example.com"},
+		{"no log bucket", State{BucketExists: true}, ErrNoBucket, "log bucket: no such bucket: example-logs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -391,4 +395,17 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatalf("merging twice differs:\n%s\n%s", merged, again)
 		}
 	})
+}
+
+// TestPlanJSONSaysNoChanges checks that a plan without changes says so
+// explicitly, as "changes": [].
+func TestPlanJSONSaysNoChanges(t *testing.T) {
+	out, err := Plan{Bucket: "b.example"}.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(out, &m); err != nil || string(m["changes"]) != "[]" {
+		t.Errorf("JSON %s (error %v), want \"changes\": []", out, err)
+	}
 }

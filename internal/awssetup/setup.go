@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -29,6 +30,9 @@ type (
 	bucketAPI interface {
 		HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 		CreateBucket(context.Context, *s3.CreateBucketInput, ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+		// ListObjectsV2 explains a HEAD refused without a reason: it needs
+		// the same permission, and its answer has a body with the error.
+		ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	}
 	publicAccessAPI interface {
 		GetPublicAccessBlock(context.Context, *s3.GetPublicAccessBlockInput, ...func(*s3.Options)) (*s3.GetPublicAccessBlockOutput, error)
@@ -127,11 +131,14 @@ func (s Setup) Read(ctx context.Context, cfg Config) (State, error) {
 		if err != nil {
 			return st, err
 		}
-		if !exists {
+		st.LogBucketExists = exists
+		switch {
+		case exists:
+			if st.LogBucketPolicy, err = s.readPolicy(ctx, "log bucket policy", cfg.LogBucket, cfg.Region); err != nil {
+				return st, err
+			}
+		case !cfg.CreateBucket:
 			return st, fmt.Errorf("log bucket: %w: %s (create it first, private, in the same region as %s)", ErrNoBucket, cfg.LogBucket, cfg.Bucket)
-		}
-		if st.LogBucketPolicy, err = s.readPolicy(ctx, "log bucket policy", cfg.LogBucket, cfg.Region); err != nil {
-			return st, err
 		}
 	}
 	if cfg.Queue != "" {
@@ -155,6 +162,14 @@ func (s Setup) bucketExists(ctx context.Context, bucket, region string) (bool, e
 		}
 		if isCode(err, "NotFound", "NoSuchBucket") || httpStatus(err) == 404 {
 			return false, nil
+		}
+		if code, _ := apiCode(err); httpStatus(err) == http.StatusForbidden && (code == "" || code == "Forbidden") {
+			// A HEAD answer has no body to say why: refused credentials
+			// and a denied action look the same. Ask again with a GET.
+			_, lerr := s.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), MaxKeys: aws.Int32(1)})
+			if lerr != nil && httpStatus(lerr) == http.StatusForbidden {
+				err = lerr
+			}
 		}
 		return false, classify("bucket", "s3:ListBucket", bucketARN(Partition(region), bucket), err)
 	}
@@ -280,7 +295,7 @@ func (s Setup) Apply(ctx context.Context, cfg Config, plan Plan) error {
 	b := aws.String(cfg.Bucket)
 	arn := bucketARN(Partition(cfg.Region), cfg.Bucket)
 	if plan.CreateBucket {
-		if err := s.createBucket(ctx, cfg); err != nil {
+		if err := s.createBucket(ctx, cfg.Bucket, cfg.Region); err != nil {
 			return err
 		}
 	}
@@ -311,6 +326,11 @@ func (s Setup) Apply(ctx context.Context, cfg Config, plan Plan) error {
 			return classify("lifecycle", "s3:PutLifecycleConfiguration", arn, err)
 		}
 	}
+	if plan.CreateLogBucket {
+		if err := s.createBucket(ctx, cfg.LogBucket, cfg.Region); err != nil {
+			return err
+		}
+	}
 	if changed["log bucket policy"] {
 		_, err := s.S3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(plan.LogBucket), Policy: aws.String(plan.LogBucketPolicy.String())})
 		if err != nil {
@@ -334,11 +354,11 @@ func (s Setup) Apply(ctx context.Context, cfg Config, plan Plan) error {
 	return nil
 }
 
-func (s Setup) createBucket(ctx context.Context, cfg Config) error {
-	in := &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}
-	if cfg.Region != "" && cfg.Region != "us-east-1" {
+func (s Setup) createBucket(ctx context.Context, bucket, region string) error {
+	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if region != "" && region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
-			LocationConstraint: s3types.BucketLocationConstraint(cfg.Region),
+			LocationConstraint: s3types.BucketLocationConstraint(region),
 		}
 	}
 	_, err := s.S3.CreateBucket(ctx, in)
@@ -346,9 +366,9 @@ func (s Setup) createBucket(ctx context.Context, cfg Config) error {
 	case err == nil, isCode(err, "BucketAlreadyOwnedByYou"):
 		return nil
 	case isCode(err, "BucketAlreadyExists"):
-		return fmt.Errorf("bucket: %s belongs to another AWS account (bucket names are global): choose another name: %w", cfg.Bucket, err)
+		return fmt.Errorf("bucket: %s belongs to another AWS account (bucket names are global): choose another name: %w", bucket, err)
 	}
-	return classify("bucket", "s3:CreateBucket", bucketARN(Partition(cfg.Region), cfg.Bucket), err)
+	return classify("bucket", "s3:CreateBucket", bucketARN(Partition(region), bucket), err)
 }
 
 // ensureQueue creates the queue with attrs, or sets those of attrs that

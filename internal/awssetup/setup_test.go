@@ -482,15 +482,25 @@ func TestSetupBucketErrorsOnMoto(t *testing.T) {
 		t.Errorf("missing bucket: error %v, want ErrNoBucket", err)
 	}
 
+	cfg.LogBucket = "missing-logs"
+	if _, err := (Setup{S3: client}).Run(ctx, cfg, false); !errors.Is(err, ErrNoBucket) {
+		t.Errorf("missing bucket and log bucket: error %v, want ErrNoBucket", err)
+	}
 	cfg.CreateBucket = true
 	plan, err := Setup{S3: client}.Run(ctx, cfg, true)
-	if err != nil || !plan.CreateBucket {
-		t.Fatalf("dry run with create: plan.CreateBucket %v, error %v", plan.CreateBucket, err)
+	if err != nil || !plan.CreateBucket || !plan.CreateLogBucket {
+		t.Fatalf("dry run with create: plan.CreateBucket %v, CreateLogBucket %v, error %v", plan.CreateBucket, plan.CreateLogBucket, err)
 	}
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err == nil {
-		t.Fatal("a dry run created the bucket")
+	for _, b := range []string{cfg.Bucket, cfg.LogBucket} {
+		if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b)}); err == nil {
+			t.Fatalf("a dry run created %s", b)
+		}
 	}
 	mustRun(t, Setup{S3: client}, cfg)
+	lg, err := client.GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: aws.String(cfg.Bucket)})
+	if err != nil || lg.LoggingEnabled == nil || aws.ToString(lg.LoggingEnabled.TargetBucket) != cfg.LogBucket {
+		t.Errorf("logging of the created bucket: %v, error %v; want into the created log bucket", lg, err)
+	}
 	assertNoChanges(t, client, nil, cfg)
 
 	const far = "far.example.com"
