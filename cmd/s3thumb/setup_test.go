@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	"github.com/s3thumb/s3thumb/internal/awssetup"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
@@ -103,6 +107,18 @@ func TestSetupCommandOnMoto(t *testing.T) {
 	var plan struct{ Changes []any }
 	if err != nil || json.Unmarshal([]byte(out), &plan) != nil || plan.Changes == nil || len(plan.Changes) != 0 {
 		t.Errorf("dry run after setup: %v, %s; want JSON with \"changes\": []", err, out)
+	}
+
+	// A bucket in another region: the error says which, and what to run.
+	far := srv.Client()
+	if _, err := far.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("far.example.com"),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraintEuWest1}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = runCLI(t, "setup", "--bucket", "far.example.com", "--responder-url", "http://imgpro.example.com",
+		"--s3-endpoint", srv.Endpoint, "--s3-path-style")
+	if want := "bucket far.example.com is in region eu-west-1, not us-east-1: run with --region eu-west-1"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("bucket in another region: error %v, want %q", err, want)
 	}
 }
 
