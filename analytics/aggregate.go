@@ -141,7 +141,11 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		return
 	}
 	t := rec.Time.Unix()
-	if rec.RequestID != "" && !a.s.Seen.Add(t, recordID(rec.RequestID, rec.Operation, rec.Key)) {
+	idHash := rec.RequestIDHash
+	if idHash == 0 && rec.RequestID != "" {
+		idHash = accesslog.HashPart(accesslog.HashStart, rec.RequestID)
+	}
+	if idHash != 0 && !a.s.Seen.Add(t, recordID(idHash, rec.Operation, rec.Key)) {
 		a.Duplicates++
 		return
 	}

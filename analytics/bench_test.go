@@ -30,40 +30,25 @@ func benchLines(b *testing.B) int {
 }
 
 // BenchmarkAnalyze parses and aggregates generated S3 access log lines
-// (uncompressed, in memory, generated once) as a run does, on one
-// goroutine, and reports lines per second and the heap the state holds.
+// (uncompressed, in memory) as a run does, on one goroutine, and reports
+// lines per second and the heap the state holds at the end. The logs are
+// generated a day at a time with the timer stopped, so that memory holds
+// one day of logs besides the state, whatever the size.
 func BenchmarkAnalyze(b *testing.B) {
 	want := benchLines(b)
 	cfg := loggen.DefaultConfig()
 	cfg.RequestsPerDay = 400_000
 	cfg.Days = max(1, want/(cfg.RequestsPerDay*6/5)+1)
 	cfg.Originals, cfg.UploadsPerDay = 50_000, 2_000
-	g, err := loggen.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var objects [][]byte
-	lines := 0
-	sink := loggen.SinkFunc(func(_ context.Context, _ string, body []byte) error {
-		if lines < want {
-			objects = append(objects, bytes.Clone(body))
-			lines += bytes.Count(body, []byte("\n"))
-		}
-		return nil
-	})
-	for lines < want && g.DaysLeft() > 0 {
-		if err := g.Day(context.Background(), sink); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var size int64
-	for _, o := range objects {
-		size += int64(len(o))
-	}
-	b.SetBytes(size)
 	b.ReportAllocs()
 	var heap uint64
-	for b.Loop() {
+	var lines, size int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		g, err := loggen.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
 		s := analytics.NewState()
 		agg := analytics.NewAggregator(s)
 		r, err := accesslog.NewReader(nil, analytics.ReaderConfig())
@@ -71,20 +56,39 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.Fatal(err)
 		}
 		var rec accesslog.Record
-		for _, o := range objects {
-			r.Reset(bytes.NewReader(o))
-			for {
-				err := r.Read(&rec)
-				if errors.Is(err, io.EOF) {
+		var day [][]byte
+		sink := loggen.SinkFunc(func(_ context.Context, _ string, body []byte) error {
+			day = append(day, bytes.Clone(body))
+			return nil
+		})
+		lines, size = 0, 0
+		for lines < int64(want) && g.DaysLeft() > 0 {
+			day = day[:0]
+			if err := g.Day(context.Background(), sink); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			for _, o := range day {
+				if lines >= int64(want) {
 					break
 				}
-				if err != nil {
-					b.Fatal(err)
+				lines += int64(bytes.Count(o, []byte("\n")))
+				size += int64(len(o))
+				r.Reset(bytes.NewReader(o))
+				for {
+					err := r.Read(&rec)
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					agg.Add(&rec)
 				}
-				agg.Add(&rec)
 			}
+			b.StopTimer()
 		}
-		b.StopTimer()
+		day = nil
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -92,6 +96,7 @@ func BenchmarkAnalyze(b *testing.B) {
 		runtime.KeepAlive(s)
 		b.StartTimer()
 	}
+	b.SetBytes(size)
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	b.ReportMetric(float64(heap)/(1<<20), "heap-MB")
 	b.ReportMetric(float64(lines), "lines")

@@ -303,7 +303,7 @@ func ReaderConfig() accesslog.Config {
 		KeyLimit: 1 << 20,
 		Skip: accesslog.FieldBucketOwner | accesslog.FieldRemoteIP | accesslog.FieldRequester |
 			accesslog.FieldReferer | accesslog.FieldUserAgent | accesslog.FieldHostHeader |
-			accesslog.FieldTLS | accesslog.FieldAccessPoint,
+			accesslog.FieldTLS | accesslog.FieldAccessPoint | accesslog.FieldRequestID,
 	}
 }
 

@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math/bits"
 	"slices"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
 )
 
 // Seen remembers the identities of recent records (a 64-bit hash of request
@@ -106,36 +107,9 @@ func (s *Seen) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// recordID hashes the parts of a record's identity. It reads eight bytes at
-// a time and allocates nothing.
-func recordID(requestID, op, key string) uint64 {
-	h := uint64(0x243F6A8885A308D3)
-	h = hashPart(h, requestID)
-	h = hashPart(h, op)
-	h = hashPart(h, key)
-	return mix(h, k0)
-}
-
-const k0, k1 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
-
-// hashPart mixes p into h.
-func hashPart(h uint64, p string) uint64 {
-	n := uint64(len(p))
-	for len(p) >= 8 {
-		v := uint64(p[0]) | uint64(p[1])<<8 | uint64(p[2])<<16 | uint64(p[3])<<24 |
-			uint64(p[4])<<32 | uint64(p[5])<<40 | uint64(p[6])<<48 | uint64(p[7])<<56
-		h = mix(h^v, k0)
-		p = p[8:]
-	}
-	var v uint64
-	for i := 0; i < len(p); i++ {
-		v |= uint64(p[i]) << (8 * i)
-	}
-	// The length ends each part, so ("ab", "c") and ("a", "bc") differ.
-	return mix(h^v^n<<56, k1)
-}
-
-func mix(x, k uint64) uint64 {
-	hi, lo := bits.Mul64(x, k)
-	return hi ^ lo
+// recordID is a record's identity: the hash of its request ID (as the
+// parser gives it, accesslog.FieldRequestID) continued with its operation
+// and key. It allocates nothing.
+func recordID(idHash uint64, op, key string) uint64 {
+	return accesslog.HashEnd(accesslog.HashPart(accesslog.HashPart(idHash, op), key))
 }

@@ -242,9 +242,7 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 		case cfSSLCipher:
 			rec.CipherSuite = p.str(slotCipher, &p.small, undash(v))
 		case cfRequestID:
-			if v = undash(v); len(v) > 0 {
-				rec.RequestID = string(v)
-			}
+			p.requestID(rec, undash(v))
 		case cfReferer:
 			if p.skips(slotReferer) {
 				continue

@@ -144,7 +144,10 @@ type Record struct {
 	// RequestID identifies the request: S3's request ID, CloudFront's
 	// x-edge-request-id. A record delivered twice has the same one.
 	RequestID string
-	Operation string // REST.GET.OBJECT, WEBSITE.GET.OBJECT, S3.EXPIRE.OBJECT, CLOUDFRONT.GET.OBJECT, ...
+	// RequestIDHash is HashPart(HashStart, RequestID), filled instead of
+	// RequestID by a Parser that skips FieldRequestID (0: no request ID).
+	RequestIDHash uint64
+	Operation     string // REST.GET.OBJECT, WEBSITE.GET.OBJECT, S3.EXPIRE.OBJECT, CLOUDFRONT.GET.OBJECT, ...
 	// Key is the object key, decoded ("" when the request names none). For
 	// CloudFront it is cs-uri-stem without its leading '/'.
 	Key string

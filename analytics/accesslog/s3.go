@@ -302,9 +302,7 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	rec.Bucket = p.str(slotBucket, &p.small, undash(bucket))
 	rec.RemoteIP = p.str(slotRemoteIP, &p.clients, undash(ip))
 	rec.Requester = p.str(slotRequester, &p.clients, undash(requester))
-	if requestID = undash(requestID); len(requestID) > 0 {
-		rec.RequestID = string(requestID)
-	}
+	p.requestID(rec, undash(requestID))
 	rec.Operation = p.str(slotOperation, &p.small, op)
 	if uri = undash(uri); p.Full && len(uri) > 0 {
 		rec.RequestURI = string(uri)
