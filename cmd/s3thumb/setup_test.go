@@ -41,16 +41,19 @@ func awsEnv(t *testing.T, key, secret string) {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           key,
-		"AWS_SECRET_ACCESS_KEY":       secret,
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_REGION":                  testserver.Region,
-		"AWS_DEFAULT_REGION":          "",
-		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_ENDPOINT_URL":            "",
+		"AWS_ACCESS_KEY_ID":                      key,
+		"AWS_SECRET_ACCESS_KEY":                  secret,
+		"AWS_SESSION_TOKEN":                      "",
+		"AWS_PROFILE":                            "",
+		"AWS_REGION":                             testserver.Region,
+		"AWS_DEFAULT_REGION":                     "",
+		"AWS_CONFIG_FILE":                        filepath.Join(dir, "config"),
+		"AWS_SHARED_CREDENTIALS_FILE":            filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED":              "true",
+		"AWS_ENDPOINT_URL":                       "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE":            "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "",
 	} {
 		t.Setenv(k, v)
 	}

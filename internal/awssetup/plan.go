@@ -39,10 +39,13 @@ type State struct {
 	Policy            *Policy
 	Website           *types.WebsiteConfiguration
 	Lifecycle         *types.BucketLifecycleConfiguration
-	Logging           *types.LoggingEnabled
-	LogBucketPolicy   *Policy
-	Queue             *QueueState
-	DeadLetterQueue   *QueueState
+	// LifecycleMinimumSize is the bucket's transition size setting, which
+	// a lifecycle write must repeat to keep.
+	LifecycleMinimumSize types.TransitionDefaultMinimumObjectSize
+	Logging              *types.LoggingEnabled
+	LogBucketPolicy      *Policy
+	Queue                *QueueState
+	DeadLetterQueue      *QueueState
 }
 
 // QueueState is an existing queue.
@@ -86,6 +89,10 @@ type Plan struct {
 	Website           *types.WebsiteConfiguration           `json:"website"`
 	// Lifecycle is nil when the bucket has (and keeps) no lifecycle rules.
 	Lifecycle *types.BucketLifecycleConfiguration `json:"lifecycle,omitempty"`
+	// LifecycleMinimumSize is written back with the lifecycle rules (the
+	// AWS CLI's --transition-default-minimum-object-size); empty: S3's
+	// default.
+	LifecycleMinimumSize types.TransitionDefaultMinimumObjectSize `json:"lifecycleTransitionDefaultMinimumObjectSize,omitempty"`
 	// Logging is nil when logging is left alone.
 	Logging         *types.BucketLoggingStatus `json:"logging,omitempty"`
 	LogBucket       string                     `json:"logBucket,omitempty"`
@@ -149,6 +156,7 @@ func NewPlan(cfg Config, cur State) (Plan, error) {
 	if err := p.planLifecycle(cfg, cur.Lifecycle); err != nil {
 		return Plan{}, err
 	}
+	p.LifecycleMinimumSize = cur.LifecycleMinimumSize
 	if cfg.LogBucket != "" {
 		if err := p.planLogging(cfg, partition, cur.Logging, cur.LogBucketPolicy); err != nil {
 			return Plan{}, err

@@ -57,13 +57,14 @@ func fullConfig() Config {
 func appliedState(t *testing.T, plan Plan) State {
 	t.Helper()
 	st := State{
-		BucketExists:      true,
-		LogBucketExists:   plan.LogBucket != "",
-		PublicAccessBlock: plan.PublicAccessBlock,
-		Policy:            roundTripPolicy(t, plan.Policy),
-		Website:           plan.Website,
-		Lifecycle:         plan.Lifecycle,
-		LogBucketPolicy:   roundTripPolicy(t, plan.LogBucketPolicy),
+		BucketExists:         true,
+		LogBucketExists:      plan.LogBucket != "",
+		PublicAccessBlock:    plan.PublicAccessBlock,
+		Policy:               roundTripPolicy(t, plan.Policy),
+		Website:              plan.Website,
+		Lifecycle:            plan.Lifecycle,
+		LifecycleMinimumSize: plan.LifecycleMinimumSize,
+		LogBucketPolicy:      roundTripPolicy(t, plan.LogBucketPolicy),
 	}
 	if plan.Logging != nil {
 		st.Logging = plan.Logging.LoggingEnabled
@@ -150,8 +151,9 @@ func existingState(t *testing.T) State {
 				Filter:     &s3types.LifecycleRuleFilter{Tag: &s3types.Tag{Key: aws.String("thumbnail"), Value: aws.String("yes")}},
 				Expiration: &s3types.LifecycleExpiration{Days: aws.Int32(7)}},
 		}},
-		Logging:         &s3types.LoggingEnabled{TargetBucket: aws.String("old-logs"), TargetPrefix: aws.String("images/")},
-		LogBucketPolicy: logPol,
+		LifecycleMinimumSize: s3types.TransitionDefaultMinimumObjectSizeVariesByStorageClass,
+		Logging:              &s3types.LoggingEnabled{TargetBucket: aws.String("old-logs"), TargetPrefix: aws.String("images/")},
+		LogBucketPolicy:      logPol,
 		DeadLetterQueue: &QueueState{URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/s3thumb-jobs-dlq",
 			Attributes: map[string]string{"QueueArn": "arn:aws:sqs:eu-west-1:123456789012:s3thumb-jobs-dlq", "MessageRetentionPeriod": "345600"}},
 		Queue: &QueueState{URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/s3thumb-jobs",

@@ -219,6 +219,7 @@ func (s Setup) readBucket(ctx context.Context, cfg Config, st *State) error {
 	case err == nil:
 		if len(lc.Rules) > 0 {
 			st.Lifecycle = &s3types.BucketLifecycleConfiguration{Rules: lc.Rules}
+			st.LifecycleMinimumSize = lc.TransitionDefaultMinimumObjectSize
 		}
 	case isCode(err, "NoSuchLifecycleConfiguration"):
 	default:
@@ -320,7 +321,8 @@ func (s Setup) Apply(ctx context.Context, cfg Config, plan Plan) error {
 		if plan.Lifecycle == nil {
 			_, err = s.S3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: b})
 		} else {
-			_, err = s.S3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: b, LifecycleConfiguration: plan.Lifecycle})
+			_, err = s.S3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: b,
+				LifecycleConfiguration: plan.Lifecycle, TransitionDefaultMinimumObjectSize: plan.LifecycleMinimumSize})
 		}
 		if err != nil {
 			return classify("lifecycle", "s3:PutLifecycleConfiguration", arn, err)
