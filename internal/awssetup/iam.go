@@ -102,7 +102,7 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		}}}
 		if cfg.LogBucket != "" {
 			st = append(st, Statement{Sid: "ConfigureLogBucket", Effect: "Allow", Resource: bucketARN(part, cfg.LogBucket),
-				Action: []string{"s3:GetBucketPolicy", "s3:ListBucket", "s3:PutBucketPolicy"}})
+				Action: []string{"s3:CreateBucket", "s3:GetBucketPolicy", "s3:ListBucket", "s3:PutBucketPolicy"}})
 		}
 		if cfg.Queue != "" {
 			if err := needQueue(role, cfg); err != nil {
