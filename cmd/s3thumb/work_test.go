@@ -378,12 +378,18 @@ func queueLen(t *testing.T, client *sqs.Client, queueURL string) int {
 	return n
 }
 
-// TestServeRunsWorkers: with a file store, serve runs a worker by default
-// on DIR/.queue, where enqueue puts jobs by default.
+// TestServeRunsWorkers: with a file store, enqueue queues to DIR/.queue
+// by default, and serve runs a worker on it by default.
 func TestServeRunsWorkers(t *testing.T) {
 	dir := t.TempDir()
 	writeOriginal(t, mustFileStore(t, dir), "a.jpg")
+	// One app at a time: urfave/cli's help flags are shared globals.
+	code, out, errOut := enqueueRun(context.Background(), nil, "enqueue", "--store", "file://"+dir, "--sizes", "30x30")
+	if code != exitOK || !strings.Contains(out, "queued                 1") {
+		t.Fatalf("enqueue: exit %d\n%s\n%s", code, out, errOut)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan int, 1)
 	go func() {
 		code, _, errOut := enqueueRun(ctx, nil, "serve", "--store", "file://"+dir, "--listen", "127.0.0.1:0", "--access-log", "off")
@@ -392,10 +398,6 @@ func TestServeRunsWorkers(t *testing.T) {
 		}
 		done <- code
 	}()
-	code, out, errOut := enqueueRun(context.Background(), nil, "enqueue", "--store", "file://"+dir, "--sizes", "30x30")
-	if code != exitOK || !strings.Contains(out, "queued                 1") {
-		t.Fatalf("enqueue: exit %d\n%s\n%s", code, out, errOut)
-	}
 	poll(t, 30*time.Second, "the worker in serve to make a_30x30.jpg", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "a_30x30.jpg"))
 		return err == nil
