@@ -85,8 +85,8 @@ func runEnqueue(c *cli.Context) error {
 		return usagef("give keys as arguments or with --from-file, not both")
 	case !explicit && len(cfg.Sizes) == 0:
 		return usagef("--sizes is required to list originals (or give thumbnail keys as arguments or with --from-file)")
-	case explicit && c.IsSet("prefix"):
-		return usagef("--prefix lists originals; it does not apply to keys given")
+	case explicit && (c.IsSet("prefix") || c.IsSet("since")):
+		return usagef("--prefix and --since choose originals to list; they do not apply to keys given")
 	case c.Duration("progress-interval") <= 0:
 		return usagef("--progress-interval %v: must be positive", c.Duration("progress-interval"))
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/backfill"
 	"github.com/s3thumb/s3thumb/internal/queue"
 )
 
@@ -93,6 +94,7 @@ func TestEnqueueUsageErrors(t *testing.T) {
 		{[]string{}, "--sizes is required"},
 		{[]string{"--from-file", "-", "a_200x200.jpg"}, "not both"},
 		{[]string{"--prefix", "a/", "a_200x200.jpg"}, "--prefix"},
+		{[]string{"--since", "2026-01-01", "a_200x200.jpg"}, "--since"},
 		{[]string{"--sizes", "200x200", "--rate", "-5"}, "rate -5"},
 		{[]string{"--sizes", "200x200", "--send-concurrency", "0"}, "concurrency 0"},
 		{[]string{"--sizes", "200x200", "--queue", "ftp://x"}, "--queue"},
@@ -207,5 +209,23 @@ func TestEnqueueInterruptAndResume(t *testing.T) {
 	slices.Sort(all)
 	if got := slices.Compact(all); !slices.Equal(got, want) {
 		t.Errorf("the two runs queued %d distinct jobs, want %d", len(got), len(want))
+	}
+}
+
+func TestEnqueueProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runBar(ctx, &buf, func() backfill.Counts { return backfill.Counts{Listed: 1234, Queued: 2468, Existing: 7} })
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	for _, want := range []string{"listed 1234", "skipped 7 existing", "2468", "jobs/s"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("progress bar %q lacks %q", buf.String(), want)
+		}
 	}
 }
