@@ -49,7 +49,7 @@ func enqueueCommand() *cli.Command {
 		&cli.StringFlag{Name: "since", Usage: "only originals last modified on or after this date: 2026-01-02 or 2026-01-02T15:04:05Z"},
 		&cli.BoolFlag{Name: "skip-existing", Usage: "look each thumbnail up first and queue only the missing ones"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the thumbnail keys, one a line, instead of queueing them"},
-		&cli.Float64Flag{Name: "rate", Usage: "most jobs queued per second (default: no limit)"},
+		&cli.Float64Flag{Name: "rate", Usage: "most jobs queued per second; 0: no limit"},
 		&cli.IntFlag{Name: "send-concurrency", Value: d.Concurrency, Usage: "batches of 10 jobs being sent at once"},
 		&cli.StringFlag{Name: "from-file", Usage: "queue the keys in this file, one a line (- for stdin), instead of listing"},
 		&cli.StringFlag{Name: "start-after", Usage: "resume: begin after this key (printed by an interrupted or failed run)"},
