@@ -29,8 +29,11 @@ const (
 	// tmpPrefix starts the names of files being written; like every name
 	// starting with ".", they are never objects.
 	tmpPrefix = ".s3thumb-tmp-"
-	dirPerm   = 0o755
-	filePerm  = 0o644
+	// sidecarGrace is longer than any write takes between linking a file
+	// into place and renaming its sidecar beside it.
+	sidecarGrace = time.Minute
+	dirPerm      = 0o755
+	filePerm     = 0o644
 )
 
 // FileStore is a Store in a local directory: the object KEY is the plain
@@ -50,7 +53,8 @@ type FileStore struct {
 	dir  string   // as given, for String
 	root *os.Root // every access goes through it
 	// escapes is the error os.Root gives for a path leaving the root.
-	escapes error
+	escapes  error
+	sidecars sidecarCache
 }
 
 // NewFile opens the store in dir, which must be an existing directory.
@@ -119,17 +123,25 @@ func (c *sidecar) describes(fi fs.FileInfo) bool {
 
 // readSidecar returns key's sidecar if it describes fi, else nil. A sidecar
 // that cannot be read or parsed is as good as none: the object stays
-// readable.
+// readable. The sidecar is read once per version of the file.
 func (s *FileStore) readSidecar(key string, fi fs.FileInfo) *sidecar {
-	data, err := s.root.ReadFile(metaPath(key))
-	if err != nil {
-		return nil
+	if c, ok := s.sidecars.get(key, fi); ok {
+		return c
 	}
-	var c sidecar
-	if json.Unmarshal(data, &c) != nil || !c.describes(fi) {
-		return nil
+	var c *sidecar
+	if data, err := s.root.ReadFile(metaPath(key)); err == nil {
+		var parsed sidecar
+		if json.Unmarshal(data, &parsed) == nil && parsed.describes(fi) {
+			c = &parsed
+		}
 	}
-	return &c
+	// A writer links the file into place just before its sidecar, so a
+	// young file without one may be about to get it: only remember
+	// "no sidecar" for files older than any write in progress.
+	if c != nil || time.Since(fi.ModTime()) > sidecarGrace {
+		s.sidecars.put(key, fi, c)
+	}
+	return c
 }
 
 // attrs describes the file fi stored under key.
@@ -182,11 +194,12 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	// Stat first: opening a FIFO or device could block or worse.
-	if _, err := s.stat("get", key); err != nil {
-		return nil, err
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("get %s: %w: %w", key, ErrNotFound, err)
 	}
-	f, err := s.root.Open(key)
+	// O_NONBLOCK: opening a FIFO must not block; anything but a regular
+	// file is closed again at once.
+	f, err := s.root.OpenFile(key, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, s.fail("get", key, err)
 	}
@@ -195,7 +208,7 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Object, error) {
 		f.Close()
 		return nil, fmt.Errorf("get %s/%s: %w", s, key, err)
 	}
-	if !fi.Mode().IsRegular() { // replaced since the first stat
+	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("get %s/%s: %w: not a regular file", s, key, ErrNotFound)
 	}
@@ -287,6 +300,7 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	if err := s.root.Rename(metaTmp, metaPath(key)); err != nil {
 		return fmt.Errorf("put %s/%s: attributes: %w", s, key, err)
 	}
+	s.sidecars.forget(key)
 	return nil
 }
 
@@ -340,6 +354,7 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	if err := s.root.Remove(key); err != nil && !s.missing(err) {
 		return fmt.Errorf("delete %s/%s: %w", s, key, err)
 	}
+	s.sidecars.forget(key)
 	if err := s.root.Remove(metaPath(key)); err != nil && !s.missing(err) {
 		return fmt.Errorf("delete %s/%s: attributes: %w", s, key, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
 )
@@ -394,4 +395,59 @@ func FuzzFileKey(f *testing.F) {
 			t.Fatalf("object %q is not the file DIR/KEY: %q, %v", key, got, err)
 		}
 	})
+}
+
+// TestFileSidecarCacheSeesOtherWriters: a store caches attributes per
+// version of a file, so what another process (here another FileStore on the
+// same directory) writes is seen at once, and a FIFO never blocks a Get.
+func TestFileSidecarCacheSeesOtherWriters(t *testing.T) {
+	dir := t.TempDir()
+	reader, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i, ctype := range []string{"image/jpeg", "image/webp", "image/png"} {
+		if err := writer.Put(ctx, "a_1x1.jpg", []byte(strings.Repeat("x", i+1)), store.PutOptions{ContentType: ctype, Tags: map[string]string{"v": ctype}}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second read comes from the cache
+			obj, err := reader.Get(ctx, "a_1x1.jpg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj.Body.Close()
+			if obj.ContentType != ctype {
+				t.Fatalf("version %d: content type %q, want %q", i, obj.ContentType, ctype)
+			}
+			tags, err := reader.Tags(ctx, "a_1x1.jpg")
+			if err != nil || tags["v"] != ctype {
+				t.Fatalf("version %d: tags %v, %v", i, tags, err)
+			}
+		}
+	}
+	if err := writer.Delete(ctx, "a_1x1.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Get(ctx, "a_1x1.jpg"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after another store's Delete = %v", err)
+	}
+
+	if err := syscallMkfifo(filepath.Join(dir, "pipe.jpg")); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := reader.Get(ctx, "pipe.jpg"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get of a FIFO = %v, want ErrNotFound", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Get of a FIFO blocked")
+	}
 }
