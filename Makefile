@@ -7,6 +7,7 @@ DATA      ?= ./data
 LISTEN    ?= 127.0.0.1:8080
 TOOLS     ?= $(CURDIR)/.tools
 FUZZTIME  ?= 30s
+BENCHFLAGS ?=
 export S3THUMB_TEST_TOOLS := $(TOOLS)
 # glibc arenas fragment under libvips' many threads; two keep RSS flat.
 export MALLOC_ARENA_MAX ?= 2
@@ -40,6 +41,11 @@ test: deps test-tools
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	S3THUMB_REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
+
+# The responder's miss and hit paths against vipsthumbnail on real
+# photographs (fetched once into .bench/ from Debian packages).
+bench: build
+	$(GO) run ./scripts/bench --binary $(BIN) --json .bench/result.json $(BENCHFLAGS)
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
