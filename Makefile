@@ -31,6 +31,10 @@ run: build
 	@echo "  http://$(LISTEN)/kleiber_200x200.jpg         made on the first request (302 to /resize), then served from $(DATA)"
 	@echo "  http://$(LISTEN)/kleiber_400x_fit@2x.webp    800 pixels wide, WebP"
 	@echo "  http://$(LISTEN)/metrics                     Prometheus metrics"
+	@echo "Queue a backfill (the responder's worker makes them):"
+	@echo "  $(BIN) enqueue --store file://$(DATA) --sizes 200x200,400x_fit --formats jpg,webp"
+	@echo "Then read the access log the front writes:"
+	@echo "  $(BIN) analyze --store file://$(DATA) --logs file://$(DATA)/.logs --report report.html"
 	@echo
 	$(BIN) serve --store file://$(DATA) --listen $(LISTEN)
 

@@ -13,8 +13,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
@@ -112,15 +110,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "s3thumb_libvips_memory_bytes",
-			Help: "Memory libvips has allocated for pixels, outside the Go heap.",
-		}, func() float64 { return float64(vips.Memory()) }),
-	)
+	reg := processRegistry(vips)
 	srv, err := responder.New(cfg, maker, st, log, reg, reg)
 	if err != nil {
 		return err
