@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -18,12 +19,11 @@ const (
 	keyOriginal
 )
 
-// keyInfo is a classified key: the aggregator parses each distinct key
-// once.
+// keyInfo is a classified key that is not a thumbnail (thumbnails are
+// found in the state's table): the aggregator parses each distinct key once.
 type keyInfo struct {
-	kind  keyKind
-	thumb *Thumb
-	orig  *Original
+	kind keyKind
+	orig *Original
 }
 
 // maxOtherKeys bounds how many keys that are neither thumbnails nor
@@ -36,8 +36,15 @@ const maxOtherKeys = 1 << 16
 // concurrent use.
 type Aggregator struct {
 	s      *State
-	keys   map[string]keyInfo
+	keys   map[string]keyInfo // originals and other keys
 	others int
+
+	// DedupeWindow is how long record identities are kept while records
+	// are added (0: DefaultDedupeWindow): the identities of older hours are
+	// dropped as newer records come, so that memory holds the records of
+	// the window, not of the whole run.
+	DedupeWindow time.Duration
+	prunedHour   int64
 
 	dayNum int32
 	day    *Day
@@ -50,10 +57,7 @@ type Aggregator struct {
 
 // NewAggregator returns an aggregator that adds to s.
 func NewAggregator(s *State) *Aggregator {
-	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Thumbs)+len(s.Originals))}
-	for key, t := range s.Thumbs {
-		a.keys[key] = keyInfo{kind: keyThumb, thumb: t, orig: t.orig}
-	}
+	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Originals))}
 	for _, o := range s.Originals {
 		if o.Key != "" {
 			a.keys[o.Key] = keyInfo{kind: keyOriginal, orig: o}
@@ -73,42 +77,52 @@ func splitThumb(key string) (stem, suffix string, err error) {
 	return key[:n], key[n:], nil
 }
 
-// classify parses a key seen for the first time.
-func (a *Aggregator) classify(key string) keyInfo {
-	stem, suffix, err := splitThumb(key)
-	if err == nil {
-		t := a.s.Thumbs[key]
-		if t == nil {
-			t = &Thumb{orig: a.s.original(stem), class: a.s.class(suffix)}
-			a.s.Thumbs[key] = t
-		}
-		return keyInfo{kind: keyThumb, thumb: t, orig: t.orig}
+// thumb returns the state's thumbnail for key, adding it if new, or nil
+// when key is not a thumbnail key.
+func (s *State) thumb(key string) *Thumb {
+	if t := s.Thumbs.get(key); t != nil {
+		return t
 	}
-	if errors.Is(err, thumbkey.ErrNotThumbnail) {
+	stem, suffix, err := splitThumb(key)
+	if err != nil {
+		return nil
+	}
+	return s.Thumbs.add(key, Thumb{orig: s.original(stem).n, class: s.class(suffix).n})
+}
+
+// classify parses a key seen for the first time.
+func (a *Aggregator) classify(key string) (keyInfo, *Thumb) {
+	if t := a.s.thumb(key); t != nil {
+		return keyInfo{kind: keyThumb}, t
+	}
+	if _, err := thumbkey.Parse(key); errors.Is(err, thumbkey.ErrNotThumbnail) {
 		if dot := strings.LastIndexByte(key, '.'); dot > 0 && !strings.Contains(key[dot:], "/") {
 			if _, ok := thumbkey.FormatOf(key[dot+1:]); ok {
 				o := a.s.original(key[:dot])
 				o.Key = key
-				return keyInfo{kind: keyOriginal, orig: o}
+				return keyInfo{kind: keyOriginal, orig: o}, nil
 			}
 		}
 	}
-	return keyInfo{kind: keyOther}
+	return keyInfo{kind: keyOther}, nil
 }
 
-// lookup returns the classified key.
-func (a *Aggregator) lookup(key string) keyInfo {
-	if ki, ok := a.keys[key]; ok {
-		return ki
+// lookup returns the classified key, and the thumbnail when it is one.
+func (a *Aggregator) lookup(key string) (keyInfo, *Thumb) {
+	if t := a.s.Thumbs.get(key); t != nil {
+		return keyInfo{kind: keyThumb}, t
 	}
-	ki := a.classify(key)
-	if ki.kind != keyOther || a.others < maxOtherKeys {
+	if ki, ok := a.keys[key]; ok {
+		return ki, nil
+	}
+	ki, t := a.classify(key)
+	if ki.kind == keyOriginal || ki.kind == keyOther && a.others < maxOtherKeys {
 		if ki.kind == keyOther {
 			a.others++
 		}
 		a.keys[key] = ki
 	}
-	return ki
+	return ki, t
 }
 
 // dayAt returns the counters of the day of unix time t.
@@ -149,7 +163,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		a.Duplicates++
 		return
 	}
-	ki := a.lookup(rec.Key)
+	ki, th := a.lookup(rec.Key)
 	if ki.kind == keyOther {
 		a.Ignored++
 		return
@@ -160,13 +174,13 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 	}
 	if t > a.s.Last {
 		a.s.Last = t
+		a.pruneSeen(t)
 	}
 	d, day := a.dayAt(t)
 	if ki.kind == keyOriginal {
 		a.addOriginal(rec, kind, ki.orig, t, day)
 		return
 	}
-	th := ki.thumb
 	if th.FirstSeen == 0 || t < th.FirstSeen {
 		th.FirstSeen = t
 	}
@@ -181,9 +195,9 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			a.Ignored++
 			return
 		}
-		th.add(t, d, miss)
-		th.class.add(t, d, miss)
-		th.orig.add(t, d, miss)
+		th.add(t, miss)
+		a.s.classes[th.class].add(t, d, miss)
+		a.s.origs[th.orig].add(t, d, miss)
 		day.Requests++
 		if miss {
 			day.Misses++
@@ -217,6 +231,19 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		if th.setExists(Gone, t, byRemoval) {
 			th.Size = rec.ObjectSize // what was removed: the size always comes from the newest record
 		}
+	}
+}
+
+// pruneSeen drops the record identities of the hours that ended a dedupe
+// window before unix time newest, once an hour of records.
+func (a *Aggregator) pruneSeen(newest int64) {
+	if h := newest / 3600; h != a.prunedHour {
+		a.prunedHour = h
+		w := a.DedupeWindow
+		if w <= 0 {
+			w = DefaultDedupeWindow
+		}
+		a.s.Seen.Prune(newest - int64(w/time.Second))
 	}
 }
 
@@ -270,7 +297,7 @@ var ErrUnknownKey = errors.New("key not in the analyzer state")
 
 // ThumbState returns what the state knows about a thumbnail key.
 func (s *State) ThumbState(key string) (Thumb, error) {
-	t := s.Thumbs[key]
+	t := s.Thumbs.get(key)
 	if t == nil {
 		return Thumb{}, fmt.Errorf("%w: %q", ErrUnknownKey, key)
 	}

@@ -138,7 +138,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 				break // classes are by share, most first
 			}
 			key := stem + c.Class
-			if t := s.Thumbs[key]; t != nil && (t.Exists == Stored || t.Pregen >= requeueAfter) {
+			if t := s.Thumbs.get(key); t != nil && (t.Exists == Stored || t.Pregen >= requeueAfter) {
 				continue
 			}
 			cands = append(cands, candidate{key: key, expected: exp, requests: n, isNew: isNew})
@@ -152,7 +152,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			p.Capped++
 			continue
 		}
-		if t := s.Thumbs[c.key]; (t == nil || t.Exists == Unknown) && head != nil {
+		if t := s.Thumbs.get(c.key); (t == nil || t.Exists == Unknown) && head != nil {
 			p.Heads++
 			_, err := head.Head(ctx, c.key)
 			switch {
@@ -175,16 +175,10 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 
 // thumbFor returns the state's entry for a thumbnail key, adding it.
 func thumbFor(s *State, key string) *Thumb {
-	if t := s.Thumbs[key]; t != nil {
+	if t := s.thumb(key); t != nil {
 		return t
 	}
-	stem, suffix, err := splitThumb(key)
-	if err != nil {
-		return &Thumb{} // not a thumbnail: nothing to remember
-	}
-	t := &Thumb{orig: s.original(stem), class: s.class(suffix)}
-	s.Thumbs[key] = t
-	return t
+	return &Thumb{} // not a thumbnail: nothing to remember
 }
 
 // markQueued records that jobs were queued at now.
@@ -215,7 +209,7 @@ func staleThumbs(s *State, cfg Config, now time.Time) []Stale {
 		return nil
 	}
 	var out []Stale
-	for key, t := range s.Thumbs {
+	for key, t := range s.Thumbs.All() {
 		if t.Exists == Gone {
 			continue
 		}

@@ -123,6 +123,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 		return nil, err
 	}
 	agg := NewAggregator(s)
+	agg.DedupeWindow = a.cfg.DedupeWindow
 	rs, err := a.readLogs(ctx, s, agg)
 	if err != nil {
 		return nil, err

@@ -72,6 +72,16 @@ func loadState(t *testing.T, st store.Store) *analytics.State {
 	return s
 }
 
+// thumbPregen is when the state says the thumbnail was queued, 0 for never
+// or for a thumbnail it does not hold.
+func thumbPregen(s *analytics.State, key string) int64 {
+	t, err := s.ThumbState(key)
+	if err != nil {
+		return 0
+	}
+	return t.Pregen
+}
+
 // counters is the part of a state that must not depend on how runs went.
 func counters(t *testing.T, s *analytics.State) string {
 	t.Helper()
@@ -143,7 +153,7 @@ func TestLocalLoop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("job %q: %v", m.Body, err)
 		}
-		if _, err := thumbkey.Parse(j.Key); err != nil || j.Reason == "" || s.Thumbs[j.Key] == nil || s.Thumbs[j.Key].Pregen == 0 {
+		if _, err := thumbkey.Parse(j.Key); err != nil || j.Reason == "" || thumbPregen(s, j.Key) == 0 {
 			t.Errorf("job %+v: want a thumbnail marked queued in the state, with a reason (%v)", j, err)
 		}
 		if err := q.ChangeVisibility(ctx, m, 0); err != nil {

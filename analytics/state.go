@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -101,9 +103,12 @@ const (
 	Gone    Existence = -1
 )
 
-// Thumb is what the state knows about one thumbnail key.
+// Thumb is what the state knows about one thumbnail key. It holds no
+// pointers: the state keeps millions of them in blocks (see Thumbs).
 type Thumb struct {
-	Counts
+	Reads     int64     `json:"reads,omitempty"`  // requests answered with the object
+	Misses    int64     `json:"misses,omitempty"` // requests for it while it was not there
+	LastRead  int64     `json:"last,omitempty"`   // unix seconds of the newest request, 0 for none
 	Exists    Existence `json:"exists,omitempty"`
 	Size      int64     `json:"size,omitempty"`      // bytes, from its last write or read
 	LastWrite int64     `json:"write,omitempty"`     // unix seconds
@@ -114,8 +119,17 @@ type Thumb struct {
 	Pregen     int64 `json:"pregen,omitempty"`
 	PregenRead bool  `json:"pregen_read,omitempty"`
 
-	orig  *Original
-	class *Class
+	orig, class int32 // numbers in State.origs and State.classes
+}
+
+// add counts one request at unix time t.
+func (t *Thumb) add(at int64, miss bool) {
+	if miss {
+		t.Misses++
+	} else {
+		t.Reads++
+	}
+	t.LastRead = max(t.LastRead, at)
 }
 
 // Original is what the state knows about one original, by its key without
@@ -127,12 +141,14 @@ type Original struct {
 	Uploaded int64  `json:"uploaded,omitempty"` // unix seconds of its last upload seen
 	Deleted  bool   `json:"deleted,omitempty"`
 	stem     string
+	n        int32 // number in State.origs
 }
 
 // Class is a size class: everything in a thumbnail key after the
 // original's name ("_200x200_fit@2x.webp").
 type Class struct {
 	Counts
+	n int32 // number in State.classes
 }
 
 // Day counts one UTC day's requests, for the report's charts.
@@ -182,7 +198,7 @@ type State struct {
 	// LastRun is when the previous run finished.
 	LastRun time.Time `json:"last_run"`
 
-	Thumbs    map[string]*Thumb    `json:"thumbs"`
+	Thumbs    *Thumbs              `json:"thumbs"`
 	Originals map[string]*Original `json:"originals"` // by stem
 	Classes   map[string]*Class    `json:"classes"`   // by suffix
 	Days      map[int32]*Day       `json:"days"`      // by days since 1970-01-01 UTC
@@ -190,6 +206,10 @@ type State struct {
 	// Seen holds identities of the records of recent hours, to drop
 	// records S3 delivers twice.
 	Seen *Seen `json:"seen"`
+
+	// The originals and classes by number, for Thumb.orig and Thumb.class.
+	origs   []*Original
+	classes []*Class
 }
 
 // NewState returns an empty state.
@@ -197,7 +217,7 @@ func NewState() *State {
 	return &State{
 		Version:   StateVersion,
 		Done:      make(map[string]int64),
-		Thumbs:    make(map[string]*Thumb),
+		Thumbs:    newThumbs(0),
 		Originals: make(map[string]*Original),
 		Classes:   make(map[string]*Class),
 		Days:      make(map[int32]*Day),
@@ -209,41 +229,41 @@ func NewState() *State {
 // order) and restores the pointers from thumbnails to their originals and
 // classes after decoding.
 func (s *State) link() error {
-	for stem, o := range s.Originals {
+	// Numbered in key order, so that the same state gives the same numbers.
+	for _, stem := range slices.Sorted(maps.Keys(s.Originals)) {
+		o := s.Originals[stem]
 		if o == nil {
 			return fmt.Errorf("%w: original %q: no entry", ErrBadState, stem)
 		}
 		if err := o.check(); err != nil {
 			return fmt.Errorf("%w: original %q: %w", ErrBadState, stem, err)
 		}
-		o.stem = stem
+		o.stem, o.n = stem, int32(len(s.origs))
+		s.origs = append(s.origs, o)
 	}
-	for suffix, c := range s.Classes {
+	for _, suffix := range slices.Sorted(maps.Keys(s.Classes)) {
+		c := s.Classes[suffix]
 		if c == nil {
 			return fmt.Errorf("%w: size class %q: no entry", ErrBadState, suffix)
 		}
 		if err := c.check(); err != nil {
 			return fmt.Errorf("%w: size class %q: %w", ErrBadState, suffix, err)
 		}
+		c.n = int32(len(s.classes))
+		s.classes = append(s.classes, c)
 	}
 	for d, x := range s.Days {
 		if x == nil {
 			return fmt.Errorf("%w: day %d: no entry", ErrBadState, d)
 		}
 	}
-	for key, t := range s.Thumbs {
-		if t == nil {
-			return fmt.Errorf("%w: thumbnail %q: no entry", ErrBadState, key)
-		}
-		if err := t.check(); err != nil {
-			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
-		}
+	for key, t := range s.Thumbs.All() {
 		stem, suffix, err := splitThumb(key)
 		if err != nil {
 			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
 		}
-		t.orig = s.original(stem)
-		t.class = s.class(suffix)
+		t.orig = s.original(stem).n
+		t.class = s.class(suffix).n
 	}
 	return nil
 }
@@ -265,8 +285,9 @@ func (c *Counts) check() error {
 func (s *State) original(stem string) *Original {
 	o := s.Originals[stem]
 	if o == nil {
-		o = &Original{stem: stem}
+		o = &Original{stem: stem, n: int32(len(s.origs))}
 		s.Originals[stem] = o
+		s.origs = append(s.origs, o)
 	}
 	return o
 }
@@ -275,8 +296,9 @@ func (s *State) original(stem string) *Original {
 func (s *State) class(suffix string) *Class {
 	c := s.Classes[suffix]
 	if c == nil {
-		c = &Class{}
+		c = &Class{n: int32(len(s.classes))}
 		s.Classes[suffix] = c
+		s.classes = append(s.classes, c)
 	}
 	return c
 }
@@ -293,7 +315,7 @@ func (s *State) day(d int32) *Day {
 
 // storedCount is how many thumbnails the state knows to be stored.
 func (s *State) storedCount() (n, bytes int64) {
-	for _, t := range s.Thumbs {
+	for _, t := range s.Thumbs.All() {
 		if t.Exists == Stored {
 			n++
 			bytes += t.Size
@@ -310,9 +332,6 @@ func (s *State) prune(keepDays int, dedupe time.Duration) {
 		return
 	}
 	first := dayOf(s.Last) - int32(keepDays)
-	for _, t := range s.Thumbs {
-		t.prune(first)
-	}
 	for _, o := range s.Originals {
 		o.prune(first)
 	}
