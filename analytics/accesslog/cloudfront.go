@@ -288,7 +288,7 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 		if err != nil {
 			return malformed("cs-uri-stem", err.Error())
 		}
-		rec.Key = p.keys.str(bytes.TrimPrefix(key, []byte("/")))
+		rec.Key = p.key(bytes.TrimPrefix(key, []byte("/")))
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type Parser struct {
 	ClientLimit int
 	// Skip lists fields to leave empty, saving the time to fill them.
 	Skip Fields
+	// Keys, when set, makes the records' key strings in place of the
+	// parser's own table of keys (KeyLimit is then unused).
+	Keys Keys
 
 	small, clients, keys interner
 	ready                bool
@@ -102,6 +105,22 @@ func (p *Parser) requestID(rec *Record, id []byte) {
 		return
 	}
 	rec.RequestID = string(id)
+}
+
+// Keys makes a record's key string from the key's bytes, decoded (never
+// empty). A caller that keeps a table of keys anyway can hand out the
+// strings it holds: that saves the parser's table and a second lookup per
+// record. b is only valid during the call.
+type Keys interface {
+	Key(b []byte) string
+}
+
+// key returns the key string for b.
+func (p *Parser) key(b []byte) string {
+	if p.Keys != nil && len(b) > 0 {
+		return p.Keys.Key(b)
+	}
+	return p.keys.str(b)
 }
 
 // skips reports whether the field in slot is to be left empty.

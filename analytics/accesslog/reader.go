@@ -28,11 +28,12 @@ type Config struct {
 	// MaxSamples is how many malformed lines are kept as samples. 0 means
 	// DefaultMaxSamples, a negative number none.
 	MaxSamples int
-	// Full, KeyLimit, ClientLimit and Skip are passed to the Parser.
+	// Full, KeyLimit, ClientLimit, Skip and Keys are passed to the Parser.
 	Full        bool
 	KeyLimit    int
 	ClientLimit int
 	Skip        Fields
+	Keys        Keys
 }
 
 // Validate reports a setting that cannot work.
@@ -98,7 +99,7 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 	}
 	cfg = cfg.withDefaults()
 	r := &Reader{cfg: cfg}
-	r.parser = Parser{Full: cfg.Full, KeyLimit: cfg.KeyLimit, ClientLimit: cfg.ClientLimit, Skip: cfg.Skip}
+	r.parser = Parser{Full: cfg.Full, KeyLimit: cfg.KeyLimit, ClientLimit: cfg.ClientLimit, Skip: cfg.Skip, Keys: cfg.Keys}
 	r.Reset(src)
 	return r, nil
 }

@@ -295,7 +295,7 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 		if err != nil {
 			return malformed("key", err.Error())
 		}
-		rec.Key = p.keys.str(key)
+		rec.Key = p.key(key)
 	}
 
 	rec.BucketOwner = p.str(slotOwner, &p.small, undash(owner))

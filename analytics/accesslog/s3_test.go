@@ -406,3 +406,50 @@ func TestAppendSafeMatchesByteByByte(t *testing.T) {
 }
 
 func hex2(c byte) string { return string([]byte{upperHex[c>>4], upperHex[c&15]}) }
+
+// keyTable is a Keys that counts its calls and hands out its own strings.
+type keyTable struct {
+	held  map[string]string
+	calls int
+}
+
+func (k *keyTable) Key(b []byte) string {
+	k.calls++
+	if s, ok := k.held[string(b)]; ok {
+		return s
+	}
+	return "not held: " + string(b)
+}
+
+func TestParserKeys(t *testing.T) {
+	keys := &keyTable{held: map[string]string{"photos/my%20puppy.jpg": "held 1", "photos/img00042_200x200.jpg": "held 2"}}
+	p := Parser{Keys: keys}
+	schema, err := ParseCloudFrontFields([]byte(cfFields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Record
+	for _, tc := range []struct {
+		name    string
+		parse   func() error
+		wantKey string
+	}{
+		{"S3, key decoded twice", func() error {
+			return p.ParseS3([]byte(strings.Replace(era27, "photos/2019/08/puppy.jpg ", "photos/my%252520puppy.jpg ", 1)), &r)
+		}, "held 1"},
+		{"S3, key not held", func() error { return p.ParseS3([]byte(era27), &r) }, "not held: photos/2019/08/puppy.jpg"},
+		{"CloudFront, leading slash dropped", func() error { return p.ParseCloudFront(schema, []byte(cfHit), &r) }, "held 2"},
+		{"S3, no key", func() error { return p.ParseS3([]byte(era24), &r) }, ""},
+	} {
+		if err := tc.parse(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		want(t, tc.name, r.Key, tc.wantKey)
+	}
+	if keys.calls != 3 {
+		t.Errorf("Keys asked %d times, want 3 (not for a record without a key)", keys.calls)
+	}
+	if len(p.keys.m) != 0 {
+		t.Errorf("the parser kept %d keys of its own besides Keys", len(p.keys.m))
+	}
+}
