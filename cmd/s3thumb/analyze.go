@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
@@ -30,8 +29,6 @@ func analyzeCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "logs", Usage: "where the access logs are: s3://LOGBUCKET[/PREFIX] or file://DIR (S3 server access logs in either key layout, or CloudFront standard logs; plain or gzip)", Value: "file://./data/.logs"},
 		&cli.StringFlag{Name: "state", Value: "file://./data/.s3thumb/analyzer", Usage: "where the analyzer keeps its state and lock: s3://BUCKET[/PREFIX] or file://DIR (created if missing)"},
-		&cli.StringFlag{Name: "queue", Value: "file://./data/.queue", Usage: "pre-generation queue the jobs go to: file://DIR, sqs://NAME or an SQS queue URL"},
-		&cli.StringFlag{Name: "sqs-endpoint", Usage: "SQS endpoint URL for SQS-compatible servers"},
 		&cli.DurationFlag{Name: "window", Value: d.Window, Usage: "how far back requests count for popularity (whole days)"},
 		&cli.Float64Flag{Name: "min-share", Value: d.MinShare, Usage: "a size class with at least this share of the thumbnail requests in the window is popular"},
 		&cli.Float64Flag{Name: "coverage", Value: d.Coverage, Usage: "the most requested size classes that together have this share of the requests are popular (0: --min-share alone)"},
@@ -56,7 +53,7 @@ func analyzeCommand() *cli.Command {
 			"of hot and new originals that do not exist yet, lists (or with --delete-stale deletes) thumbnails nobody " +
 			"read for --stale-after, and reports. Exit codes: 0 done, 1 failed, 2 bad usage, 3 another run holds the " +
 			"lock, 4 done but some log objects were unreadable.",
-		Flags:  append(flags, storeFlags()...),
+		Flags:  append(append(flags, jobQueueFlags()...), storeFlags()...),
 		Action: runAnalyze,
 	}
 }
@@ -132,8 +129,8 @@ func runAnalyze(c *cli.Context) error {
 		return err
 	}
 	deps := analytics.Deps{Logs: logs, State: state, Bucket: bucket, Log: log}
-	if !cfg.DryRun && c.String("queue") != "" {
-		q, err := openQueue(ctx, c)
+	if !cfg.DryRun {
+		q, err := openJobQueue(ctx, c, log, false)
 		if err != nil {
 			return err
 		}
@@ -160,23 +157,6 @@ func runAnalyze(c *cli.Context) error {
 		return cli.Exit("analyze: "+runErr.Error(), exitPartial)
 	}
 	return runErr
-}
-
-func openQueue(ctx context.Context, c *cli.Context) (queue.Queue, error) {
-	raw := c.String("queue")
-	if loc, err := store.ParseURL(raw); err == nil && loc.Dir != "" {
-		if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("--queue: %w", err)
-		}
-	}
-	q, err := queue.Open(ctx, raw, queue.Options{Endpoint: c.String("sqs-endpoint"), Region: c.String("region")})
-	if errors.Is(err, queue.ErrInvalidURL) {
-		return nil, usagef("--queue: %w", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open queue %s: %w", raw, err)
-	}
-	return q, nil
 }
 
 func writeReport(c *cli.Context, rep *analytics.Report) error {
