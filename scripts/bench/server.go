@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +19,8 @@ import (
 	"time"
 )
 
-// server is a running `s3thumb serve` process.
+// server is a running s3thumb process that serves HTTP: `s3thumb serve`,
+// or `s3thumb work` with its metrics listener.
 type server struct {
 	cmd  *exec.Cmd
 	addr string // host:port
@@ -27,11 +29,17 @@ type server struct {
 	err  error // set when done is closed
 }
 
-// startServer runs `BINARY serve ARGS... --listen 127.0.0.1:0` with
-// MALLOC_ARENA_MAX=2 (as `make run` and the field notes advise) and waits
+// startServer runs `BINARY serve --listen 127.0.0.1:0 ARGS...` and waits
 // for it to say where it listens.
 func startServer(ctx context.Context, binary string, args []string) (*server, error) {
-	args = append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
+	return startProcess(ctx, binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), nil)
+}
+
+// startProcess runs `BINARY ARGS...` with MALLOC_ARENA_MAX=2 (as `make run`
+// and the field notes advise) and JSON logs at level info (ARGS may ask for
+// another level with --log-level), and waits for its "serving" log line.
+// onLine, when not nil, sees every log line, from the log's goroutine.
+func startProcess(ctx context.Context, binary string, args []string, onLine func([]byte)) (*server, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "MALLOC_ARENA_MAX=2", "S3THUMB_LOG_FORMAT=json", "S3THUMB_LOG_LEVEL=info")
 	stderr, err := cmd.StderrPipe()
@@ -41,6 +49,10 @@ func startServer(ctx context.Context, binary string, args []string) (*server, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
+	name := "s3thumb"
+	if i := slices.IndexFunc(args, func(a string) bool { return a == "serve" || a == "work" }); i >= 0 {
+		name += " " + args[i]
+	}
 	s := &server{cmd: cmd, logs: &tail{max: 40}, done: make(chan struct{})}
 	addrc := make(chan string, 1)
 	go func() {
@@ -49,6 +61,9 @@ func startServer(ctx context.Context, binary string, args []string) (*server, er
 		for sc.Scan() {
 			line := sc.Bytes()
 			s.logs.add(string(line))
+			if onLine != nil {
+				onLine(line)
+			}
 			if a := servingAddr(line); a != "" {
 				select {
 				case addrc <- a:
@@ -64,10 +79,10 @@ func startServer(ctx context.Context, binary string, args []string) (*server, er
 	case s.addr = <-addrc:
 		return s, nil
 	case <-s.done:
-		return nil, fmt.Errorf("s3thumb serve exited before listening (%v):\n%s", s.err, s.logs)
+		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, s.err, s.logs)
 	case <-time.After(30 * time.Second):
 		s.stop()
-		return nil, fmt.Errorf("s3thumb serve did not listen within 30s:\n%s", s.logs)
+		return nil, fmt.Errorf("%s did not listen within 30s:\n%s", name, s.logs)
 	case <-ctx.Done():
 		s.stop()
 		return nil, ctx.Err()
@@ -184,23 +199,32 @@ func parseStatusKB(data []byte, name string) (int64, error) {
 
 // metric reads the value of one unlabelled series from /metrics.
 func (s *server) metric(ctx context.Context, client *http.Client, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("/metrics"), nil)
+	body, err := s.metrics(ctx, client)
 	if err != nil {
 		return 0, err
 	}
+	return parseMetric(body, name)
+}
+
+// metrics reads /metrics.
+func (s *server) metrics(ctx context.Context, client *http.Client) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url("/metrics"), nil)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("get metrics: %w", err)
+		return nil, fmt.Errorf("get metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, fmt.Errorf("get metrics: %w", err)
+		return nil, fmt.Errorf("get metrics: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("get metrics: status %d", resp.StatusCode)
+		return nil, fmt.Errorf("get metrics: status %d", resp.StatusCode)
 	}
-	return parseMetric(body, name)
+	return body, nil
 }
 
 // parseMetric finds `NAME VALUE` in the Prometheus text format.
