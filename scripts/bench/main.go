@@ -10,12 +10,18 @@
 // store-back off and drives /resize over HTTP (the miss path), and runs one
 // vipsthumbnail process per image, as many at once as the concurrency. It
 // checks every thumbnail (status, size, no metadata), measures throughput,
-// latency, CPU per image and peak RSS, then the hit path through the front,
-// and prints the figures next to the issue's targets. Everything runs on
-// 127.0.0.1; every loop is bounded by a count or a duration.
+// latency, CPU per image and peak RSS, then the same for pre-generation:
+// `s3thumb work` at concurrency 1 and 2×CPUs on a file store and queue fed
+// by `s3thumb enqueue`, per core next to the miss path. Then the hit path
+// through the front, and the rate at which `s3thumb enqueue` queues jobs
+// into the fauxqs SQS emulator (skipped when scripts/install-test-tools.sh
+// has not installed it). It prints the figures next to the issues'
+// targets. Everything runs on 127.0.0.1; every loop is bounded by a count
+// or a duration.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +69,13 @@ type config struct {
 	quick        bool
 	noHit        bool
 	workdir      string
+
+	noWorker          bool
+	workerConcurrency []int
+	workerVariant     variant
+	noEnqueue         bool
+	enqueueMessages   int
+	tools             string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -83,9 +96,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to drive the hit path")
 	fs.IntVar(&cfg.connections, "connections", 64, "hit-path connections")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path, 2000 messages enqueued")
 	fs.BoolVar(&cfg.noHit, "no-hit", false, "skip the hit path")
 	fs.StringVar(&cfg.workdir, "workdir", "", "where the temporary stores go (default: the system temp dir)")
+	fs.BoolVar(&cfg.noWorker, "no-worker", false, "skip the worker (s3thumb work) throughput")
+	wconc := fs.String("worker-concurrency", fmt.Sprintf("1,%d", 2*runtime.NumCPU()), "comma-separated worker concurrencies")
+	wvar := fs.String("worker-variant", "200x200_fill.jpg", "the thumbnail the worker makes (compared with the miss path's run of it)")
+	fs.BoolVar(&cfg.noEnqueue, "no-enqueue", false, "skip the enqueue rate to the SQS emulator")
+	fs.IntVar(&cfg.enqueueMessages, "enqueue-messages", 20000, "messages queued per enqueue round")
+	fs.StringVar(&cfg.tools, "tools", cmp.Or(os.Getenv("S3THUMB_TEST_TOOLS"), ".tools"), "where scripts/install-test-tools.sh installed fauxqs (default: $S3THUMB_TEST_TOOLS or .tools)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -95,8 +114,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.quick {
 		cfg.rounds, cfg.duration = 1, 2*time.Second
 		*conc = "2"
+		cfg.enqueueMessages = min(cfg.enqueueMessages, 2000)
 	}
 	var err error
+	if cfg.workerConcurrency, err = parseInts(*wconc); err != nil {
+		return cfg, fmt.Errorf("--worker-concurrency: %w", err)
+	}
+	if cfg.workerVariant, err = parseVariant(*wvar); err != nil {
+		return cfg, fmt.Errorf("--worker-variant: %w", err)
+	}
 	if cfg.concurrency, err = parseInts(*conc); err != nil {
 		return cfg, fmt.Errorf("--concurrency: %w", err)
 	}
@@ -116,6 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--slots %d: want 0 to 256", cfg.slots)
 	case cfg.connections < 1 || cfg.connections > 1000:
 		return cfg, fmt.Errorf("--connections %d: want 1 to 1000", cfg.connections)
+	case cfg.enqueueMessages < 10 || cfg.enqueueMessages > 1_000_000:
+		return cfg, fmt.Errorf("--enqueue-messages %d: want 10 to 1000000", cfg.enqueueMessages)
 	case cfg.large < 1 || cfg.small < 0 || cfg.large+cfg.small > 100:
 		return cfg, fmt.Errorf("--images %d --small-images %d: want 1+ large, 0+ small, 100 at most", cfg.large, cfg.small)
 	}
@@ -234,6 +262,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.Bytes = bytesRows(rep.Cells)
 
+	if !cfg.noWorker {
+		wc := workerConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, timeout: 10 * time.Minute}
+		v := cfg.workerVariant
+		for _, c := range cfg.workerConcurrency {
+			fmt.Fprintf(stderr, "bench: worker %s c=%d:", v.suffix, c)
+			w, drain, err := benchWorker(ctx, wc, storeDir, filepath.Join(work, fmt.Sprintf("worker-c%d", c)), ps, v, c)
+			if err != nil {
+				fmt.Fprintln(stderr)
+				return err
+			}
+			fmt.Fprintf(stderr, " %.1f img/s\n", w.Rate)
+			rep.Worker = append(rep.Worker, newWorkerRow(v.suffix, c, w, drain, rep.Cells, rep.CPUs))
+		}
+	}
+
 	if !cfg.noHit {
 		hc := hitConfig{binary: cfg.binary, duration: cfg.duration, connections: cfg.connections, wrk: findWrk(ctx, stderr)}
 		fmt.Fprintf(stderr, "bench: hit path for %s\n", cfg.duration)
@@ -242,6 +285,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep.Hit = &hit
+	}
+
+	if !cfg.noEnqueue {
+		ec := enqueueConfig{
+			binary: cfg.binary, tools: cfg.tools, messages: cfg.enqueueMessages,
+			warmup: min(cfg.warmup, 1), measured: cfg.rounds, suffix: cfg.workerVariant.suffix,
+		}
+		fmt.Fprintf(stderr, "bench: enqueue %d messages to fauxqs\n", ec.messages)
+		dir := filepath.Join(work, "enqueue")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		enq, err := benchEnqueue(ctx, ec, dir)
+		switch {
+		case errors.Is(err, errNoTools):
+			fmt.Fprintln(stderr, "bench: enqueue skipped:", err)
+			enq = enqueueResult{Skipped: err.Error(), Messages: ec.messages}
+		case err != nil:
+			return err
+		}
+		rep.Enqueue = &enq
 	}
 
 	rep.LoadAfter = loadavg()

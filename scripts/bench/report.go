@@ -17,28 +17,33 @@ const (
 	targetRSSConc  = 8
 	targetHitRate  = 10000 // hit-path requests per second
 	targetMetaByte = 0     // metadata bytes in s3thumb's thumbnails
+
+	targetWorkerRatio = 0.95 // worker throughput per core over the miss path's
+	targetEnqueueRate = 5000 // messages per second into the SQS emulator
 )
 
 // report is everything one run measured; it is also the JSON output.
 type report struct {
-	Started     time.Time  `json:"started"`
-	Seconds     float64    `json:"seconds"`
-	Command     string     `json:"command"`
-	Quick       bool       `json:"quick"`
-	CPUs        int        `json:"cpus"`
-	LoadBefore  string     `json:"loadavg_before"`
-	LoadAfter   string     `json:"loadavg_after"`
-	Warmup      int        `json:"warmup_rounds"`
-	Rounds      int        `json:"measured_rounds"`
-	Quality     int        `json:"quality"`
-	Slots       int        `json:"slots"` // s3thumb --max-concurrent; 0: the concurrency
-	Corpus      []photo    `json:"corpus"`
-	Cells       []cell     `json:"miss"`
-	Bytes       []bytesRow `json:"output_bytes"`
-	PeakRSS     int64      `json:"s3thumb_peak_rss_bytes"` // largest over all miss runs
-	Hit         *hitResult `json:"hit,omitempty"`
-	Targets     []target   `json:"targets"`
-	VipsVersion string     `json:"vips_version"`
+	Started     time.Time      `json:"started"`
+	Seconds     float64        `json:"seconds"`
+	Command     string         `json:"command"`
+	Quick       bool           `json:"quick"`
+	CPUs        int            `json:"cpus"`
+	LoadBefore  string         `json:"loadavg_before"`
+	LoadAfter   string         `json:"loadavg_after"`
+	Warmup      int            `json:"warmup_rounds"`
+	Rounds      int            `json:"measured_rounds"`
+	Quality     int            `json:"quality"`
+	Slots       int            `json:"slots"` // s3thumb --max-concurrent; 0: the concurrency
+	Corpus      []photo        `json:"corpus"`
+	Cells       []cell         `json:"miss"`
+	Bytes       []bytesRow     `json:"output_bytes"`
+	PeakRSS     int64          `json:"s3thumb_peak_rss_bytes"` // largest over all miss runs
+	Hit         *hitResult     `json:"hit,omitempty"`
+	Worker      []workerRow    `json:"worker,omitempty"`
+	Enqueue     *enqueueResult `json:"enqueue,omitempty"`
+	Targets     []target       `json:"targets"`
+	VipsVersion string         `json:"vips_version"`
 }
 
 // cell is one variant at one concurrency, both contenders.
@@ -146,7 +151,41 @@ func targets(r report) []target {
 			Status: status(b.S3thumb <= b.Vips-b.VipsMeta && b.S3thumbMeta == targetMetaByte),
 		})
 	}
+	ts = append(ts, workerTargets(r.Worker)...)
+	return append(ts, enqueueTarget(r.Enqueue))
+}
+
+// workerTargets judges each worker run against the miss path per core.
+func workerTargets(rows []workerRow) []target {
+	if len(rows) == 0 {
+		return []target{{Name: fmt.Sprintf("worker per core >= %.2fx the miss path", targetWorkerRatio), Got: "not run", Status: "n/a"}}
+	}
+	var ts []target
+	for _, w := range rows {
+		t := target{Name: fmt.Sprintf("worker %s c=%d per core >= %.2fx the miss path", w.Variant, w.Concurrency, targetWorkerRatio)}
+		if w.Responder == nil {
+			t.Got, t.Status = "no miss run of "+w.Variant, "n/a"
+		} else {
+			t.Got = fmt.Sprintf("%.2fx (miss c=%d)", w.Ratio, w.Responder.Concurrency)
+			t.Status = status(w.Ratio >= targetWorkerRatio)
+		}
+		ts = append(ts, t)
+	}
 	return ts
+}
+
+// enqueueTarget judges the enqueue rate.
+func enqueueTarget(e *enqueueResult) target {
+	t := target{Name: fmt.Sprintf("enqueue to the SQS emulator >= %d msg/s", targetEnqueueRate)}
+	switch {
+	case e == nil:
+		t.Got, t.Status = "not run", "n/a"
+	case e.Skipped != "":
+		t.Got, t.Status = "emulator missing", "SKIPPED"
+	default:
+		t.Got, t.Status = fmt.Sprintf("%.0f msg/s", e.Rate), status(e.Rate >= targetEnqueueRate)
+	}
+	return t
 }
 
 // writeReport prints the run as tables.
@@ -197,6 +236,11 @@ func writeReport(w io.Writer, r report) error {
 			h.Tool, h.Connections, h.Seconds, h.Key, h.ThumbBytes, h.Rate, h.P50ms, h.P99ms, h.ServerCPUus)
 	}
 
+	if err := writeWorker(&b, r.Worker, r.CPUs); err != nil {
+		return err
+	}
+	writeEnqueue(&b, r.Enqueue, r.Warmup)
+
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\tgot\t")
@@ -209,6 +253,49 @@ func writeReport(w io.Writer, r report) error {
 	fmt.Fprintf(&b, "\ntook %.0f s: %s\n", r.Seconds, r.Command)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeWorker prints the worker runs next to the miss path's.
+func writeWorker(b *strings.Builder, rows []workerRow, cpus int) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b.WriteString("\nworker: one `s3thumb work` per row (file store, file queue, --concurrency c), kept over the rounds; each round\n")
+	b.WriteString("queues the corpus's thumbnails anew (new originals: hard links) with `s3thumb enqueue` and ends when all are made.\n")
+	b.WriteString("img/s: over the busy period, from the first job's start to the last job's end in the worker's log; latency: each\n")
+	b.WriteString("job's, received to deleted; drain: from starting enqueue to the last job, so it adds the file queue's 100 ms poll.\n")
+	fmt.Fprintf(b, "per core: img/s / min(c, %d CPUs). miss and vips: the miss-path run of the variant with the nearest concurrency.\n", cpus)
+	b.WriteString("ratio: worker per core over the miss path's (the target); CPU ratio: the miss path's CPU per image over the worker's.\n\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "worker\tc\t|\timg/s\tper core\tp50 ms\tp99 ms\tCPU ms/img\tpeak RSS MB\tdrain img/s\t|\tmiss c\tper core\tCPU ms/img\t|\tvips per core\t|\tratio\tCPU ratio\t")
+	for _, w := range rows {
+		s := w.Worker
+		fmt.Fprintf(tw, "%s\t%d\t|\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1f\t|\t", w.Variant, w.Concurrency,
+			s.Rate, w.PerCore, s.P50ms, s.P99ms, s.CPUms, mb(s.PeakRSS), w.DrainRate)
+		if m, v := w.Responder, w.Vips; m != nil && v != nil {
+			fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t|\t%.1f\t|\t%.2fx\t%.2fx\t\n", m.Concurrency, m.PerCore, m.CPUms, v.PerCore, w.Ratio, w.CPURatio)
+		} else {
+			fmt.Fprintln(tw, "-\t-\t-\t|\t-\t|\t-\t-\t")
+		}
+	}
+	return tw.Flush()
+}
+
+// writeEnqueue prints the enqueue rate.
+func writeEnqueue(b *strings.Builder, e *enqueueResult, warmup int) {
+	switch {
+	case e == nil:
+	case e.Skipped != "":
+		fmt.Fprintf(b, "\nenqueue to the SQS emulator: SKIPPED: %s\n", e.Skipped)
+	default:
+		rates := make([]string, len(e.Rates))
+		for i, r := range e.Rates {
+			rates[i] = fmt.Sprintf("%.0f", r)
+		}
+		fmt.Fprintf(b, "\nenqueue: `s3thumb enqueue --from-file` of %d thumbnail keys into %s (batches of 10, default send concurrency),\n", e.Messages, e.Emulator)
+		fmt.Fprintf(b, "a fresh queue per round, %d warm-up round(s), timed from start to exit: %.0f msg/s (median of %s);\n", min(warmup, 1), e.Rate, strings.Join(rates, ", "))
+		fmt.Fprintf(b, "CPU per message: s3thumb %.0f us, %s %.0f us\n", e.ClientCPUus, e.Emulator, e.ServerCPUus)
+	}
 }
 
 // writeCorpus prints the corpus list.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,8 +67,8 @@ func TestTargets(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", name, got[name], w)
 		}
 	}
-	if len(r.Targets) != 6+1+1+4 {
-		t.Errorf("%d targets, want 12", len(r.Targets))
+	if len(r.Targets) != 6+1+1+4+1+1 {
+		t.Errorf("%d targets, want 14", len(r.Targets))
 	}
 }
 
@@ -147,5 +148,134 @@ func TestWriteReportSlots(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "--max-concurrent 2,") {
 		t.Errorf("report does not name the slots:\n%s", buf.String())
+	}
+}
+
+func TestWorkerTargets(t *testing.T) {
+	cells := []cell{newCell("200x200_fill.jpg", 2, side{Rate: 8, CPUms: 200}, side{Rate: 6, CPUms: 300})}
+	rows := []workerRow{
+		newWorkerRow("200x200_fill.jpg", 1, side{Rate: 3.8, CPUms: 210}, 3, cells, 2), // 0.95x: PASS
+		newWorkerRow("200x200_fill.jpg", 4, side{Rate: 7, CPUms: 230}, 6, cells, 2),   // 0.875x: MISS
+		newWorkerRow("1024x_fit.jpg", 1, side{Rate: 2}, 2, cells, 2),                  // no miss run: n/a
+	}
+	got := map[string]string{}
+	for _, tg := range workerTargets(rows) {
+		got[tg.Name] = tg.Status + " " + tg.Got
+	}
+	want := map[string]string{
+		"worker 200x200_fill.jpg c=1 per core >= 0.95x the miss path": "PASS 0.95x (miss c=2)",
+		"worker 200x200_fill.jpg c=4 per core >= 0.95x the miss path": "MISS 0.88x (miss c=2)",
+		"worker 1024x_fit.jpg c=1 per core >= 0.95x the miss path":    "n/a no miss run of 1024x_fit.jpg",
+	}
+	if len(got) != len(want) {
+		t.Errorf("targets %v", got)
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: got %q, want %q", name, got[name], w)
+		}
+	}
+	if ts := workerTargets(nil); len(ts) != 1 || ts[0].Status != "n/a" || ts[0].Got != "not run" {
+		t.Errorf("no worker run: %+v", ts)
+	}
+}
+
+func TestEnqueueTarget(t *testing.T) {
+	tests := []struct {
+		e    *enqueueResult
+		want string
+	}{
+		{nil, "n/a not run"},
+		{&enqueueResult{Skipped: "fauxqs is not installed"}, "SKIPPED emulator missing"},
+		{&enqueueResult{Rate: 5000}, "PASS 5000 msg/s"},
+		{&enqueueResult{Rate: 4999.4}, "MISS 4999 msg/s"},
+	}
+	for _, tt := range tests {
+		tg := enqueueTarget(tt.e)
+		if got := tg.Status + " " + tg.Got; got != tt.want || tg.Name != "enqueue to the SQS emulator >= 5000 msg/s" {
+			t.Errorf("enqueueTarget(%+v) = %q %q, want %q", tt.e, tg.Name, got, tt.want)
+		}
+	}
+}
+
+// workerReport is sampleReport with worker runs and an enqueue rate.
+func workerReport(enq *enqueueResult) report {
+	r := sampleReport()
+	r.Worker = []workerRow{
+		newWorkerRow("200x200_fill.jpg", 1, side{Rate: 16.5, P50ms: 55, P99ms: 120, CPUms: 58, PeakRSS: 150e6}, 14.2, r.Cells, r.CPUs),
+		newWorkerRow("200x200_fill.jpg", 4, side{Rate: 30, P50ms: 120, P99ms: 300, CPUms: 61, PeakRSS: 260e6}, 27.5, r.Cells, r.CPUs),
+	}
+	r.Enqueue = enq
+	r.Targets = targets(r)
+	return r
+}
+
+func TestWriteReportWorker(t *testing.T) {
+	enq := &enqueueResult{Emulator: "fauxqs 1.9.2", Messages: 20000, Rate: 10250, Rates: []float64{10000, 10250, 10300}, ClientCPUus: 40, ServerCPUus: 90}
+	var buf bytes.Buffer
+	if err := writeReport(&buf, workerReport(enq)); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"per core: img/s / min(c, 2 CPUs)",
+		"200x200_fill.jpg  1  |   16.5      16.5      55     120          58          150         14.2  |       2      15.0          60  |           10.0  |  1.10x      1.03x",
+		"200x200_fill.jpg  4  |   30.0      15.0     120     300          61          260         27.5  |       2      15.0          60  |           10.0  |  1.00x      0.98x",
+		"of 20000 thumbnail keys into fauxqs 1.9.2",
+		"10250 msg/s (median of 10000, 10250, 10300)",
+		"CPU per message: s3thumb 40 us, fauxqs 1.9.2 90 us",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{"worker 200x200_fill.jpg c=1 per core >= 0.95x the miss path", "enqueue to the SQS emulator >= 5000 msg/s"} {
+		i := strings.Index(out, want)
+		if i < 0 {
+			t.Errorf("no target %q", want)
+			continue
+		}
+		if line, _, _ := strings.Cut(out[i:], "\n"); !strings.HasSuffix(line, "PASS") {
+			t.Errorf("target line %q: want PASS", line)
+		}
+	}
+
+	buf.Reset()
+	if err := writeReport(&buf, workerReport(&enqueueResult{Skipped: "fauxqs is not installed: run scripts/install-test-tools.sh", Messages: 20000})); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "enqueue to the SQS emulator: SKIPPED: fauxqs is not installed: run scripts/install-test-tools.sh") ||
+		!regexp.MustCompile(`(?m)^enqueue to the SQS emulator >= 5000 msg/s +emulator missing +SKIPPED$`).MatchString(out) {
+		t.Errorf("a skipped enqueue:\n%s", out)
+	}
+}
+
+func TestReportJSONWorker(t *testing.T) {
+	data, err := json.Marshal(workerReport(&enqueueResult{Emulator: "fauxqs 1.9.2", Messages: 20000, Rate: 10250}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Worker []struct {
+			Concurrency int     `json:"concurrency"`
+			PerCore     float64 `json:"images_per_s_per_core"`
+			Ratio       float64 `json:"per_core_ratio"`
+			Responder   struct {
+				Concurrency int `json:"concurrency"`
+			} `json:"responder"`
+		} `json:"worker"`
+		Enqueue struct {
+			Rate     float64 `json:"messages_per_s"`
+			Messages int     `json:"messages_per_round"`
+		} `json:"enqueue"`
+	}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Worker) != 2 || back.Worker[1].Concurrency != 4 || back.Worker[1].PerCore != 15 || back.Worker[1].Ratio != 1 || back.Worker[1].Responder.Concurrency != 2 {
+		t.Errorf("worker JSON: %+v", back.Worker)
+	}
+	if back.Enqueue.Rate != 10250 || back.Enqueue.Messages != 20000 {
+		t.Errorf("enqueue JSON: %+v", back.Enqueue)
 	}
 }
