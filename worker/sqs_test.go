@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -19,38 +18,6 @@ import (
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/worker"
 )
-
-// sqsQueue creates a queue on the server with a dead-letter queue that
-// takes messages after maxReceives receives.
-func sqsQueue(t *testing.T, client *sqs.Client, name string, vt time.Duration, maxReceives int) (queueURL, dlqURL string) {
-	t.Helper()
-	ctx := context.Background()
-	dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dead")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := json.Marshal(map[string]string{
-		"deadLetterTargetArn": attrs.Attributes[string(types.QueueAttributeNameQueueArn)],
-		"maxReceiveCount":     strconv.Itoa(maxReceives),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
-		"VisibilityTimeout": strconv.Itoa(int(vt / time.Second)),
-		"RedrivePolicy":     string(policy),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.QueueUrl), aws.ToString(dlq.QueueUrl)
-}
 
 // drain receives every message of a queue, deleting none.
 func drain(t *testing.T, client *sqs.Client, queueURL string) []types.Message {
@@ -103,7 +70,7 @@ func TestSQS(t *testing.T) {
 	client := sqsSrv.Client()
 
 	const maxReceives = 3
-	queueURL, dlqURL := sqsQueue(t, client, "jobs", 5*time.Second, maxReceives)
+	queueURL, dlqURL := sqsSrv.CreateQueue(t, "jobs", 5*time.Second, maxReceives)
 	q, err := queue.NewSQS(ctx, client, queueURL, queue.Options{VisibilityTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/s3thumb/s3thumb/internal/golden"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,8 +21,6 @@ import (
 	"github.com/s3thumb/s3thumb/internal/awssetup"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata")
 
 // runCLI runs the command line in-process and returns stdout, stderr and
 // the error main would exit with.
@@ -80,7 +78,7 @@ func TestSetupCommandOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
-	golden(t, "setup-dry-run.json", []byte(out))
+	golden.Check(t, "setup-dry-run.json", []byte(out))
 
 	out, _, err = runCLI(t, args...)
 	if err != nil {
@@ -122,28 +120,6 @@ func TestSetupCommandOnMoto(t *testing.T) {
 		"--s3-endpoint", srv.Endpoint, "--s3-path-style")
 	if want := "bucket far.example.com is in region eu-west-1, not us-east-1: run with --region eu-west-1"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("bucket in another region: error %v, want %q", err, want)
-	}
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *updateGolden {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -run %s -update creates it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
 

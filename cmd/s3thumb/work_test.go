@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -260,7 +259,7 @@ func TestWorkProcesses(t *testing.T) {
 		awsEnv(t, s3srv.AccessKey, s3srv.SecretKey)
 		s3srv.CreateBucket(t, "images")
 		client := sqsSrv.Client()
-		queueURL, dlqURL := createJobQueue(t, client, "thumbs", 5)
+		queueURL, dlqURL := sqsSrv.CreateQueue(t, "thumbs", 30*time.Second, 5)
 		st := store.NewS3(s3srv.Client(), "images", "")
 		start := time.Now()
 		originals := putOriginals(t, st, "photos/", 1000, jpeg)
@@ -323,35 +322,6 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-// createJobQueue creates an SQS queue with a dead-letter queue that takes
-// jobs after maxReceives deliveries.
-func createJobQueue(t *testing.T, client *sqs.Client, name string, maxReceives int) (queueURL, dlqURL string) {
-	t.Helper()
-	ctx := context.Background()
-	dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dead")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy, err := json.Marshal(map[string]string{
-		"deadLetterTargetArn": attrs.Attributes[string(types.QueueAttributeNameQueueArn)],
-		"maxReceiveCount":     strconv.Itoa(maxReceives),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{"RedrivePolicy": string(policy)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.QueueUrl), aws.ToString(dlq.QueueUrl)
 }
 
 // queueLen is the number of messages in an SQS queue, visible or not.

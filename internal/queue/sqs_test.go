@@ -25,42 +25,6 @@ import (
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
 
-// createQueue creates a queue with the given visibility timeout and, when
-// maxReceives > 0, a dead-letter queue and a redrive policy sending to it.
-// It returns the queue's URL and the dead-letter queue's ("" if none).
-func createQueue(t *testing.T, client *sqs.Client, vt time.Duration, maxReceives int) (queueURL, dlqURL string) {
-	t.Helper()
-	ctx := context.Background()
-	name := "q-" + newToken()
-	attrs := map[string]string{"VisibilityTimeout": strconv.Itoa(int(ceilSeconds(vt)))}
-	if maxReceives > 0 {
-		dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dead")})
-		if err != nil {
-			t.Fatalf("create dead-letter queue: %v", err)
-		}
-		dlqURL = aws.ToString(dlq.QueueUrl)
-		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-			QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-		})
-		if err != nil {
-			t.Fatalf("dead-letter queue ARN: %v", err)
-		}
-		policy, err := json.Marshal(map[string]string{
-			"deadLetterTargetArn": out.Attributes[string(types.QueueAttributeNameQueueArn)],
-			"maxReceiveCount":     strconv.Itoa(maxReceives),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		attrs["RedrivePolicy"] = string(policy)
-	}
-	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
-	if err != nil {
-		t.Fatalf("create queue: %v", err)
-	}
-	return aws.ToString(out.QueueUrl), dlqURL
-}
-
 // TestSQSQueue runs the conformance suite and the SQS-only tests against
 // one fauxqs server.
 func TestSQSQueue(t *testing.T) {
@@ -81,7 +45,7 @@ func TestSQSQueue(t *testing.T) {
 	t.Run("Open", func(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
-		queueURL, _ := createQueue(t, client, time.Minute, 0)
+		queueURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Minute, 0)
 		name := queueURL[strings.LastIndexByte(queueURL, '/')+1:]
 
 		byName, err := Open(ctx, "sqs://"+name, Options{Endpoint: srv.Endpoint})
@@ -119,7 +83,7 @@ func TestSQSQueue(t *testing.T) {
 	t.Run("Conformance", func(t *testing.T) {
 		t.Parallel()
 		testConformance(t, harness{tick: time.Second, open: func(t *testing.T, vt time.Duration, maxReceives int) (Queue, func() []string) {
-			queueURL, dlqURL := createQueue(t, client, vt, maxReceives)
+			queueURL, dlqURL := srv.CreateQueue(t, "q-"+newToken(), vt, maxReceives)
 			// No DeadLetterURL: the queue finds its dead-letter queue in
 			// its redrive policy.
 			q, err := NewSQS(context.Background(), client, queueURL, Options{})
@@ -147,8 +111,8 @@ func TestSQSQueue(t *testing.T) {
 	t.Run("DeadLetterReason", func(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
-		queueURL, _ := createQueue(t, client, time.Minute, 0)
-		otherURL, _ := createQueue(t, client, time.Minute, 0)
+		queueURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Minute, 0)
+		otherURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Minute, 0)
 		q, err := NewSQS(ctx, client, queueURL, Options{DeadLetterURL: otherURL})
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +137,7 @@ func TestSQSQueue(t *testing.T) {
 	t.Run("DeadLetterWithoutDeadLetterQueueDeletes", func(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
-		queueURL, _ := createQueue(t, client, time.Second, 0)
+		queueURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Second, 0)
 		q, err := NewSQS(ctx, client, queueURL, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -189,7 +153,7 @@ func TestSQSQueue(t *testing.T) {
 
 	t.Run("VisibilityTimeoutOption", func(t *testing.T) {
 		t.Parallel()
-		queueURL, _ := createQueue(t, client, time.Hour, 0)
+		queueURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Hour, 0)
 		q, err := NewSQS(context.Background(), client, queueURL, Options{VisibilityTimeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -342,7 +306,7 @@ func testSendRetries(t *testing.T, srv *testserver.SQS) {
 		BaseEndpoint: aws.String(proxy.URL),
 		Credentials:  credentials.NewStaticCredentialsProvider("s3thumb-test", "s3thumb-test", ""),
 	})
-	queueURL, _ := createQueue(t, srv.Client(), time.Minute, 0)
+	queueURL, _ := srv.CreateQueue(t, "q-"+newToken(), time.Minute, 0)
 	q, err := NewSQS(ctx, viaProxy, queueURL, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,17 @@
 package testserver
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // SQS is a running SQS server.
@@ -42,4 +46,42 @@ func Fauxqs(t testing.TB) *SQS {
 		okay: func(resp *http.Response) bool { return resp.StatusCode == http.StatusOK },
 	})
 	return &SQS{Endpoint: loopbackURL(ports[0]), Region: Region}
+}
+
+// CreateQueue creates the queue name with the given visibility timeout
+// (whole seconds, at least 1) and, when maxReceives > 0, a dead-letter queue
+// name-dead with a redrive policy moving messages there after maxReceives
+// receives. It returns both URLs (dlqURL is "" without one).
+func (q *SQS) CreateQueue(t testing.TB, name string, visibility time.Duration, maxReceives int) (queueURL, dlqURL string) {
+	t.Helper()
+	ctx := context.Background()
+	client := q.Client()
+	seconds := max(int((visibility+time.Second-1)/time.Second), 1)
+	attrs := map[string]string{"VisibilityTimeout": strconv.Itoa(seconds)}
+	if maxReceives > 0 {
+		dlq, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dead")})
+		if err != nil {
+			t.Fatalf("create dead-letter queue %s-dead: %v", name, err)
+		}
+		dlqURL = aws.ToString(dlq.QueueUrl)
+		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: dlq.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+		})
+		if err != nil {
+			t.Fatalf("dead-letter queue ARN: %v", err)
+		}
+		policy, err := json.Marshal(map[string]string{
+			"deadLetterTargetArn": out.Attributes[string(types.QueueAttributeNameQueueArn)],
+			"maxReceiveCount":     strconv.Itoa(maxReceives),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs["RedrivePolicy"] = string(policy)
+	}
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		t.Fatalf("create queue %s: %v", name, err)
+	}
+	return aws.ToString(out.QueueUrl), dlqURL
 }
