@@ -24,11 +24,16 @@ const (
 type keyInfo struct {
 	kind keyKind
 	orig *Original
+	key  string
 }
 
 // maxOtherKeys bounds how many keys that are neither thumbnails nor
 // originals (favicon.ico, scanners' guesses) the aggregator remembers.
 const maxOtherKeys = 1 << 16
+
+// maxSpareKeys bounds the keys the aggregator hands the parser (as its
+// accesslog.Keys) besides those it counts: keys of records it ignores.
+const maxSpareKeys = 1 << 16
 
 // Aggregator adds access log records to a State. It parses each distinct
 // key once and then counts a record with map lookups by the record's own
@@ -38,6 +43,12 @@ type Aggregator struct {
 	s      *State
 	keys   map[string]keyInfo // originals and other keys
 	others int
+
+	// The thumbnail the parser last asked for (Key): Add finds it there
+	// without a second lookup.
+	lastKey string
+	lastRow int32
+	spare   map[string]string
 
 	// DedupeWindow is how long record identities are kept while records
 	// are added (0: DefaultDedupeWindow): the identities of older hours are
@@ -57,13 +68,43 @@ type Aggregator struct {
 
 // NewAggregator returns an aggregator that adds to s.
 func NewAggregator(s *State) *Aggregator {
-	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Originals))}
+	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Originals)), spare: make(map[string]string)}
 	for _, o := range s.Originals {
 		if o.Key != "" {
-			a.keys[o.Key] = keyInfo{kind: keyOriginal, orig: o}
+			a.keys[o.Key] = keyInfo{kind: keyOriginal, orig: o, key: o.Key}
 		}
 	}
 	return a
+}
+
+// Key makes the parser's key strings (it is an accesslog.Keys; see
+// ReaderConfig): a key the aggregator holds is handed out as the string
+// it holds, and a thumbnail's row is remembered for Add. Keys it ignores
+// are remembered up to a bound, so that most records cost no allocation.
+func (a *Aggregator) Key(b []byte) string {
+	if i, ok := a.s.Thumbs.index[string(b)]; ok { // no allocation
+		a.lastKey, a.lastRow = a.s.Thumbs.key(i), i
+		return a.lastKey
+	}
+	if ki, ok := a.keys[string(b)]; ok {
+		return ki.key
+	}
+	if s, ok := a.spare[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(a.spare) < maxSpareKeys {
+		a.spare[s] = s
+	}
+	return s
+}
+
+// ReaderConfig returns the package's ReaderConfig with the aggregator as
+// the parser's Keys: what a run reads logs with.
+func (a *Aggregator) ReaderConfig() accesslog.Config {
+	cfg := ReaderConfig()
+	cfg.Keys = a
+	return cfg
 }
 
 // splitThumb splits a thumbnail key into the original's stem (folder and
@@ -100,15 +141,18 @@ func (a *Aggregator) classify(key string) (keyInfo, *Thumb) {
 			if _, ok := thumbkey.FormatOf(key[dot+1:]); ok {
 				o := a.s.original(key[:dot])
 				o.Key = key
-				return keyInfo{kind: keyOriginal, orig: o}, nil
+				return keyInfo{kind: keyOriginal, orig: o, key: key}, nil
 			}
 		}
 	}
-	return keyInfo{kind: keyOther}, nil
+	return keyInfo{kind: keyOther, key: key}, nil
 }
 
 // lookup returns the classified key, and the thumbnail when it is one.
 func (a *Aggregator) lookup(key string) (keyInfo, *Thumb) {
+	if key == a.lastKey { // the same string (cheap to compare) or an equal one
+		return keyInfo{kind: keyThumb}, a.s.Thumbs.row(a.lastRow)
+	}
 	if t := a.s.Thumbs.get(key); t != nil {
 		return keyInfo{kind: keyThumb}, t
 	}

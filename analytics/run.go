@@ -237,7 +237,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 		a.deps.Progress.Start(len(todo), total)
 		defer a.deps.Progress.Finish()
 	}
-	r, err := accesslog.NewReader(nil, ReaderConfig())
+	r, err := accesslog.NewReader(nil, agg.ReaderConfig())
 	if err != nil {
 		return rs, err
 	}

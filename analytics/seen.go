@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
@@ -13,17 +14,23 @@ import (
 // ID, operation and key), grouped by the hour of the record's time, so that
 // a record delivered twice is counted once. Hours older than the duplicate
 // window are forgotten: memory grows with the records of the window, not
-// with all records.
+// with all records. Each hour is a flat table of numbers, reused once its
+// hour is forgotten, so adding costs no allocation in the steady state and
+// the garbage collector nothing.
 type Seen struct {
-	hours    map[int64]map[uint64]struct{}
+	hours    map[int64]*idSet
 	lastHour int64
-	last     map[uint64]struct{}
+	last     *idSet
 	sizeHint int
+	free     []*idSet // tables of forgotten hours, for new hours
 }
+
+// maxFreeSets bounds the forgotten tables kept for reuse.
+const maxFreeSets = 4
 
 // NewSeen returns an empty set.
 func NewSeen() *Seen {
-	return &Seen{hours: make(map[int64]map[uint64]struct{})}
+	return &Seen{hours: make(map[int64]*idSet)}
 }
 
 // Add records the identity id of a record made at unix time t and reports
@@ -33,38 +40,136 @@ func (s *Seen) Add(t int64, id uint64) bool {
 	if s.last == nil || h != s.lastHour {
 		m := s.hours[h]
 		if m == nil {
-			m = make(map[uint64]struct{}, s.sizeHint)
+			m = s.newSet(s.sizeHint)
 			s.hours[h] = m
 		}
 		s.last, s.lastHour = m, h
 	}
-	if _, ok := s.last[id]; ok {
+	if !s.last.add(id) {
 		return false
 	}
-	s.last[id] = struct{}{}
-	if len(s.last) > s.sizeHint {
-		s.sizeHint = len(s.last)
-	}
+	s.sizeHint = max(s.sizeHint, s.last.len())
 	return true
+}
+
+// newSet returns an empty table for about n identities, reusing a
+// forgotten one when there is one.
+func (s *Seen) newSet(n int) *idSet {
+	if k := len(s.free); k > 0 {
+		m := s.free[k-1]
+		s.free = s.free[:k-1]
+		return m
+	}
+	return newIDSet(n)
 }
 
 // Len is the number of identities held.
 func (s *Seen) Len() int {
 	n := 0
 	for _, m := range s.hours {
-		n += len(m)
+		n += m.len()
 	}
 	return n
 }
 
 // Prune forgets the hours that end before unix time t.
 func (s *Seen) Prune(t int64) {
-	for h := range s.hours {
+	for h, m := range s.hours {
 		if (h+1)*3600 <= t {
 			delete(s.hours, h)
+			if len(s.free) < maxFreeSets {
+				m.reset()
+				s.free = append(s.free, m)
+			}
 		}
 	}
 	s.last = nil
+}
+
+// idSet is a set of identities: open addressing with linear probing in a
+// table whose size is a power of two, at most half full. 0 marks an empty
+// slot; identity 0 is held apart.
+type idSet struct {
+	slots []uint64
+	n     int // identities in slots
+	zero  bool
+}
+
+// newIDSet returns a set with room for n identities before it grows.
+func newIDSet(n int) *idSet {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &idSet{slots: make([]uint64, size)}
+}
+
+func (m *idSet) len() int {
+	if m.zero {
+		return m.n + 1
+	}
+	return m.n
+}
+
+// slot is where the search for id starts: its top bits, mixed (identities
+// are hashes, but those in a state file are whatever the file says).
+func (m *idSet) slot(id uint64) int {
+	return int((id * 0x9E3779B97F4A7C15) >> (64 - bits.TrailingZeros(uint(len(m.slots)))))
+}
+
+// add adds id and reports whether it is new.
+func (m *idSet) add(id uint64) bool {
+	if id == 0 {
+		added := !m.zero
+		m.zero = true
+		return added
+	}
+	if 2*(m.n+1) > len(m.slots) {
+		m.grow()
+	}
+	mask := len(m.slots) - 1
+	for i := m.slot(id); ; i = (i + 1) & mask {
+		switch m.slots[i] {
+		case id:
+			return false
+		case 0:
+			m.slots[i] = id
+			m.n++
+			return true
+		}
+	}
+}
+
+// grow doubles the table.
+func (m *idSet) grow() {
+	old := m.slots
+	m.slots, m.n = make([]uint64, 2*len(old)), 0
+	for _, id := range old {
+		if id != 0 {
+			m.add(id)
+		}
+	}
+}
+
+// reset empties the set, keeping its table.
+func (m *idSet) reset() {
+	clear(m.slots)
+	m.n, m.zero = 0, false
+}
+
+// sorted returns the identities in order.
+func (m *idSet) sorted() []uint64 {
+	ids := make([]uint64, 0, m.len())
+	if m.zero {
+		ids = append(ids, 0)
+	}
+	for _, id := range m.slots {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // MarshalJSON writes each hour's identities as sorted little-endian bytes
@@ -72,11 +177,7 @@ func (s *Seen) Prune(t int64) {
 func (s *Seen) MarshalJSON() ([]byte, error) {
 	out := make(map[int64][]byte, len(s.hours))
 	for h, m := range s.hours {
-		ids := make([]uint64, 0, len(m))
-		for id := range m {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
+		ids := m.sorted()
 		b := make([]byte, 8*len(ids))
 		for i, id := range ids {
 			binary.LittleEndian.PutUint64(b[8*i:], id)
@@ -92,17 +193,18 @@ func (s *Seen) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
-	s.hours = make(map[int64]map[uint64]struct{}, len(in))
+	s.hours = make(map[int64]*idSet, len(in))
 	s.last = nil
 	for h, raw := range in {
 		if len(raw)%8 != 0 {
 			return fmt.Errorf("record identities of hour %d: %d bytes, not a multiple of 8", h, len(raw))
 		}
-		m := make(map[uint64]struct{}, len(raw)/8)
+		m := newIDSet(len(raw) / 8)
 		for i := 0; i < len(raw); i += 8 {
-			m[binary.LittleEndian.Uint64(raw[i:])] = struct{}{}
+			m.add(binary.LittleEndian.Uint64(raw[i:]))
 		}
 		s.hours[h] = m
+		s.sizeHint = max(s.sizeHint, m.len())
 	}
 	return nil
 }

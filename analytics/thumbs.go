@@ -22,6 +22,7 @@ const thumbChunk = 4096
 type Thumbs struct {
 	index  map[string]int32
 	blocks []*[thumbChunk]Thumb
+	keys   []*[thumbChunk]string // the keys by row, apart: the rows hold no pointers
 	n      int32
 }
 
@@ -36,6 +37,9 @@ func (ts *Thumbs) Len() int { return int(ts.n) }
 // row returns thumbnail number i.
 func (ts *Thumbs) row(i int32) *Thumb { return &ts.blocks[i/thumbChunk][i%thumbChunk] }
 
+// key returns the key of thumbnail number i.
+func (ts *Thumbs) key(i int32) string { return ts.keys[i/thumbChunk][i%thumbChunk] }
+
 // get returns the thumbnail with this key, or nil.
 func (ts *Thumbs) get(key string) *Thumb {
 	if i, ok := ts.index[key]; ok {
@@ -48,10 +52,12 @@ func (ts *Thumbs) get(key string) *Thumb {
 func (ts *Thumbs) add(key string, t Thumb) *Thumb {
 	if ts.n%thumbChunk == 0 && int(ts.n/thumbChunk) == len(ts.blocks) {
 		ts.blocks = append(ts.blocks, new([thumbChunk]Thumb))
+		ts.keys = append(ts.keys, new([thumbChunk]string))
 	}
 	i := ts.n
 	ts.n++
 	ts.index[key] = i
+	ts.keys[i/thumbChunk][i%thumbChunk] = key
 	p := ts.row(i)
 	*p = t
 	return p
