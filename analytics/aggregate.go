@@ -128,15 +128,21 @@ func (s *State) thumb(key string) *Thumb {
 	if err != nil {
 		return nil
 	}
-	return s.Thumbs.add(key, Thumb{orig: s.original(stem).n, class: s.class(suffix).n})
+	return s.Thumbs.add(key, s.newThumb(stem, suffix))
+}
+
+// newThumb is a new thumbnail of the original stem in class suffix.
+func (s *State) newThumb(stem, suffix string) Thumb {
+	return Thumb{orig: s.original(stem).n, class: s.class(suffix).n}
 }
 
 // classify parses a key seen for the first time.
 func (a *Aggregator) classify(key string) (keyInfo, *Thumb) {
-	if t := a.s.thumb(key); t != nil {
-		return keyInfo{kind: keyThumb}, t
+	stem, suffix, err := splitThumb(key)
+	if err == nil {
+		return keyInfo{kind: keyThumb}, a.s.Thumbs.add(key, a.s.newThumb(stem, suffix))
 	}
-	if _, err := thumbkey.Parse(key); errors.Is(err, thumbkey.ErrNotThumbnail) {
+	if errors.Is(err, thumbkey.ErrNotThumbnail) {
 		if dot := strings.LastIndexByte(key, '.'); dot > 0 && !strings.Contains(key[dot:], "/") {
 			if _, ok := thumbkey.FormatOf(key[dot+1:]); ok {
 				o := a.s.original(key[:dot])
