@@ -82,7 +82,7 @@ func NewAggregator(s *State) *Aggregator {
 // it holds, and a thumbnail's row is remembered for Add. Keys it ignores
 // are remembered up to a bound, so that most records cost no allocation.
 func (a *Aggregator) Key(b []byte) string {
-	if i, ok := a.s.Thumbs.index[string(b)]; ok { // no allocation
+	if i, ok := a.s.Thumbs.lookupBytes(b); ok {
 		a.lastKey, a.lastRow = a.s.Thumbs.key(i), i
 		return a.lastKey
 	}

@@ -217,7 +217,7 @@ func NewState() *State {
 	return &State{
 		Version:   StateVersion,
 		Done:      make(map[string]int64),
-		Thumbs:    newThumbs(0),
+		Thumbs:    newThumbs(),
 		Originals: make(map[string]*Original),
 		Classes:   make(map[string]*Class),
 		Days:      make(map[int32]*Day),

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"iter"
 	"slices"
+	"strings"
 )
 
 // thumbChunk is how many thumbnails one block of the table holds: blocks
@@ -16,19 +18,24 @@ import (
 const thumbChunk = 4096
 
 // Thumbs is the state's table of thumbnails by key. A thumbnail is a row of
-// plain numbers in a fixed block, found by a map from key to row number:
-// millions of thumbnails cost the garbage collector one string each and
-// nothing else, and memory grows with the distinct keys alone.
+// plain numbers in a fixed block; its key is in a block of strings beside
+// it; an open-addressing table of numbers finds the row by the key's hash.
+// Millions of thumbnails cost the garbage collector one string each and
+// nothing else, a lookup reads one slot of the table and then the row's
+// key, and memory grows with the distinct keys alone.
 type Thumbs struct {
-	index  map[string]int32
+	// slots holds, by hash, the top 32 bits of a key's hash and its row
+	// number plus one; 0 is an empty slot. It is at most half full.
+	slots  []uint64
+	seed   maphash.Seed
 	blocks []*[thumbChunk]Thumb
 	keys   []*[thumbChunk]string // the keys by row, apart: the rows hold no pointers
 	n      int32
 }
 
-// newThumbs returns an empty table with room for about hint thumbnails.
-func newThumbs(hint int) *Thumbs {
-	return &Thumbs{index: make(map[string]int32, hint)}
+// newThumbs returns an empty table.
+func newThumbs() *Thumbs {
+	return &Thumbs{seed: maphash.MakeSeed()}
 }
 
 // Len is the number of thumbnails held.
@@ -40,25 +47,71 @@ func (ts *Thumbs) row(i int32) *Thumb { return &ts.blocks[i/thumbChunk][i%thumbC
 // key returns the key of thumbnail number i.
 func (ts *Thumbs) key(i int32) string { return ts.keys[i/thumbChunk][i%thumbChunk] }
 
+// find returns the row number of key, hashed to h.
+func find[K string | []byte](ts *Thumbs, key K, h uint64) (int32, bool) {
+	if len(ts.slots) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(ts.slots) - 1)
+	tag := h >> 32 << 32
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := ts.slots[i]
+		switch {
+		case v == 0:
+			return 0, false
+		case v>>32<<32 == tag:
+			if r := int32(uint32(v) - 1); ts.key(r) == string(key) { // no allocation
+				return r, true
+			}
+		}
+	}
+}
+
+// lookup returns the row number of key.
+func (ts *Thumbs) lookup(key string) (int32, bool) {
+	return find(ts, key, maphash.String(ts.seed, key))
+}
+
+// lookupBytes returns the row number of the key b.
+func (ts *Thumbs) lookupBytes(b []byte) (int32, bool) {
+	return find(ts, b, maphash.Bytes(ts.seed, b))
+}
+
 // get returns the thumbnail with this key, or nil.
 func (ts *Thumbs) get(key string) *Thumb {
-	if i, ok := ts.index[key]; ok {
+	if i, ok := ts.lookup(key); ok {
 		return ts.row(i)
 	}
 	return nil
 }
 
+// place puts row r of hash h in the first empty slot of its run.
+func (ts *Thumbs) place(h uint64, r int32) {
+	mask := uint64(len(ts.slots) - 1)
+	i := h & mask
+	for ts.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	ts.slots[i] = h>>32<<32 | uint64(r+1)
+}
+
 // add adds a thumbnail for a key not held yet and returns it.
 func (ts *Thumbs) add(key string, t Thumb) *Thumb {
-	if ts.n%thumbChunk == 0 && int(ts.n/thumbChunk) == len(ts.blocks) {
+	if 2*int(ts.n+1) > len(ts.slots) {
+		ts.slots = make([]uint64, max(1024, 2*len(ts.slots)))
+		for r := range ts.n {
+			ts.place(maphash.String(ts.seed, ts.key(r)), r)
+		}
+	}
+	if ts.n%thumbChunk == 0 {
 		ts.blocks = append(ts.blocks, new([thumbChunk]Thumb))
 		ts.keys = append(ts.keys, new([thumbChunk]string))
 	}
-	i := ts.n
+	r := ts.n
 	ts.n++
-	ts.index[key] = i
-	ts.keys[i/thumbChunk][i%thumbChunk] = key
-	p := ts.row(i)
+	ts.keys[r/thumbChunk][r%thumbChunk] = key
+	ts.place(maphash.String(ts.seed, key), r)
+	p := ts.row(r)
 	*p = t
 	return p
 }
@@ -66,8 +119,8 @@ func (ts *Thumbs) add(key string, t Thumb) *Thumb {
 // All yields every thumbnail with its key, in no particular order.
 func (ts *Thumbs) All() iter.Seq2[string, *Thumb] {
 	return func(yield func(string, *Thumb) bool) {
-		for key, i := range ts.index {
-			if !yield(key, ts.row(i)) {
+		for r := range ts.n {
+			if !yield(ts.key(r), ts.row(r)) {
 				return
 			}
 		}
@@ -85,24 +138,24 @@ type thumbJSON struct {
 // MarshalJSON writes the table as a JSON object of thumbnails by key, in
 // key order (the same table, the same bytes).
 func (ts *Thumbs) MarshalJSON() ([]byte, error) {
-	keys := make([]string, 0, len(ts.index))
-	for key := range ts.index {
-		keys = append(keys, key)
+	rows := make([]int32, ts.n)
+	for r := range rows {
+		rows[r] = int32(r)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(rows, func(a, b int32) int { return strings.Compare(ts.key(a), ts.key(b)) })
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	buf.WriteByte('{')
-	for i, key := range keys {
+	for i, r := range rows {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if err := enc.Encode(key); err != nil {
+		if err := enc.Encode(ts.key(r)); err != nil {
 			return nil, err
 		}
 		buf.WriteByte(':')
-		if err := enc.Encode(ts.row(ts.index[key])); err != nil {
+		if err := enc.Encode(ts.row(r)); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +171,7 @@ func (ts *Thumbs) UnmarshalJSON(b []byte) error {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return fmt.Errorf("thumbnails: want an object")
 	}
-	*ts = *newThumbs(0)
+	*ts = *newThumbs()
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -136,7 +189,7 @@ func (ts *Thumbs) UnmarshalJSON(b []byte) error {
 		if err := c.check(); err != nil {
 			return fmt.Errorf("thumbnail %q: %w", key, err)
 		}
-		if i, dup := ts.index[key]; dup { // the last one wins, as in a map
+		if i, dup := ts.lookup(key); dup { // the last one wins, as in a map
 			*ts.row(i) = tj.Thumb
 			continue
 		}
