@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -411,11 +412,30 @@ func DecodeState(r io.Reader) (*State, error) {
 	return s, nil
 }
 
+// stateHead is the state but for its thumbnails, which EncodeState writes
+// after it, one at a time: the thumbnails' JSON is most of the state, and
+// is never held whole in memory.
+type stateHead struct {
+	*State
+	Thumbs *struct{} `json:"thumbs,omitempty"` // hides State.Thumbs; nil
+}
+
 // EncodeState writes s as JSON.
 func EncodeState(w io.Writer, s *State) error {
-	enc := json.NewEncoder(w)
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(s)
+	if err := enc.Encode(stateHead{State: s}); err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(bytes.TrimSuffix(bytes.TrimSpace(head.Bytes()), []byte("}")))
+	bw.WriteString(`,"thumbs":`)
+	if err := s.Thumbs.writeJSON(bw); err != nil {
+		return err
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
 // SaveState writes s to st in one Put, which both stores make atomic.

@@ -138,6 +138,15 @@ type thumbJSON struct {
 // MarshalJSON writes the table as a JSON object of thumbnails by key, in
 // key order (the same table, the same bytes).
 func (ts *Thumbs) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := ts.writeJSON(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeJSON writes what MarshalJSON returns to w, a thumbnail at a time.
+func (ts *Thumbs) writeJSON(w io.Writer) error {
 	rows := make([]int32, ts.n)
 	for r := range rows {
 		rows[r] = int32(r)
@@ -152,15 +161,24 @@ func (ts *Thumbs) MarshalJSON() ([]byte, error) {
 			buf.WriteByte(',')
 		}
 		if err := enc.Encode(ts.key(r)); err != nil {
-			return nil, err
+			return err
 		}
+		buf.Truncate(buf.Len() - 1) // the encoder's newline
 		buf.WriteByte(':')
 		if err := enc.Encode(ts.row(r)); err != nil {
-			return nil, err
+			return err
+		}
+		buf.Truncate(buf.Len() - 1)
+		if buf.Len() >= 32<<10 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
 		}
 	}
 	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // UnmarshalJSON reads what MarshalJSON (or an earlier build) wrote. An
