@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -375,13 +377,8 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
 	}
-	// Read whole first: gzip checks its checksum only at the end, which
-	// the JSON decoder might not reach.
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
-	}
-	s, err := DecodeState(bytes.NewReader(plain))
+	// DecodeState reads to the end, where gzip checks its checksum.
+	s, err := DecodeState(zr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", stateKey, err)
 	}
@@ -392,10 +389,14 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 func DecodeState(r io.Reader) (*State, error) {
 	s := &State{} // every part must be in the input
 	dec := json.NewDecoder(r)
-	if err := dec.Decode(s); err != nil {
+	if err := decodeFields(dec, s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	switch _, err := dec.Token(); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, fmt.Errorf("%w: after the state: %w", ErrBadState, err)
+	default:
 		return nil, fmt.Errorf("%w: more after the state", ErrBadState)
 	}
 	if s.Version != StateVersion {
@@ -410,6 +411,46 @@ func DecodeState(r io.Reader) (*State, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// decodeFields reads the state's JSON object into s a field at a time, by
+// the fields' JSON names: the thumbnails, most of it, go straight into
+// their table and are never held whole as JSON. Unknown fields are
+// skipped.
+func decodeFields(dec *json.Decoder, s *State) error {
+	fields := make(map[string]any)
+	v := reflect.ValueOf(s).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); f.IsExported() && name != "" && name != "-" {
+			fields[name] = v.Field(i).Addr().Interface()
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("want an object (%v)", err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string) // object keys are strings
+		switch p, ok := fields[name]; {
+		case name == "thumbs":
+			s.Thumbs = newThumbs()
+			err = s.Thumbs.decode(dec)
+		case ok:
+			err = dec.Decode(p)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	_, err := dec.Token()
+	return err
 }
 
 // stateHead is the state but for its thumbnails, which EncodeState writes

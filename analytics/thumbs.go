@@ -181,15 +181,27 @@ func (ts *Thumbs) writeJSON(w io.Writer) error {
 	return err
 }
 
-// UnmarshalJSON reads what MarshalJSON (or an earlier build) wrote. An
-// entry that is null or has per-day counts out of order is an error. The
-// thumbnails are linked to their originals and classes by State.link.
+// UnmarshalJSON reads what MarshalJSON (or an earlier build) wrote.
 func (ts *Thumbs) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
+	*ts = *newThumbs()
+	if err := ts.decode(dec); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("thumbnails: more after the object")
+	}
+	return nil
+}
+
+// decode reads the object of thumbnails from dec a thumbnail at a time. An
+// entry that is null or has per-day counts out of order is an error; of
+// two entries for a key the last one counts, as in a map. The thumbnails
+// are linked to their originals and classes by State.link.
+func (ts *Thumbs) decode(dec *json.Decoder) error {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return fmt.Errorf("thumbnails: want an object")
 	}
-	*ts = *newThumbs()
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -207,7 +219,7 @@ func (ts *Thumbs) UnmarshalJSON(b []byte) error {
 		if err := c.check(); err != nil {
 			return fmt.Errorf("thumbnail %q: %w", key, err)
 		}
-		if i, dup := ts.lookup(key); dup { // the last one wins, as in a map
+		if i, dup := ts.lookup(key); dup {
 			*ts.row(i) = tj.Thumb
 			continue
 		}
@@ -215,9 +227,6 @@ func (ts *Thumbs) UnmarshalJSON(b []byte) error {
 	}
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("thumbnails: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("thumbnails: more after the object")
 	}
 	return nil
 }
