@@ -36,9 +36,10 @@ const maxOtherKeys = 1 << 16
 const maxSpareKeys = 1 << 16
 
 // Aggregator adds access log records to a State. It parses each distinct
-// key once and then counts a record with map lookups by the record's own
-// strings, allocating nothing in the steady state. It is not safe for
-// concurrent use.
+// key once; as the parser's accesslog.Keys (see ReaderConfig) it finds a
+// thumbnail with one lookup in the state's table while the line is
+// parsed, and counts the record without looking again. It allocates
+// nothing for a key it has seen. It is not safe for concurrent use.
 type Aggregator struct {
 	s      *State
 	keys   map[string]keyInfo // originals and other keys

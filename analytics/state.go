@@ -260,11 +260,13 @@ func (s *State) link() error {
 			return fmt.Errorf("%w: day %d: no entry", ErrBadState, d)
 		}
 	}
-	for key, t := range s.Thumbs.All() {
+	for r := range s.Thumbs.n {
+		key := s.Thumbs.key(r)
 		stem, suffix, err := splitThumb(key)
 		if err != nil {
 			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
 		}
+		t := s.Thumbs.row(r)
 		t.orig = s.original(stem).n
 		t.class = s.class(suffix).n
 	}

@@ -116,11 +116,11 @@ func (ts *Thumbs) add(key string, t Thumb) *Thumb {
 	return p
 }
 
-// All yields every thumbnail with its key, in no particular order.
-func (ts *Thumbs) All() iter.Seq2[string, *Thumb] {
-	return func(yield func(string, *Thumb) bool) {
+// All yields every thumbnail with its key, in the order they were added.
+func (ts *Thumbs) All() iter.Seq2[string, Thumb] {
+	return func(yield func(string, Thumb) bool) {
 		for r := range ts.n {
-			if !yield(ts.key(r), ts.row(r)) {
+			if !yield(ts.key(r), *ts.row(r)) {
 				return
 			}
 		}
