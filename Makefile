@@ -8,11 +8,12 @@ LISTEN    ?= 127.0.0.1:8080
 TOOLS     ?= $(CURDIR)/.tools
 FUZZTIME  ?= 30s
 BENCHFLAGS ?=
+ANALYZER_BENCH_LINES ?= 10000000
 export S3THUMB_TEST_TOOLS := $(TOOLS)
 # glibc arenas fragment under libvips' many threads; two keep RSS flat.
 export MALLOC_ARENA_MAX ?= 2
 
-.PHONY: all deps build run test test-tools bench fuzz lint clean
+.PHONY: all deps build run test test-tools bench bench-analyzer fuzz lint clean
 
 all: build
 
@@ -48,8 +49,13 @@ test: deps test-tools
 
 # The responder's miss and hit paths against vipsthumbnail on real
 # photographs (fetched once into .bench/ from Debian packages).
-bench: build
+bench: build bench-analyzer
 	$(GO) run ./scripts/bench --binary $(BIN) --json .bench/result.json $(BENCHFLAGS)
+
+# The analyzer's parse + aggregate throughput on generated S3 access logs,
+# on one core (target: 1,000,000 lines/s), and the memory its state holds.
+bench-analyzer:
+	S3THUMB_BENCH_LINES=$(ANALYZER_BENCH_LINES) GOMAXPROCS=1 $(GO) test -run '^$$' -bench '^BenchmarkAnalyze$$' -benchtime 1x ./analytics/
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
