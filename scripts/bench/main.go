@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 1, "unmeasured rounds over the corpus before the measured ones")
 	fs.IntVar(&cfg.rounds, "rounds", 3, "measured rounds over the corpus per variant and concurrency")
 	conc := fs.String("concurrency", "2,8", "comma-separated concurrencies (clients, resize slots and vipsthumbnail processes)")
-	fs.IntVar(&cfg.slots, "slots", 0, "s3thumb's --max-concurrent (resize slots); 0: the same as the concurrency")
+	fs.IntVar(&cfg.slots, "slots", 0, "s3thumb's --max-concurrent (resize slots); 0: the server's default, one per CPU, as users run it")
 	vars := fs.String("variants", defaultVariants, "comma-separated thumbnail key suffixes SIZE_MODE.EXT (jpg or webp)")
 	fs.IntVar(&cfg.quality, "quality", 80, "JPEG and WebP quality for both contenders")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to drive the hit path")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -68,7 +67,7 @@ type missConfig struct {
 	quality  int
 	warmup   int
 	measured int
-	slots    int // s3thumb's --max-concurrent; 0: the concurrency
+	slots    int // s3thumb's --max-concurrent; 0: its default (one per CPU)
 }
 
 // benchS3thumb measures the miss path: a fresh `s3thumb serve` on a file
@@ -76,11 +75,15 @@ type missConfig struct {
 // resizes, driven by c clients over HTTP.
 func benchS3thumb(ctx context.Context, cfg missConfig, storeDir string, ps []photo, v variant, c int) (side, error) {
 	q := strconv.Itoa(cfg.quality)
-	srv, err := startServer(ctx, cfg.binary, []string{
+	args := []string{
 		"--store", "file://" + storeDir, "--store-back=false",
-		"--max-concurrent", strconv.Itoa(cmp.Or(cfg.slots, c)), "--max-queue", "1000", "--request-timeout", "5m",
+		"--max-queue", "1000", "--request-timeout", "5m",
 		"--jpeg-quality", q, "--webp-quality", q,
-	})
+	}
+	if cfg.slots > 0 { // else the server's default: one resize slot per CPU
+		args = append(args, "--max-concurrent", strconv.Itoa(cfg.slots))
+	}
+	srv, err := startServer(ctx, cfg.binary, args)
 	if err != nil {
 		return side{}, err
 	}

@@ -195,7 +195,7 @@ func writeReport(w io.Writer, r report) error {
 		r.Started.Format(time.RFC3339), r.CPUs, r.LoadBefore, r.LoadAfter, r.VipsVersion)
 	fmt.Fprintf(&b, "One run on a shared, noisy machine: throughput is the median of %d measured round(s) over %d images\n", r.Rounds, len(r.Corpus))
 	fmt.Fprintf(&b, "after %d warm-up round(s); latencies are nearest-rank percentiles of every measured image; quality %d.\n", r.Warmup, r.Quality)
-	slots := "c"
+	slots := "default (one per CPU; the other clients wait in its queue)"
 	if r.Slots > 0 {
 		slots = strconv.Itoa(r.Slots)
 	}

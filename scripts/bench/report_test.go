@@ -93,7 +93,7 @@ func TestWriteReport(t *testing.T) {
 		"noisy machine",
 		"median of 3 measured round(s) over 14 images",
 		"VIPS_CONCURRENCY=1",
-		"--max-concurrent c,",
+		"--max-concurrent default (one per CPU",
 		"libvips 8.14.1",
 		"1.50x", "1.25x",
 		"hit path (wrk, 64 connections, 10 s, GET /k_400x400_fill.jpg, 20000 bytes): 12000 req/s, p50 4.00 ms, p99 9.00 ms, server CPU 95 us/request",
