@@ -48,7 +48,8 @@ test: deps test-tools
 	S3THUMB_REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
 
 # The responder's miss and hit paths against vipsthumbnail on real
-# photographs (fetched once into .bench/ from Debian packages).
+# photographs (fetched once into .bench/ from Debian packages), the
+# worker's throughput and the enqueue rate, after the analyzer's benchmark.
 bench: build bench-analyzer
 	$(GO) run ./scripts/bench --binary $(BIN) --json .bench/result.json $(BENCHFLAGS)
 
