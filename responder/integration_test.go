@@ -74,7 +74,7 @@ func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *
 	}
 	s := &stack{store: &countingStore{Store: st}, resizer: &countingResizer{Vips: vips}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	maker, err := thumbnail.NewMaker(s.store, s.resizer, NewLimiter(2, 100), tcfg, log)
+	maker, err := thumbnail.NewMaker(s.store, s.resizer, thumbnail.NewLimiter(2, 100), tcfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, imaging.ErrTooManyPixels), errors.Is(err, imaging.ErrUnsupportedImage):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrOverloaded):
+	case errors.Is(err, thumbnail.ErrOverloaded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout

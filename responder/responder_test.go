@@ -99,7 +99,7 @@ func TestResizeStatuses(t *testing.T) {
 		{"bytes", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", thumbnail.ErrOriginalTooLarge), 413, "original too large"},
 		{"pixels", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", imaging.ErrTooManyPixels), 422, "too many pixels"},
 		{"corrupt", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", imaging.ErrUnsupportedImage), 422, "unsupported or corrupt"},
-		{"overloaded", "/resize?src=a_10x10.jpg", ErrOverloaded, 503, "try again"},
+		{"overloaded", "/resize?src=a_10x10.jpg", thumbnail.ErrOverloaded, 503, "try again"},
 		{"timeout", "/resize?src=a_10x10.jpg", context.DeadlineExceeded, 504, "deadline"},
 		{"store down", "/resize?src=a_10x10.jpg", errors.New("get: connection refused"), 500, "internal error"},
 	}
@@ -200,41 +200,6 @@ func TestFlightOutlivesClient(t *testing.T) {
 	if !finished.Load() {
 		t.Fatal("the flight was cancelled with its client; it must finish and store back")
 	}
-}
-
-func TestLimiterSheds(t *testing.T) {
-	l := NewLimiter(1, 1)
-	release, err := l.Acquire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error)
-	go func() {
-		r, err := l.Acquire(context.Background())
-		if err == nil {
-			r()
-		}
-		waited <- err
-	}()
-	// The second caller waits in the queue; a third is shed.
-	deadline := time.Now().Add(5 * time.Second)
-	for l.waiting.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrOverloaded) {
-		t.Fatalf("third Acquire = %v, want ErrOverloaded", err)
-	}
-	release()
-	if err := <-waited; err != nil {
-		t.Fatalf("queued Acquire = %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	r, err := l.Acquire(ctx)
-	if err != nil {
-		t.Fatalf("Acquire with a free slot = %v", err)
-	}
-	r()
 }
 
 func TestFront(t *testing.T) {

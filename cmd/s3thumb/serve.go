@@ -105,7 +105,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	gate := responder.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"))
+	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"))
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +32,8 @@ jobs in flight (up to --shutdown-timeout), makes jobs it had not started visible
 func workCommand() *cli.Command {
 	d := worker.DefaultConfig()
 	flags := []cli.Flag{
-		&cli.IntFlag{Name: "concurrency", Value: d.Concurrency, Usage: "jobs run at once"},
+		&cli.IntFlag{Name: "concurrency", Value: d.Concurrency, Usage: "jobs run at once (more than --max-concurrent overlaps store reads and writes with resizing)"},
+		&cli.IntFlag{Name: "max-concurrent", Value: runtime.NumCPU(), Usage: "resizes that may run at once; other jobs in flight wait for a slot"},
 		&cli.DurationFlag{Name: "job-timeout", Value: d.JobTimeout, Usage: "longest one job may take; a job that takes longer is retried"},
 		&cli.DurationFlag{Name: "retry-backoff", Value: d.RetryBackoff, Usage: "wait before the first retry of a job that failed for a passing reason (store error, timeout); it doubles with each delivery"},
 		&cli.DurationFlag{Name: "max-retry-backoff", Value: d.MaxRetryBackoff, Usage: "longest wait before a retry"},
@@ -82,7 +84,13 @@ func runWork(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	maker, err := thumbnail.NewMaker(st, vips, nil, tcfg, log)
+	if c.Int("max-concurrent") < 1 {
+		return usagef("--max-concurrent %d: must be at least 1", c.Int("max-concurrent"))
+	}
+	// Every job in flight has a place in the gate's queue: a worker waits
+	// for a slot, it never sheds.
+	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), cfg.Concurrency)
+	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}
 	}

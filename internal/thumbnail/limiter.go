@@ -1,4 +1,4 @@
-package responder
+package thumbnail
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 )
 
 // ErrOverloaded means every resize slot is busy and the wait queue is full:
-// the request is shed with 503 and Retry-After rather than queued without
-// bound.
+// the responder sheds the request (503 with Retry-After) rather than queue
+// it without bound; a worker retries the job later.
 var ErrOverloaded = errors.New("too many thumbnails being made, try again shortly")
 
-// Limiter bounds concurrent resizes with a bounded wait queue. It implements
-// thumbnail.Gate.
+// Limiter bounds concurrent resizes with a bounded wait queue: a Gate. The
+// responder sizes its queue to shed load; a worker, whose jobs in flight
+// may outnumber the CPUs (to overlap store reads and writes), gives every
+// job a place in the queue so the CPU-bound part runs one per CPU.
 type Limiter struct {
 	slots      chan struct{}
 	waiting    atomic.Int64
