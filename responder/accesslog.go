@@ -1,6 +1,7 @@
 package responder
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -30,10 +31,21 @@ type AccessLogDir struct {
 	dir    string
 	bucket string
 	log    *slog.Logger
+	full   chan struct{} // a batch reached accessLogBatch bytes: flush now
 
-	mu  sync.Mutex
-	buf []byte
+	mu      sync.Mutex
+	buf     []byte
+	dropped int // records dropped since the last successful flush
 }
+
+const (
+	// accessLogBatch is the size at which a batch is written before its
+	// interval is up.
+	accessLogBatch = 8 << 20
+	// accessLogHeld is the most kept in memory while writes fail; records
+	// past it are dropped and the loss is logged.
+	accessLogHeld = 4 * accessLogBatch
+)
 
 // NewAccessLogDir writes logs for bucket (a name for the store in the
 // records) into dir, creating it if needed.
@@ -41,27 +53,59 @@ func NewAccessLogDir(dir, bucket string, log *slog.Logger) (*AccessLogDir, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("access log directory: %w", err)
 	}
-	return &AccessLogDir{dir: dir, bucket: bucket, log: log}, nil
+	return &AccessLogDir{dir: dir, bucket: bucket, log: log, full: make(chan struct{}, 1)}, nil
 }
 
 // Log adds a record to the current batch.
 func (d *AccessLogDir) Log(rec *accesslog.Record) {
 	rec.Bucket = d.bucket
 	d.mu.Lock()
-	d.buf = accesslog.AppendS3(d.buf, rec, accesslog.S3FieldsLatest)
+	if len(d.buf) >= accessLogHeld {
+		d.dropped++
+	} else {
+		d.buf = accesslog.AppendS3(d.buf, rec, accesslog.S3FieldsLatest)
+	}
+	full := len(d.buf) >= accessLogBatch
 	d.mu.Unlock()
+	if full {
+		select {
+		case d.full <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Flush writes the batch so far as one log object; with nothing logged it
-// writes nothing.
+// writes nothing. A batch that cannot be written is kept for the next
+// flush, up to accessLogHeld bytes.
 func (d *AccessLogDir) Flush(now time.Time) error {
 	d.mu.Lock()
-	batch := d.buf
+	batch, dropped := d.buf, d.dropped
 	d.buf = nil
 	d.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
+	err := d.write(batch, now)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		if len(batch)+len(d.buf) <= accessLogHeld {
+			d.buf = append(batch, d.buf...)
+		} else {
+			d.dropped += bytes.Count(batch, []byte{'\n'})
+		}
+		return err
+	}
+	d.dropped -= dropped
+	if dropped > 0 {
+		d.log.Error("access log records dropped while writes failed", "records", dropped)
+	}
+	return nil
+}
+
+// write writes one batch as a new log object.
+func (d *AccessLogDir) write(batch []byte, now time.Time) error {
 	name := accesslog.SimpleLogKey("", now, strconv.FormatUint(rand.Uint64(), 36))
 	tmp, err := os.CreateTemp(d.dir, ".tmp-*")
 	if err != nil {
@@ -89,6 +133,10 @@ func (d *AccessLogDir) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case now := <-t.C:
 			if err := d.Flush(now); err != nil {
+				d.log.Error("access log", "err", err)
+			}
+		case <-d.full:
+			if err := d.Flush(time.Now()); err != nil {
 				d.log.Error("access log", "err", err)
 			}
 		case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -80,6 +81,7 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string)
 		return nil
 	}
 	h.Set("Content-Length", strconv.FormatInt(obj.Size, 10))
+	s.limitWrite(w)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		if _, err := io.Copy(w, obj.Body); err != nil {
@@ -105,4 +107,11 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// limitWrite bounds the time an answer may take to write, so that a client
+// that stops reading cannot hold a goroutine and an open object forever.
+func (s *Server) limitWrite(w http.ResponseWriter) {
+	// Writers that cannot set deadlines (test recorders) are fine without.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
 }

@@ -9,6 +9,7 @@ import (
 	_ "image/jpeg"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,10 +18,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -64,6 +67,7 @@ type stack struct {
 	srv     *httptest.Server
 	store   *countingStore
 	resizer *countingResizer
+	metrics *metrics
 }
 
 func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *stack {
@@ -84,6 +88,7 @@ func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *
 		t.Fatal(err)
 	}
 	s.srv = httptest.NewServer(rs)
+	s.metrics = rs.metrics
 	t.Cleanup(func() { s.srv.Close(); rs.Wait() })
 	return s
 }
@@ -375,5 +380,39 @@ func TestBadOriginals(t *testing.T) {
 	}
 	if s.store.puts.Load() != 0 {
 		t.Fatalf("%d writes for bad originals", s.store.puts.Load())
+	}
+}
+
+// TestClientThatStopsReading: a client that asks for a large object and
+// never reads it does not hold the handler (and the open file) past the
+// request timeout.
+func TestClientThatStopsReading(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/big.bin", bytes.Repeat([]byte("x"), 64<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Front = true
+	cfg.RequestTimeout = 300 * time.Millisecond
+	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The handler returns (and is counted) once its write deadline passes.
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(s.metrics.requests.WithLabelValues("front", "200")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the handler is still writing to a client that stopped reading")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -100,6 +100,7 @@ func (s *Server) serveMade(w http.ResponseWriter, r *http.Request, res *thumbnai
 		return
 	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Image.Data)))
+	s.limitWrite(w)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(res.Image.Data)

@@ -158,7 +158,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, thumbnail.ErrSizeNotAllowed):
 		return http.StatusForbidden
-	case errors.Is(err, thumbnail.ErrOriginalMissing):
+	case errors.Is(err, thumbnail.ErrOriginalMissing), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, thumbnail.ErrOriginalTooLarge):
 		return http.StatusRequestEntityTooLarge

@@ -124,7 +124,13 @@ func runServe(c *cli.Context) error {
 		return usagef("--workers %d: want 0 or more, and --store-back on", workers)
 	}
 	if workers > 0 {
-		waitWorkers, err := startWorkers(ctx, c, log, reg, maker, workers)
+		// The workers share the responder's resize slots but wait for them
+		// rather than being shed when requests fill the queue.
+		workerMaker, err := thumbnail.NewMaker(st, vips, gate.Patient(), tcfg, log)
+		if err != nil {
+			return usageError{err}
+		}
+		waitWorkers, err := startWorkers(ctx, c, log, reg, workerMaker, workers)
 		if err != nil {
 			return err
 		}

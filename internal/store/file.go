@@ -48,7 +48,11 @@ const (
 // with a path segment starting with "." (the service's own folders, such as
 // .s3thumb) name no object, and symbolic links are not followed out of DIR.
 // Writes are atomic (a temporary file renamed into place), and with
-// IfNoneMatch exactly one of several concurrent writers wins.
+// IfNoneMatch exactly one of several concurrent writers wins. The file and
+// its sidecar are two renames, so an unconditional write (or a delete)
+// racing another write of the same key may leave the file without its
+// attributes (it is then served with defaults); s3thumb writes thumbnails
+// only conditionally.
 type FileStore struct {
 	dir  string   // as given, for String
 	root *os.Root // every access goes through it

@@ -47,3 +47,20 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 		return nil, ctx.Err()
 	}
 }
+
+// Patient returns a gate on the same slots that never sheds: its callers
+// wait for a slot however many others wait. In-process workers use it, so
+// that their jobs share the responder's slots without being shed (and
+// without taking the places in the queue that requests need).
+func (l *Limiter) Patient() Gate { return patientGate{l} }
+
+type patientGate struct{ l *Limiter }
+
+func (g patientGate) Acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case g.l.slots <- struct{}{}:
+		return func() { <-g.l.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -41,3 +41,40 @@ func TestLimiterSheds(t *testing.T) {
 	}
 	r()
 }
+
+// TestPatientGateSharesSlots: the patient view waits for the same slots and
+// is never shed, however full the queue is.
+func TestPatientGateSharesSlots(t *testing.T) {
+	l := NewLimiter(1, 0)
+	release, err := l.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(context.Background()); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("shedding Acquire with no queue = %v, want ErrOverloaded", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r, err := l.Patient().Acquire(context.Background())
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("patient Acquire returned %v while the slot was taken", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	if err := <-got; err != nil {
+		t.Fatalf("patient Acquire = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, _ := l.Acquire(context.Background())
+	defer r()
+	cancel()
+	if _, err := l.Patient().Acquire(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("patient Acquire with a cancelled context = %v", err)
+	}
+}

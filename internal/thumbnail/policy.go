@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
@@ -43,8 +44,8 @@ func ParseSizes(s string) ([]thumbkey.Box, error) {
 
 // Validate checks the policy itself.
 func (p Policy) Validate() error {
-	if p.MaxDimension < 1 {
-		return fmt.Errorf("max dimension %d: must be at least 1", p.MaxDimension)
+	if p.MaxDimension < 1 || p.MaxDimension > imaging.MaxDimension {
+		return fmt.Errorf("max dimension %d: must be from 1 to %d (the largest image the encoders write)", p.MaxDimension, imaging.MaxDimension)
 	}
 	return nil
 }

@@ -150,6 +150,7 @@ func TestStoreBackOff(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	bad := []func(*Config){
 		func(c *Config) { c.Policy.MaxDimension = 0 },
+		func(c *Config) { c.Policy.MaxDimension = imaging.MaxDimension + 1 },
 		func(c *Config) { c.DefaultMode = "stretch" },
 		func(c *Config) { c.SourceExts = nil },
 		func(c *Config) { c.SourceExts = []string{"gif"} },
