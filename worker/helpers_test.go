@@ -7,7 +7,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -337,19 +336,4 @@ func dirCount(t testing.TB, dir string) int {
 		t.Fatal(err)
 	}
 	return len(entries)
-}
-
-// readAll reads a stored object's body.
-func readAll(t testing.TB, st store.Store, key string) []byte {
-	t.Helper()
-	obj, err := st.Get(context.Background(), key)
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	defer obj.Body.Close()
-	b, err := io.ReadAll(obj.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -90,15 +90,11 @@ var ErrNoFields = errors.New("no usable #Fields header")
 // CloudFrontSchema is the column layout a CloudFront log's #Fields header
 // declares. Records are read by it, never by position.
 type CloudFrontSchema struct {
-	names []string
-	cols  []cfColumn
+	cols []cfColumn
 }
 
 // Columns is the number of columns the header names.
 func (s *CloudFrontSchema) Columns() int { return len(s.cols) }
-
-// Names are the column names, in order.
-func (s *CloudFrontSchema) Names() []string { return append([]string(nil), s.names...) }
 
 // ParseCloudFrontFields reads a "#Fields: date time ..." header line. It must
 // name date, time, cs-uri-stem and sc-status, each once.
@@ -108,7 +104,7 @@ func ParseCloudFrontFields(line []byte) (*CloudFrontSchema, error) {
 		return nil, ErrNoFields
 	}
 	names := strings.Fields(string(rest))
-	s := &CloudFrontSchema{names: names, cols: make([]cfColumn, len(names))}
+	s := &CloudFrontSchema{cols: make([]cfColumn, len(names))}
 	var seen [cfColumns]bool
 	for i, name := range names {
 		c := cfColumnOf(name)

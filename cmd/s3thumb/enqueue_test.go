@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/queue/queuetest"
+
 	"github.com/s3thumb/s3thumb/internal/backfill"
 	"github.com/s3thumb/s3thumb/internal/queue"
 )
@@ -55,27 +57,7 @@ func queuedKeys(t *testing.T, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []string
-	for {
-		msgs, err := q.Receive(context.Background(), queue.MaxBatch, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) == 0 {
-			slices.Sort(keys)
-			return keys
-		}
-		for _, m := range msgs {
-			j, err := queue.Decode(m.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			keys = append(keys, j.Key)
-			if err := q.Delete(context.Background(), m); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	return queuetest.Keys(queuetest.Drain(t, q))
 }
 
 func TestEnqueueUsageErrors(t *testing.T) {

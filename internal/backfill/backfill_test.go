@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/queue/queuetest"
+
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -54,31 +56,13 @@ func fileQueue(t testing.TB) *queue.FileQueue {
 // sorted, checking each job's reason and time.
 func queued(t testing.TB, q queue.Queue) []string {
 	t.Helper()
-	ctx := context.Background()
-	var keys []string
-	for {
-		msgs, err := q.Receive(ctx, queue.MaxBatch, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) == 0 {
-			slices.Sort(keys)
-			return keys
-		}
-		for _, m := range msgs {
-			j, err := queue.Decode(m.Body)
-			if err != nil {
-				t.Fatalf("queued a malformed job %q: %v", m.Body, err)
-			}
-			if j.Reason != "backfill" || time.Since(j.EnqueuedAt) > time.Minute {
-				t.Errorf("job %+v: want reason backfill and a recent enqueued_at", j)
-			}
-			keys = append(keys, j.Key)
-			if err := q.Delete(ctx, m); err != nil {
-				t.Fatal(err)
-			}
+	jobs := queuetest.Drain(t, q)
+	for _, j := range jobs {
+		if j.Reason != "backfill" || time.Since(j.EnqueuedAt) > time.Minute {
+			t.Errorf("job %+v: want reason backfill and a recent enqueued_at", j)
 		}
 	}
+	return queuetest.Keys(jobs)
 }
 
 func mustSizes(t testing.TB, s string) []Size {
