@@ -63,6 +63,22 @@ func runServe(c *cli.Context) error {
 	if !c.IsSet("front") {
 		cfg.Front = loc.Scheme == "file"
 	}
+	if path := c.String("fallback-image"); path != "" {
+		if cfg.Fallback, err = loadFallback(path); err != nil {
+			return usagef("--fallback-image: %w", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	tcfg, err := thumbnailConfig(c)
+	if err != nil {
+		return err
+	}
+	if c.Int("max-concurrent") < 1 {
+		return usagef("--max-concurrent %d: must be at least 1", c.Int("max-concurrent"))
+	}
+
 	logDir := c.String("access-log")
 	if !c.IsSet("access-log") && loc.Scheme == "file" {
 		logDir = filepath.Join(loc.Dir, ".logs")
@@ -80,21 +96,6 @@ func runServe(c *cli.Context) error {
 		logDone := make(chan struct{})
 		go func() { accessLog.Run(logCtx, c.Duration("access-log-interval")); close(logDone) }()
 		defer func() { stopLog(); <-logDone }() // the last batch is written after the server stops
-	}
-	if path := c.String("fallback-image"); path != "" {
-		if cfg.Fallback, err = loadFallback(path); err != nil {
-			return usagef("--fallback-image: %w", err)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
-	}
-	tcfg, err := thumbnailConfig(c)
-	if err != nil {
-		return err
-	}
-	if c.Int("max-concurrent") < 1 {
-		return usagef("--max-concurrent %d: must be at least 1", c.Int("max-concurrent"))
 	}
 
 	st, err := openStore(ctx, c)
