@@ -40,8 +40,12 @@ type Config struct {
 	RecentShare float64
 	RecentDays  int
 	// TailShare of the thumbnail requests ask for a long-tail size instead of
-	// one of the few dominant ones.
+	// one of the few dominant ones: one of the sizes pages embed that
+	// original at, each original having a few of its own.
 	TailShare float64
+	// StrayShare of the thumbnail requests ask for a long-tail size drawn at
+	// random, whatever the original (hand-typed URLs, scanners).
+	StrayShare float64
 	// OriginalShare of the requests are for originals themselves.
 	OriginalShare float64
 	// NoiseShare of the requests are listings, HEADs and requests for keys
@@ -84,7 +88,8 @@ func DefaultConfig() Config {
 		ZipfS:          1.1,
 		RecentShare:    0.3,
 		RecentDays:     2,
-		TailShare:      0.12,
+		TailShare:      0.1,
+		StrayShare:     0.01,
 		OriginalShare:  0.04,
 		NoiseShare:     0.01,
 		PrewarmShare:   0.2,
@@ -136,7 +141,7 @@ func (c Config) Validate() error {
 	for _, s := range []struct {
 		name string
 		v    float64
-	}{{"recent share", c.RecentShare}, {"tail share", c.TailShare}, {"original share", c.OriginalShare},
+	}{{"recent share", c.RecentShare}, {"tail share", c.TailShare}, {"stray share", c.StrayShare}, {"original share", c.OriginalShare},
 		{"noise share", c.NoiseShare}, {"prewarm share", c.PrewarmShare}, {"late share", c.LateShare},
 		{"malformed rate", c.MalformedRate}, {"duplicate rate", c.DuplicateRate}} {
 		if err := share(s.name, s.v); err != nil {
@@ -145,6 +150,9 @@ func (c Config) Validate() error {
 	}
 	if c.OriginalShare+c.NoiseShare > 1 {
 		return errors.New("original share and noise share add up to more than 1")
+	}
+	if c.TailShare+c.StrayShare > 1 {
+		return errors.New("tail share and stray share add up to more than 1")
 	}
 	return nil
 }

@@ -6,7 +6,11 @@
 // accents and percent signs) with Zipf popularity; new uploads every day
 // (REST.PUT.OBJECT), which draw a share of the day's requests while they are
 // recent; thumbnail requests (WEBSITE.GET.OBJECT) for a few dominant sizes
-// (200x200, 400x, 800x600_fit, webp variants) and a long tail. A request for
+// (200x200, 400x, 800x600_fit, webp variants) and a long tail. The long tail
+// comes from content: a page embeds a photo at a size of its own, so each
+// original has a few tail sizes of its own that every reader of that page
+// asks for, and a few requests are stray sizes drawn at random (hand-typed
+// URLs, scanners), almost each one a key never seen before. A request for
 // a thumbnail that exists is a hit (200); one that does not is a miss
 // (Config.MissStatus), after which the responder reads the original
 // (REST.GET.OBJECT) and stores the thumbnail (REST.PUT.OBJECT): it exists from
@@ -100,6 +104,7 @@ func tailSizes() []sizeClass {
 
 type original struct {
 	key, stem string // "photos/img00042.jpg", "photos/img00042"
+	embeds    []int  // indexes into the tail: the sizes pages show it at
 	getURI    string // "GET /photos/img00042.jpg HTTP/1.1"
 	size      int64
 	uploaded  time.Time
@@ -265,12 +270,19 @@ func originalName(i int) string {
 	return fmt.Sprintf("photos/img%05d.jpg", i)
 }
 
+// embedsPerOriginal is how many tail sizes pages show each original at.
+const embedsPerOriginal = 2
+
 // addOriginal adds an original uploaded at t; new ones rank high.
 func (g *Generator) addOriginal(t time.Time) *original {
 	key := originalName(len(g.originals))
 	dot := len(key) - len(".jpg")
+	embeds := make([]int, embedsPerOriginal)
+	for i := range embeds {
+		embeds[i] = int(g.tailZipf.Uint64())
+	}
 	g.originals = append(g.originals, original{key: key, stem: key[:dot], getURI: requestLine("GET", key),
-		size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
+		embeds: embeds, size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
 	u := g.rng.Float64()
 	pos := int(float64(len(g.order)) * u * u * u)
 	g.order = slices.Insert(g.order, pos, len(g.originals)-1)
@@ -479,9 +491,12 @@ func (g *Generator) pickOriginal() *original {
 func (g *Generator) thumbnailRequest() {
 	o := g.pickOriginal()
 	var c sizeClass
-	if g.rng.Float64() < g.cfg.TailShare {
+	switch u := g.rng.Float64(); {
+	case u < g.cfg.StrayShare:
 		c = g.tail[g.tailZipf.Uint64()]
-	} else {
+	case u < g.cfg.StrayShare+g.cfg.TailShare:
+		c = g.tail[o.embeds[g.rng.IntN(len(o.embeds))]]
+	default:
 		w := g.rng.IntN(g.domTotal)
 		for _, d := range g.dominant {
 			if w < d.weight {

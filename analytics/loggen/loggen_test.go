@@ -243,6 +243,7 @@ func checkConsistent(t *testing.T, recs []accesslog.Record) {
 func checkPopularity(t *testing.T, cfg Config, recs []accesslog.Record) {
 	t.Helper()
 	perOriginal := map[string]int{}
+	tailSizes := map[string]map[string]int{} // by original, requests per tail size
 	dominant, thumbs := 0, 0
 	for _, r := range recs {
 		if r.Operation != accesslog.OpWebsiteGetObject {
@@ -254,11 +255,20 @@ func checkPopularity(t *testing.T, cfg Config, recs []accesslog.Record) {
 		}
 		thumbs++
 		perOriginal[k.Dir+k.Name]++
+		isDominant := false
 		for _, c := range dominantSizes() {
 			if strings.HasSuffix(r.Key, c.suffix) {
 				dominant++
+				isDominant = true
 				break
 			}
+		}
+		if !isDominant {
+			stem := k.Dir + k.Name
+			if tailSizes[stem] == nil {
+				tailSizes[stem] = map[string]int{}
+			}
+			tailSizes[stem][r.Key[len(stem):]]++
 		}
 	}
 	counts := make([]int, 0, len(perOriginal))
@@ -271,8 +281,21 @@ func checkPopularity(t *testing.T, cfg Config, recs []accesslog.Record) {
 		t.Errorf("most requested original has %d requests, the median %d: want a Zipf-like spread", top, median)
 	}
 	share := float64(dominant) / float64(thumbs)
-	if want := 1 - cfg.TailShare; share < want-0.03 || share > want+0.03 {
+	if want := 1 - cfg.TailShare - cfg.StrayShare; share < want-0.03 || share > want+0.03 {
 		t.Errorf("dominant sizes take %.3f of thumbnail requests, want about %.2f", share, want)
+	}
+	// An original's tail requests are for the few sizes pages embed it at,
+	// and a few strays: most of them ask for a pair of original and size
+	// asked for before.
+	var pairs, tail int
+	for _, sizes := range tailSizes {
+		pairs += len(sizes)
+		for _, n := range sizes {
+			tail += n
+		}
+	}
+	if tail > 0 && float64(pairs)/float64(tail) > 0.4 {
+		t.Errorf("%d tail requests ask for %d pairs of original and size: want most of them to repeat a pair", tail, pairs)
 	}
 }
 
@@ -301,7 +324,7 @@ func TestGeneratorDeterministic(t *testing.T) {
 func TestGeneratorCreateAndDelete(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Days, cfg.Originals, cfg.RequestsPerDay, cfg.UploadsPerDay = 3, 50, 20000, 0
-	cfg.PrewarmShare, cfg.RecentShare, cfg.TailShare, cfg.ExpireDays = 0, 0, 0, 0
+	cfg.PrewarmShare, cfg.RecentShare, cfg.TailShare, cfg.StrayShare, cfg.ExpireDays = 0, 0, 0, 0, 0
 	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
