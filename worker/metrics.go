@@ -19,7 +19,7 @@ type metrics struct {
 // knownVerdicts are the outcome and reason pairs Classify gives, shown at 0
 // from the start so that dashboards and alerts see every series.
 var knownVerdicts = map[Outcome][]string{
-	Done:    {ReasonMade},
+	Done:    {ReasonMade, ReasonRefreshed},
 	Skipped: {ReasonExists, ReasonStoredByAnother},
 	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonOriginalTooLarge,
 		ReasonUnsupportedImage, ReasonTooManyPixels, ReasonInvalidOptions},

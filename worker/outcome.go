@@ -18,7 +18,8 @@ type Outcome string
 
 // The outcomes, as they appear in the outcome label of the metrics.
 const (
-	// Done: the thumbnail was made and stored by this job.
+	// Done: the thumbnail was made and stored by this job, or written
+	// again by a refresh.
 	Done Outcome = "done"
 	// Skipped: the thumbnail was stored already, or another writer stored
 	// it first.
@@ -36,6 +37,7 @@ const (
 // Reasons say why a job ended as it did (the reason label of the metrics).
 const (
 	ReasonMade             = "made"
+	ReasonRefreshed        = "refreshed"
 	ReasonExists           = "exists"
 	ReasonStoredByAnother  = "stored_by_another"
 	ReasonMalformed        = "malformed"
@@ -121,7 +123,9 @@ func Classify(res *thumbnail.Result, err error) Verdict {
 		switch {
 		case res == nil:
 			return Verdict{Retried, ReasonError, RetryLater}
-		case res.Existing != nil:
+		case res.Refreshed:
+			return Verdict{Done, ReasonRefreshed, Delete}
+		case res.Existing != nil && res.SaveErr == nil:
 			return Verdict{Skipped, ReasonExists, Delete}
 		case res.SaveErr != nil:
 			return Verdict{Retried, ReasonStoreBack, RetryLater}

@@ -26,10 +26,12 @@ func TestClassify(t *testing.T) {
 	}{
 		{"made and stored", &thumbnail.Result{Stored: true}, nil, worker.Verdict{Outcome: worker.Done, Reason: worker.ReasonMade, Action: worker.Delete}},
 		{"already stored", &thumbnail.Result{Existing: &store.Attrs{}}, nil, worker.Verdict{Outcome: worker.Skipped, Reason: worker.ReasonExists, Action: worker.Delete}},
+		{"refreshed", &thumbnail.Result{Existing: &store.Attrs{}, Stored: true, Refreshed: true}, nil, worker.Verdict{Outcome: worker.Done, Reason: worker.ReasonRefreshed, Action: worker.Delete}},
+		{"refresh could not write", &thumbnail.Result{Existing: &store.Attrs{}, SaveErr: errors.New("503")}, nil, worker.Verdict{Outcome: worker.Retried, Reason: worker.ReasonStoreBack, Action: worker.RetryLater}},
 		{"another writer won", &thumbnail.Result{}, nil, worker.Verdict{Outcome: worker.Skipped, Reason: worker.ReasonStoredByAnother, Action: worker.Delete}},
 		{"store-back failed", &thumbnail.Result{SaveErr: errors.New("500")}, nil, worker.Verdict{Outcome: worker.Retried, Reason: worker.ReasonStoreBack, Action: worker.RetryLater}},
 		{"no result, no error", nil, nil, worker.Verdict{Outcome: worker.Retried, Reason: worker.ReasonError, Action: worker.RetryLater}},
-		{"malformed message", nil, fmt.Errorf("%w: unknown version 2", queue.ErrMalformedJob), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
+		{"malformed message", nil, fmt.Errorf("%w: unknown version 3", queue.ErrMalformedJob), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
 		{"not a thumbnail key", nil, fmt.Errorf("job key: %w", thumbkey.ErrNotThumbnail), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
 		{"unsafe key", nil, fmt.Errorf("job key: %w", thumbkey.ErrInvalidKey), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
 		{"store refuses the key", nil, fmt.Errorf("look for stored thumbnail: %w", store.ErrInvalidKey), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonInvalidKey, Action: worker.Delete}},

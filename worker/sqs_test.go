@@ -89,7 +89,7 @@ func TestSQS(t *testing.T) {
 		}
 		return nil
 	}
-	poison := []string{"not json", `{"v":2,"key":"a_200x200.jpg"}`, `{"v":1,"key":"a.jpg"}`}
+	poison := []string{"not json", `{"v":3,"key":"a_200x200.jpg"}`, `{"v":1,"key":"a.jpg"}`}
 	for _, p := range poison {
 		sendRaw(t, q, []byte(p))
 	}

@@ -45,6 +45,7 @@ type Queue interface {
 // Maker makes sure a thumbnail exists (thumbnail.Maker).
 type Maker interface {
 	Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
+	Refresh(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 }
 
 var _ Queue = queue.Queue(nil)
@@ -338,7 +339,7 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 	w.settle(context.WithoutCancel(ctx), m, key, Classify(res, err), cause, start)
 }
 
-// run decodes the job and ensures its thumbnail exists.
+// run decodes the job and ensures its thumbnail exists, or refreshes it.
 func (w *Worker) run(ctx context.Context, m queue.Message) (key string, res *thumbnail.Result, err error) {
 	job, err := queue.Decode(m.Body)
 	if err != nil {
@@ -356,7 +357,11 @@ func (w *Worker) run(ctx context.Context, m queue.Message) (key string, res *thu
 	}
 	jctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
-	res, err = w.maker.Ensure(jctx, k)
+	if job.Refresh {
+		res, err = w.maker.Refresh(jctx, k)
+	} else {
+		res, err = w.maker.Ensure(jctx, k)
+	}
 	if err != nil && ctx.Err() != nil {
 		// Abandoned at shutdown, whatever the error says.
 		err = fmt.Errorf("%w: %w", ctx.Err(), err)

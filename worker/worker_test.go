@@ -40,14 +40,20 @@ func TestOutcomes(t *testing.T) {
 	)
 	sendRaw(t, s.q,
 		[]byte("not json"),
-		[]byte(`{"v":2,"key":"photos/a_200x200.jpg"}`),
+		[]byte(`{"v":3,"key":"photos/a_200x200.jpg"}`),
 		[]byte(`{"v":1,"key":"photos/a.jpg"}`),
 	)
 	r := startWorker(t, fastConfig(), s.q, maker)
 	waitFor(t, 30*time.Second, "9 jobs", func() bool { return totalJobs(t, r.reg) >= 9 })
-	// The same thumbnail again, now that it exists.
+	// The same thumbnail again, now that it exists, then a refresh of it.
 	sendJobs(t, s.q, "photos/a_200x200.jpg")
 	waitFor(t, 30*time.Second, "the 10th job", func() bool { return totalJobs(t, r.reg) >= 10 })
+	refresh, err := queue.Encode(queue.Job{Key: "photos/a_200x200.jpg", Reason: "refresh", Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, s.q, refresh)
+	waitFor(t, 30*time.Second, "the refresh", func() bool { return totalJobs(t, r.reg) >= 11 })
 	waitFor(t, 5*time.Second, "the depth gauge to show an empty queue", func() bool {
 		return metric(t, r.reg, "s3thumb_worker_queue_depth", nil) == 0
 	})
@@ -61,6 +67,7 @@ func TestOutcomes(t *testing.T) {
 
 	want := map[[2]string]int{
 		{string(worker.Done), worker.ReasonMade}:                  2,
+		{string(worker.Done), worker.ReasonRefreshed}:             1,
 		{string(worker.Skipped), worker.ReasonExists}:             1,
 		{string(worker.Failed), worker.ReasonSizeNotAllowed}:      1,
 		{string(worker.Failed), worker.ReasonOriginalMissing}:     1,
@@ -82,19 +89,20 @@ func TestOutcomes(t *testing.T) {
 			t.Errorf("jobs{outcome=%s,reason=%s} = %d, want %d", k[0], k[1], got, n)
 		}
 	}
-	if got := totalJobs(t, r.reg); got != 10 {
-		t.Errorf("%d job deliveries handled, want 10 (none retried)", got)
+	if got := totalJobs(t, r.reg); got != 11 {
+		t.Errorf("%d job deliveries handled, want 11 (none retried)", got)
 	}
-	if n := metric(t, r.reg, "s3thumb_worker_queue_lag_seconds", nil); n != 10 {
-		t.Errorf("queue lag observed %v times, want 10", n)
+	if n := metric(t, r.reg, "s3thumb_worker_queue_lag_seconds", nil); n != 11 {
+		t.Errorf("queue lag observed %v times, want 11", n)
 	}
-	if n := metric(t, r.reg, "s3thumb_worker_job_duration_seconds", map[string]string{"outcome": "done"}); n != 2 {
-		t.Errorf("job duration of done jobs observed %v times, want 2", n)
+	if n := metric(t, r.reg, "s3thumb_worker_job_duration_seconds", map[string]string{"outcome": "done"}); n != 3 {
+		t.Errorf("job duration of done jobs observed %v times, want 3", n)
 	}
 
-	// Each made thumbnail was written once, with the tag; nothing else was.
-	if got := st.writes(); len(got) != 2 || got["photos/a_200x200.jpg"] != 1 || got["photos/a_100x_fit@2x.webp"] != 1 {
-		t.Errorf("writes = %v, want one each of the two made thumbnails", got)
+	// Each made thumbnail was written once, with the tag, and the refreshed
+	// one once more; nothing else was.
+	if got := st.writes(); len(got) != 2 || got["photos/a_200x200.jpg"] != 2 || got["photos/a_100x_fit@2x.webp"] != 1 {
+		t.Errorf("writes = %v, want photos/a_200x200.jpg twice (made, refreshed) and photos/a_100x_fit@2x.webp once", got)
 	}
 	for _, key := range []string{"photos/a_200x200.jpg", "photos/a_100x_fit@2x.webp"} {
 		tags, err := s.store.Tags(context.Background(), key)
@@ -117,7 +125,7 @@ func TestOutcomes(t *testing.T) {
 		}
 		all += string(b)
 	}
-	for _, want := range []string{"malformed job", "unknown version 2", "not a thumbnail key"} {
+	for _, want := range []string{"malformed job", "unknown version 3", "not a thumbnail key"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("dead-letter reasons %q do not mention %q", all, want)
 		}

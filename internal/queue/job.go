@@ -14,8 +14,15 @@ import (
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
-// JobVersion is the version of the job message this package writes and reads.
-const JobVersion = 1
+// Versions of the job message. Version 1 asks for a thumbnail to exist;
+// version 2 adds "refresh". Encode writes version 1 unless the job asks for
+// a refresh, so that workers that know only version 1 keep running every
+// other job (and dead-letter a refresh as an unknown version, not as
+// garbage); Decode reads both.
+const (
+	JobVersion        = 1
+	RefreshJobVersion = 2
+)
 
 // MaxJobBytes is the largest job message Decode reads. A job holds one key
 // of at most thumbkey.MaxKeyBytes, a short reason and a time, so anything
@@ -36,6 +43,10 @@ type Job struct {
 	Key        string    // thumbnail key, e.g. "photos/earth_200x200.jpg"
 	Reason     string    // why it was queued: "backfill", "popular", ...
 	EnqueuedAt time.Time // when it was queued; zero when the sender did not say
+	// Refresh asks for a stored thumbnail to be written again, so that a
+	// lifecycle rule counting from its last write does not expire it while
+	// it is still read; a missing one is made.
+	Refresh bool
 }
 
 // jobV1 is the wire form of a version 1 job.
@@ -44,6 +55,7 @@ type jobV1 struct {
 	Key        string     `json:"key"`
 	Reason     string     `json:"reason,omitempty"`
 	EnqueuedAt *time.Time `json:"enqueued_at,omitempty"`
+	Refresh    bool       `json:"refresh,omitempty"` // version 2
 }
 
 // Encode writes a job as a version 1 message. It refuses a job that Decode
@@ -53,6 +65,9 @@ func Encode(j Job) ([]byte, error) {
 		return nil, err
 	}
 	w := jobV1{V: JobVersion, Key: j.Key, Reason: j.Reason}
+	if j.Refresh {
+		w.V, w.Refresh = RefreshJobVersion, true
+	}
 	if !j.EnqueuedAt.IsZero() {
 		t := j.EnqueuedAt.UTC()
 		w.EnqueuedAt = &t
@@ -72,8 +87,8 @@ func Encode(j Job) ([]byte, error) {
 
 // Decode reads a job message strictly: one JSON object with "v" equal to 1,
 // a "key" that parses as a thumbnail key, an optional "reason" and an
-// optional RFC 3339 "enqueued_at", and nothing else. Every refusal wraps
-// ErrMalformedJob.
+// optional RFC 3339 "enqueued_at", and nothing else; version 2 may also
+// have a boolean "refresh". Every refusal wraps ErrMalformedJob.
 func Decode(body []byte) (Job, error) {
 	if len(body) > MaxJobBytes {
 		return Job{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformedJob, len(body), MaxJobBytes)
@@ -95,11 +110,15 @@ func Decode(body []byte) (Job, error) {
 	if !ok {
 		return Job{}, fmt.Errorf("%w: no version (\"v\")", ErrMalformedJob)
 	}
-	if string(v) != strconv.Itoa(JobVersion) {
-		return Job{}, fmt.Errorf("%w: unknown version %s (want %d)", ErrMalformedJob, truncate(v, 32), JobVersion)
-	}
 	var w jobV1
 	targets := map[string]any{"v": &w.V, "key": &w.Key, "reason": &w.Reason, "enqueued_at": &w.EnqueuedAt}
+	switch string(v) {
+	case strconv.Itoa(JobVersion):
+	case strconv.Itoa(RefreshJobVersion):
+		targets["refresh"] = &w.Refresh
+	default:
+		return Job{}, fmt.Errorf("%w: unknown version %s (want %d or %d)", ErrMalformedJob, truncate(v, 32), JobVersion, RefreshJobVersion)
+	}
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		raw := fields[name]
 		target, ok := targets[name]
@@ -110,7 +129,7 @@ func Decode(body []byte) (Job, error) {
 			return Job{}, fmt.Errorf("%w: field %q: %w", ErrMalformedJob, name, err)
 		}
 	}
-	j := Job{Key: w.Key, Reason: w.Reason}
+	j := Job{Key: w.Key, Reason: w.Reason, Refresh: w.Refresh}
 	if w.EnqueuedAt != nil {
 		j.EnqueuedAt = *w.EnqueuedAt
 	}

@@ -22,6 +22,8 @@ func TestEncodeDecode(t *testing.T) {
 		{"html characters unescaped", Job{Key: "a<b>&c_10x.png", Reason: "popular"},
 			`{"v":1,"key":"a<b>&c_10x.png","reason":"popular"}`},
 		{"non-UTF-8-safe characters", Job{Key: "dir/ünï\u2028_1x1.avif"}, `{"v":1,"key":"dir/ünï\u2028_1x1.avif"}`},
+		{"refresh", Job{Key: "a_1x1.jpg", Reason: "refresh", Refresh: true},
+			`{"v":2,"key":"a_1x1.jpg","reason":"refresh","refresh":true}`},
 		{"longest key", Job{Key: strings.Repeat("a", thumbkey.MaxKeyBytes-10) + "_1x1.jpeg", Reason: strings.Repeat("r", MaxReasonBytes)}, ""},
 	}
 	for _, tt := range tests {
@@ -37,7 +39,7 @@ func TestEncodeDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode(%s): %v", body, err)
 			}
-			if got.Key != tt.job.Key || got.Reason != tt.job.Reason || !got.EnqueuedAt.Equal(tt.job.EnqueuedAt) {
+			if got.Key != tt.job.Key || got.Reason != tt.job.Reason || !got.EnqueuedAt.Equal(tt.job.EnqueuedAt) || got.Refresh != tt.job.Refresh {
 				t.Errorf("Decode(Encode(%+v)) = %+v", tt.job, got)
 			}
 		})
@@ -55,6 +57,8 @@ func TestDecodeAccepts(t *testing.T) {
 			Job{Key: "a_1x1.jpg", EnqueuedAt: time.Date(2026, 1, 2, 1, 4, 5, 0, time.UTC)}},
 		{"null optional fields", `{"v":1,"key":"a_1x1.jpg","reason":null,"enqueued_at":null}`, Job{Key: "a_1x1.jpg"}},
 		{"escaped key", `{"v":1,"key":"a\u005f1x1.jpg"}`, Job{Key: "a_1x1.jpg"}},
+		{"version 2 refresh", `{"v":2,"key":"a_1x1.jpg","refresh":true}`, Job{Key: "a_1x1.jpg", Refresh: true}},
+		{"version 2 without refresh", `{"v":2,"key":"a_1x1.jpg"}`, Job{Key: "a_1x1.jpg"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +66,7 @@ func TestDecodeAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
-			if got.Key != tt.want.Key || got.Reason != tt.want.Reason || !got.EnqueuedAt.Equal(tt.want.EnqueuedAt) {
+			if got.Key != tt.want.Key || got.Reason != tt.want.Reason || !got.EnqueuedAt.Equal(tt.want.EnqueuedAt) || got.Refresh != tt.want.Refresh {
 				t.Errorf("Decode = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -83,7 +87,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"truncated", `{"v":1,"key":"a_1x1.jpg"`, nil, "unexpected end"},
 		{"trailing data", `{"v":1,"key":"a_1x1.jpg"} {}`, nil, "invalid character"},
 		{"no version", `{"key":"a_1x1.jpg"}`, nil, "no version"},
-		{"version 2", `{"v":2,"key":"a_1x1.jpg","colour":"red"}`, nil, "unknown version 2"},
+		{"version 3", `{"v":3,"key":"a_1x1.jpg","colour":"red"}`, nil, "unknown version 3"},
+		{"refresh in version 1", `{"v":1,"key":"a_1x1.jpg","refresh":true}`, nil, `unknown field "refresh"`},
+		{"refresh not a boolean", `{"v":2,"key":"a_1x1.jpg","refresh":"yes"}`, nil, `field "refresh"`},
+		{"unknown field in version 2", `{"v":2,"key":"a_1x1.jpg","colour":"red"}`, nil, `unknown field "colour"`},
 		{"version 0", `{"v":0,"key":"a_1x1.jpg"}`, nil, "unknown version 0"},
 		{"version as string", `{"v":"1","key":"a_1x1.jpg"}`, nil, "unknown version \"1\""},
 		{"version 1.0", `{"v":1.0,"key":"a_1x1.jpg"}`, nil, "unknown version 1.0"},
@@ -143,7 +150,7 @@ func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"v":1,"key":"photos/earth_200x200.jpg","reason":"backfill","enqueued_at":"2026-03-01T12:30:00Z"}`,
 		`{"v":1,"key":"a_x300_fill@2x.webp"}`,
-		`{"v":2}`, `{"v":1,"key":"../a_1x1.jpg"}`, `{"v":1,"key":"a_1x1.jpg","x":1}`, `[]`, `null`, `"`, ``,
+		`{"v":2}`, `{"v":2,"key":"a_1x1.jpg","refresh":true}`, `{"v":1,"key":"../a_1x1.jpg"}`, `{"v":1,"key":"a_1x1.jpg","x":1}`, `[]`, `null`, `"`, ``,
 		`{"v":1,"key":"a_1x1.jpg","enqueued_at":"0000-01-01T00:00:00Z"}`,
 	} {
 		f.Add([]byte(seed))
@@ -164,7 +171,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Decode(Encode(%+v)) = %v", job, err)
 		}
-		if back.Key != job.Key || back.Reason != job.Reason || !back.EnqueuedAt.Equal(job.EnqueuedAt) {
+		if back.Key != job.Key || back.Reason != job.Reason || !back.EnqueuedAt.Equal(job.EnqueuedAt) || back.Refresh != job.Refresh {
 			t.Fatalf("round trip of %+v gave %+v", job, back)
 		}
 	})

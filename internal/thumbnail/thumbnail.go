@@ -153,6 +153,9 @@ type Result struct {
 	// Stored is true when this call wrote the thumbnail; false with a nil
 	// SaveErr means store-back is off or another writer won.
 	Stored bool
+	// Refreshed is true when Refresh wrote a stored thumbnail again (then
+	// Existing holds its attributes from before).
+	Refreshed bool
 	// SaveErr is a failed store-back. The thumbnail is still good to serve.
 	SaveErr error
 }
@@ -181,6 +184,46 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	if m.cfg.StoreBack {
 		res.Stored, res.SaveErr = m.save(ctx, res)
 	}
+	return res, nil
+}
+
+// Refresh writes a stored thumbnail again, unchanged, so that a lifecycle
+// rule counting from an object's last write starts its count over while the
+// thumbnail is still read. A thumbnail that is not stored is made as Ensure
+// makes it. The rewrite is unconditional: one that a cleanup deleted a
+// moment before comes back, which is what refreshing a thumbnail that is
+// still read asks for.
+func (m *Maker) Refresh(ctx context.Context, k thumbkey.Key) (*Result, error) {
+	if err := m.cfg.Policy.Check(k); err != nil {
+		return nil, err
+	}
+	if !m.cfg.StoreBack {
+		return m.Ensure(ctx, k) // nothing is stored, so nothing expires
+	}
+	key := k.String()
+	obj, err := m.store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return m.Ensure(ctx, k)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get stored thumbnail: %w", err)
+	}
+	data, err := m.readBody(obj)
+	if err != nil {
+		return nil, fmt.Errorf("read stored thumbnail %s: %w", key, err)
+	}
+	res := &Result{Key: key, Existing: &obj.Attrs, ContentType: obj.ContentType, CacheControl: m.cfg.CacheControl}
+	err = m.store.Put(ctx, key, data, store.PutOptions{
+		ContentType:  obj.ContentType,
+		CacheControl: m.cfg.CacheControl,
+		StorageClass: m.cfg.StorageClass,
+		Tags:         m.cfg.Tags,
+	})
+	if err != nil {
+		res.SaveErr = fmt.Errorf("rewrite %s: %w", key, err)
+		return res, nil
+	}
+	res.Stored, res.Refreshed = true, true
 	return res, nil
 }
 

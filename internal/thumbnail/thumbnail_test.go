@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -98,6 +99,46 @@ func TestEnsure(t *testing.T) {
 				t.Fatalf("second Ensure = %+v, %v; want the existing thumbnail", again, err)
 			}
 		})
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	m, st := newMaker(t, cfg)
+	k, err := thumbkey.Parse("photos/earth_200x200.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not stored yet: Refresh makes it.
+	res, err := m.Refresh(ctx, k)
+	if err != nil || !res.Stored || res.Refreshed || res.Image.Data == nil {
+		t.Fatalf("Refresh of a missing thumbnail = %+v, %v; want it made", res, err)
+	}
+	made, err := st.Head(ctx, k.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a later write has a later time
+	res, err = m.Refresh(ctx, k)
+	if err != nil || !res.Stored || !res.Refreshed || res.SaveErr != nil || res.Existing == nil || res.Image.Data != nil {
+		t.Fatalf("Refresh of a stored thumbnail = %+v, %v; want it written again, not made", res, err)
+	}
+	now, err := st.Head(ctx, k.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !now.LastModified.After(made.LastModified) || now.ETag != made.ETag || now.ContentType != "image/webp" || now.CacheControl != cfg.CacheControl {
+		t.Errorf("after Refresh: %+v; before: %+v; want the same object written again", now, made)
+	}
+	tags, err := st.Tags(ctx, k.String())
+	if err != nil || tags["thumbnail"] != "yes" {
+		t.Errorf("tags after Refresh = %v, %v; want thumbnail=yes kept", tags, err)
+	}
+	// The size policy holds for refreshes too.
+	big, _ := thumbkey.Parse("photos/earth_9000x.jpg")
+	if _, err := m.Refresh(ctx, big); !errors.Is(err, ErrSizeNotAllowed) {
+		t.Errorf("Refresh of a size the policy refuses: %v, want ErrSizeNotAllowed", err)
 	}
 }
 
