@@ -43,6 +43,11 @@ type Config struct {
 	NewWithin time.Duration
 	// MaxJobs caps the jobs queued per run.
 	MaxJobs int
+	// ExpireDays is the bucket's lifecycle rule for thumbnails (s3thumb
+	// setup --expire-days): they expire this many days after their last
+	// write. Stored thumbnails still read are refreshed (written again)
+	// before then. 0: no rule, no refreshes.
+	ExpireDays int
 	// StaleAfter is how long a thumbnail must go unread to be stale.
 	StaleAfter time.Duration
 	// DeleteStale deletes stale thumbnails (verified by tag first); without
@@ -119,6 +124,8 @@ func (c Config) Validate() error {
 		return bad("new within %v: want 0 (uploads are never new) or more", c.NewWithin)
 	case c.MaxJobs < 0:
 		return bad("max jobs %d: want 0 (none) or more", c.MaxJobs)
+	case c.ExpireDays < 0:
+		return bad("expire days %d: want 0 (no lifecycle rule) or more", c.ExpireDays)
 	case c.StaleAfter < 24*time.Hour:
 		return bad("stale after %v: want at least a day (logs arrive hours late)", c.StaleAfter)
 	case c.DedupeWindow < time.Hour:

@@ -25,10 +25,12 @@ type ClassShare struct {
 	Popular  bool    `json:"popular"`
 }
 
-// Job is a thumbnail the analyzer wants made.
+// Job is a thumbnail the analyzer wants made, or with Refresh written
+// again before the lifecycle rule expires it.
 type Job struct {
-	Key    string `json:"key"`
-	Reason string `json:"reason"`
+	Key     string `json:"key"`
+	Reason  string `json:"reason"`
+	Refresh bool   `json:"refresh,omitempty"`
 }
 
 // Plan is what the analyzer decided.
@@ -37,8 +39,11 @@ type Plan struct {
 	Jobs    []Job        `json:"jobs"`
 	// Capped counts the jobs left out by MaxJobs.
 	Capped int `json:"capped,omitempty"`
-	// Heads counts the HEAD requests made to learn whether thumbnails exist.
+	// Heads counts the HEAD requests made to learn whether thumbnails exist
+	// or when they were written.
 	Heads int `json:"heads,omitempty"`
+	// Refreshes counts the jobs that are refreshes.
+	Refreshes int `json:"refreshes,omitempty"`
 }
 
 // popularClasses ranks the size classes by their requests in the window
@@ -67,12 +72,13 @@ func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
 	return out
 }
 
-// candidate is a thumbnail to make.
+// candidate is a thumbnail to make or refresh.
 type candidate struct {
 	key      string
 	expected float64 // requests expected in the next window
 	requests int64   // its original's requests in the window
 	isNew    bool
+	refresh  bool
 }
 
 // rate is an original's thumbnail requests per day over the part of the
@@ -144,12 +150,25 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			cands = append(cands, candidate{key: key, expected: exp, requests: n, isNew: isNew})
 		}
 	}
+	cands = append(cands, refreshCandidates(s, cfg, now)...)
 	slices.SortFunc(cands, func(a, b candidate) int {
 		return cmp.Or(cmp.Compare(b.expected, a.expected), cmp.Compare(a.key, b.key))
 	})
 	for _, c := range cands {
 		if len(p.Jobs) >= cfg.MaxJobs {
 			p.Capped++
+			continue
+		}
+		if c.refresh {
+			due, err := refreshDue(ctx, s, cfg, now, c.key, head, p)
+			if err != nil {
+				return nil, err
+			}
+			if due {
+				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true,
+					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
+				p.Refreshes++
+			}
 			continue
 		}
 		if t := s.Thumbs.get(c.key); (t == nil || t.Exists == Unknown) && head != nil {
@@ -173,6 +192,76 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 	return p, nil
 }
 
+// refreshAhead is how long before the lifecycle rule would expire a
+// thumbnail that is still read the analyzer has it written again: long
+// enough for a daily run and logs delivered a day late.
+const refreshAhead = 48 * time.Hour
+
+// lifecycleDue is when a lifecycle rule of days expires an object written
+// at unix time written: S3 adds the days to the write time and rounds up to
+// the next midnight UTC.
+func lifecycleDue(written int64, days int) int64 {
+	const day = 24 * 3600
+	t := written + int64(days)*day
+	return (t + day - 1) / day * day
+}
+
+// refreshCandidates are the stored thumbnails still read, at least
+// MinExpected times expected in the next window from their own reads, that
+// the lifecycle rule (cfg.ExpireDays) expires before now+refreshAhead, or
+// whose write time the state does not know: a refresh writes them again so
+// that the rule's count starts over. Thumbnails refreshed within
+// refreshAhead are left alone while the logs catch up with the write.
+func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
+	if cfg.ExpireDays == 0 {
+		return nil
+	}
+	windowStart := now.Add(-cfg.Window).Unix()
+	horizon := now.Add(refreshAhead).Unix()
+	var out []candidate
+	for key, t := range s.Thumbs.All() {
+		if t.Exists != Stored || t.LastRead < windowStart || t.Refresh >= now.Add(-refreshAhead).Unix() {
+			continue
+		}
+		if written := max(t.LastWrite, t.Refresh); written != 0 && lifecycleDue(written, cfg.ExpireDays) > horizon {
+			continue
+		}
+		days := max(now.Sub(time.Unix(t.FirstSeen, 0)).Hours()/24, 1)
+		exp := float64(t.Reads) / days * float64(cfg.windowDays())
+		if exp < cfg.MinExpected {
+			continue
+		}
+		out = append(out, candidate{key: key, expected: exp, refresh: true})
+	}
+	return out
+}
+
+// refreshDue tells whether the refresh candidate key is due, learning its
+// write time with a HEAD when the state does not know it (a thumbnail
+// written before the logs the analyzer has read).
+func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key string, head Header, p *Plan) (bool, error) {
+	t := s.Thumbs.get(key)
+	if t.LastWrite != 0 || t.Refresh != 0 {
+		return true, nil
+	}
+	if head == nil {
+		return false, nil // nothing to ask: wait for the logs to show a write
+	}
+	p.Heads++
+	attrs, err := head.Head(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		t.setExists(Gone, now.Unix(), byCheck)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("head %s: %w", key, err)
+	case attrs.LastModified.IsZero():
+		return false, nil
+	}
+	t.LastWrite = attrs.LastModified.Unix()
+	return lifecycleDue(t.LastWrite, cfg.ExpireDays) <= now.Add(refreshAhead).Unix(), nil
+}
+
 // thumbFor returns the state's entry for a thumbnail key, adding it.
 func thumbFor(s *State, key string) *Thumb {
 	if t := s.thumb(key); t != nil {
@@ -185,6 +274,10 @@ func thumbFor(s *State, key string) *Thumb {
 func markQueued(s *State, jobs []Job, now time.Time) {
 	for _, j := range jobs {
 		t := thumbFor(s, j.Key)
+		if j.Refresh {
+			t.Refresh = now.Unix()
+			continue
+		}
 		t.Pregen = now.Unix()
 		t.PregenRead = false
 	}

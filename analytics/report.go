@@ -32,6 +32,8 @@ type Report struct {
 	JobsQueued int   `json:"jobs_queued"`
 	JobsCapped int   `json:"jobs_capped,omitempty"`
 	Heads      int   `json:"heads,omitempty"`
+	// Refreshes counts the jobs (queued or planned) that are refreshes.
+	Refreshes int `json:"refreshes,omitempty"`
 
 	Stale      []Stale `json:"stale,omitempty"`
 	Deleted    int     `json:"deleted"`
@@ -76,7 +78,7 @@ const (
 func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
 	r := &Report{
 		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
-		JobsCapped: p.Capped, Heads: p.Heads, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
+		JobsCapped: p.Capped, Heads: p.Heads, Refreshes: p.Refreshes, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
 	}
 	if !cfg.DryRun {
 		r.JobsQueued = len(p.Jobs)
@@ -149,6 +151,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		verb = "planned (dry run)"
 	}
 	p("jobs %s\t%d", verb, max(r.JobsQueued, len(r.Jobs)*boolInt(r.DryRun)))
+	if r.Refreshes > 0 {
+		p("\t(%d of them refreshes)", r.Refreshes)
+	}
 	if r.JobsCapped > 0 {
 		p("\t(%d more over --max-jobs)", r.JobsCapped)
 	}
@@ -181,7 +186,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.DryRun && len(r.Jobs) > 0 {
 		fmt.Fprintf(w, "\nplan (dry run)\n")
 		for _, j := range r.Jobs {
-			p("queue\t%s\t%s\n", j.Key, j.Reason)
+			verb := "queue"
+			if j.Refresh {
+				verb = "refresh"
+			}
+			p("%s\t%s\t%s\n", verb, j.Key, j.Reason)
 		}
 		for _, s := range r.Stale {
 			p("stale\t%s\tlast read %s\n", s.Key, s.LastRead.Format(time.DateOnly))

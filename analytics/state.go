@@ -121,6 +121,9 @@ type Thumb struct {
 	// it after that while it had not been read before (a miss avoided).
 	Pregen     int64 `json:"pregen,omitempty"`
 	PregenRead bool  `json:"pregen_read,omitempty"`
+	// Refresh is when the analyzer last queued a refresh of it (see
+	// Config.ExpireDays).
+	Refresh int64 `json:"refresh,omitempty"`
 
 	orig, class int32 // numbers in State.origs and State.classes
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/awssetup"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
@@ -38,6 +39,7 @@ func analyzeCommand() *cli.Command {
 		&cli.BoolFlag{Name: "list-new", Usage: "also list --store for new originals (uploads the logs may not show)"},
 		&cli.IntFlag{Name: "max-jobs", Value: d.MaxJobs, Usage: "most jobs queued per run"},
 		&cli.DurationFlag{Name: "stale-after", Value: d.StaleAfter, Usage: "a thumbnail unread this long is stale"},
+		&cli.IntFlag{Name: "expire-days", Value: awssetup.DefaultExpireDays, Usage: "the bucket's lifecycle rule for thumbnails, as given to setup: thumbnails still read are written again before it expires them (0: no rule; a file:// store has none unless this is set)"},
 		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
@@ -69,6 +71,10 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.ListNew = c.Bool("list-new")
 	cfg.MaxJobs = c.Int("max-jobs")
 	cfg.StaleAfter = c.Duration("stale-after")
+	cfg.ExpireDays = c.Int("expire-days")
+	if !c.IsSet("expire-days") && strings.HasPrefix(c.String("store"), "file://") {
+		cfg.ExpireDays = 0 // a directory has no lifecycle rule
+	}
 	cfg.DeleteStale = c.Bool("delete-stale")
 	cfg.DryRun = c.Bool("dry-run")
 	cfg.DedupeWindow = c.Duration("dedupe-window")

@@ -1,0 +1,133 @@
+package analytics_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+)
+
+// TestRefreshBeforeExpiry: with a lifecycle rule of ExpireDays, the
+// thumbnails still read whose expiry falls within the next two days are
+// queued as refreshes, once; those written recently, read too rarely, or
+// gone are not. A thumbnail written before the logs begin has its write
+// time learned by a HEAD.
+func TestRefreshBeforeExpiry(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	bucketDir := t.TempDir()
+	bucket := fileStore(t, bucketDir)
+	put := func(key string, written time.Time) {
+		t.Helper()
+		if err := bucket.Put(ctx, key, []byte("thumbnail"), store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(bucketDir, filepath.FromSlash(key)), written, written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log []byte
+	n := 0
+	add := func(at time.Time, op, key string) {
+		n++
+		log = accesslog.AppendS3(log, &accesslog.Record{
+			Bucket: "b", Time: at, RequestID: strconv.Itoa(n), Operation: op,
+			Key: key, HTTPStatus: 200, ObjectSize: 9, BytesSent: 9,
+		}, accesslog.S3FieldsLatest)
+	}
+	reads := func(key string, count int) {
+		for i := range count {
+			add(now.Add(-time.Duration(i+1)*12*time.Hour), accesslog.OpWebsiteGetObject, key)
+		}
+	}
+	// due: written 9 days ago, so the 10-day rule expires it at the
+	// midnight after tomorrow noon; read 10 times this week.
+	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/due_200x200.jpg")
+	reads("photos/due_200x200.jpg", 10)
+	// fresh: written 2 days ago.
+	add(now.Add(-2*day), accesslog.OpRESTPutObject, "photos/fresh_200x200.jpg")
+	reads("photos/fresh_200x200.jpg", 10)
+	// rare: due, but read once in 9 days: let the rule have it.
+	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/rare_200x200.jpg")
+	reads("photos/rare_200x200.jpg", 1)
+	// expired: due, read, then expired by the rule.
+	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/expired_200x200.jpg")
+	reads("photos/expired_200x200.jpg", 10)
+	add(now.Add(-time.Hour), accesslog.OpExpireObject, "photos/expired_200x200.jpg")
+	// old and young: written before the logs begin; HEAD tells.
+	put("photos/old_200x200.jpg", now.Add(-9*day-time.Hour))
+	reads("photos/old_200x200.jpg", 10)
+	put("photos/young_200x200.jpg", now.Add(-3*day))
+	reads("photos/young_200x200.jpg", 10)
+
+	logs := fileStore(t, "")
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now, "A1"), log, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.OpenFile(t.TempDir(), queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := fileStore(t, "")
+	cfg := analytics.DefaultConfig()
+	cfg.ExpireDays = 10
+	a := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Queue: q, Now: func() time.Time { return now }})
+	rep, err := a.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshed []string
+	msgs, err := q.Receive(ctx, queue.MaxBatch, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		j, err := queue.Decode(m.Body)
+		if err != nil {
+			t.Fatalf("job %q: %v", m.Body, err)
+		}
+		if j.Refresh {
+			refreshed = append(refreshed, j.Key)
+		}
+	}
+	slices.Sort(refreshed)
+	if want := []string{"photos/due_200x200.jpg", "photos/old_200x200.jpg"}; !slices.Equal(refreshed, want) {
+		t.Errorf("refreshes queued for %q, want %q", refreshed, want)
+	}
+	if rep.Refreshes != 2 || rep.Heads != 2 {
+		t.Errorf("report: %d refreshes, %d heads; want 2 and 2 (old and young)", rep.Refreshes, rep.Heads)
+	}
+	s := loadState(t, state)
+	if th, err := s.ThumbState("photos/due_200x200.jpg"); err != nil || th.Refresh != now.Unix() {
+		t.Errorf("state of the refreshed thumbnail: %+v, %v; want its refresh time", th, err)
+	}
+
+	// The next run, before the logs show the rewrites, queues nothing again.
+	now = now.Add(2 * time.Hour)
+	rep, err = a.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refreshes != 0 || rep.Heads != 0 {
+		t.Errorf("second run: %d refreshes, %d heads; want none", rep.Refreshes, rep.Heads)
+	}
+
+	// Without a lifecycle rule, nothing is refreshed.
+	cfg.ExpireDays = 0
+	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: fileStore(t, ""), Bucket: bucket, Now: func() time.Time { return now }}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Refreshes != 0 {
+		t.Errorf("with no lifecycle rule: %d refreshes, want none", rep.Refreshes)
+	}
+}
