@@ -65,6 +65,13 @@ type Stats struct {
 
 	PregenCreated    int64 // thumbnails made through Create
 	PregenFirstReads int64 // first client reads of those: misses avoided
+
+	// Refreshed counts Create calls for thumbnails that existed: written
+	// again, their lifecycle clock restarted. RefreshedReads counts the
+	// first reads of those after the time the rule would have expired them:
+	// misses a refresh avoided.
+	Refreshed      int64
+	RefreshedReads int64
 }
 
 // sizeClass is a thumbnail size as it ends a key: "_200x200.jpg".
@@ -117,6 +124,9 @@ type thumb struct {
 	size    int64
 	pregen  bool // made through Create
 	read    bool // read by a client since it was made
+	// rescued is when the lifecycle rule would have expired it but for a
+	// refresh; zero when no refresh saved it, or once a read counted that.
+	rescued time.Time
 }
 
 type expiring struct {
@@ -172,7 +182,10 @@ type Generator struct {
 	webHost   string // host header of website requests
 	restHost  string // host header of REST requests
 	diurnal   [24]float64
-	day       int
+	day       int        // the day being generated, from 0
+	hour      int        // the next hour of it to generate
+	uploads   [24]int    // the day's uploads, by hour
+	expiring  []expiring // the day's lifecycle expirations
 	now       time.Time
 	stats     Stats
 
@@ -312,24 +325,48 @@ func (g *Generator) makeThumb(key string, t time.Time, size int64, pregen bool) 
 	if g.cfg.ExpireDays == 0 {
 		return
 	}
-	// Lifecycle expires objects at the first midnight UTC after their age
-	// passes the rule's days.
-	due := t.Add(time.Duration(g.cfg.ExpireDays) * 24 * time.Hour)
-	day := int(math.Ceil(due.Sub(g.start).Hours() / 24))
-	g.expiry[max(day, g.day)] = append(g.expiry[max(day, g.day)], expiring{key: key, created: t})
+	day := g.expiryDay(t)
+	g.expiry[day] = append(g.expiry[day], expiring{key: key, created: t})
 }
+
+// expiryDay is the index of the day the lifecycle rule expires a thumbnail
+// written at t: the first midnight UTC after its age passes the rule's
+// days (and the rule runs at night, see Day).
+func (g *Generator) expiryDay(t time.Time) int {
+	due := t.Add(time.Duration(g.cfg.ExpireDays) * 24 * time.Hour)
+	return max(int(math.Ceil(due.Sub(g.start).Hours()/24)), g.day)
+}
+
+// lifecycleHour is the hour of the day the lifecycle rule runs.
+const lifecycleHour = 3
 
 // Create records that key was made now by someone other than the responder
 // (a pre-generation worker). Its first client read counts as a miss
-// avoided. A key that exists is rewritten: its lifecycle clock restarts.
+// avoided. A key that exists is written again (a refresh): its lifecycle
+// clock restarts, and its first read after the time the rule would have
+// expired it counts as a miss avoided.
 func (g *Generator) Create(key string) {
 	if t := g.thumbs[key]; t != nil {
+		g.stats.Refreshed++
+		rescued := t.rescued
+		if rescued.IsZero() && g.cfg.ExpireDays > 0 {
+			rescued = g.start.AddDate(0, 0, g.expiryDay(t.created)).Add(lifecycleHour * time.Hour)
+		}
 		g.makeThumb(key, g.now, t.size, t.pregen)
 		g.thumbs[key].read = t.read
+		g.thumbs[key].rescued = rescued
 		return
 	}
 	g.makeThumb(key, g.now, 20_000, true)
 	g.stats.PregenCreated++
+}
+
+// Written tells when a thumbnail that exists was last written.
+func (g *Generator) Written(key string) (time.Time, bool) {
+	if t := g.thumbs[key]; t != nil {
+		return t.created, true
+	}
+	return time.Time{}, false
 }
 
 // Delete records that key was deleted (by cleanup).
@@ -353,7 +390,7 @@ func (g *Generator) PregenUnread(age time.Duration) int {
 // Stats returns the counts so far.
 func (g *Generator) Stats() Stats { return g.stats }
 
-// Now is the end of the last day generated (the start before the first).
+// Now is the end of the last hour generated (the start before the first).
 func (g *Generator) Now() time.Time { return g.now }
 
 // DaysLeft is the number of days still to generate.
@@ -369,57 +406,75 @@ func (g *Generator) Run(ctx context.Context, sink Sink) error {
 	return nil
 }
 
-// Day generates the next day's logs into sink. It returns ErrDone when every
-// day has been generated.
+// Day generates the rest of the day's logs into sink: all of the next day,
+// unless Hour has begun it. It returns ErrDone when every day has been
+// generated.
 func (g *Generator) Day(ctx context.Context, sink Sink) error {
+	for {
+		if err := g.Hour(ctx, sink); err != nil {
+			return err
+		}
+		if g.hour == 0 {
+			return nil
+		}
+	}
+}
+
+// Hour generates the next hour's logs into sink. It returns ErrDone when
+// every day has been generated.
+func (g *Generator) Hour(ctx context.Context, sink Sink) error {
 	if g.DaysLeft() <= 0 {
 		return ErrDone
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dayStart := g.start.AddDate(0, 0, g.day)
-	var uploads [24]int
-	for range g.cfg.UploadsPerDay {
-		uploads[g.hourOfDay()]++
+	if g.hour == 0 {
+		g.uploads = [24]int{}
+		for range g.cfg.UploadsPerDay {
+			g.uploads[g.hourOfDay()]++
+		}
+		g.expiring = g.expiry[g.day]
+		delete(g.expiry, g.day)
 	}
-	expiring := g.expiry[g.day]
-	delete(g.expiry, g.day)
-	for h := range 24 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hourStart := dayStart.Add(time.Duration(h) * time.Hour)
-		g.events = g.events[:0]
-		mean := float64(g.cfg.RequestsPerDay) * g.diurnal[h]
-		n := int(mean*(0.95+0.1*g.rng.Float64()) + 0.5)
-		for range n {
-			g.addEvent(evRequest, "")
-		}
-		for range uploads[h] {
-			g.addEvent(evUpload, "")
-		}
-		if h == 3 { // lifecycle runs at night
-			for _, e := range expiring {
-				if t := g.thumbs[e.key]; t != nil && t.created.Equal(e.created) {
-					g.addEvent(evExpire, e.key)
-				}
+	h := g.hour
+	hourStart := dayStart.Add(time.Duration(h) * time.Hour)
+	g.events = g.events[:0]
+	mean := float64(g.cfg.RequestsPerDay) * g.diurnal[h]
+	n := int(mean*(0.95+0.1*g.rng.Float64()) + 0.5)
+	for range n {
+		g.addEvent(evRequest, "")
+	}
+	for range g.uploads[h] {
+		g.addEvent(evUpload, "")
+	}
+	if h == lifecycleHour {
+		for _, e := range g.expiring {
+			if t := g.thumbs[e.key]; t != nil && t.created.Equal(e.created) {
+				g.addEvent(evExpire, e.key)
 			}
 		}
-		slices.SortFunc(g.events, func(a, b event) int {
-			if a.at != b.at {
-				return int(a.at - b.at)
-			}
-			return a.seq - b.seq
-		})
-		g.startObjects()
-		for _, e := range g.events {
-			g.now = hourStart.Add(e.at)
-			g.simulate(e)
-		}
-		if err := g.flushObjects(ctx, sink, hourStart); err != nil {
-			return err
-		}
 	}
-	g.day++
-	g.now = dayStart.AddDate(0, 0, 1)
+	slices.SortFunc(g.events, func(a, b event) int {
+		if a.at != b.at {
+			return int(a.at - b.at)
+		}
+		return a.seq - b.seq
+	})
+	g.startObjects()
+	for _, e := range g.events {
+		g.now = hourStart.Add(e.at)
+		g.simulate(e)
+	}
+	if err := g.flushObjects(ctx, sink, hourStart); err != nil {
+		return err
+	}
+	g.now = hourStart.Add(time.Hour)
+	if g.hour++; g.hour == 24 {
+		g.hour = 0
+		g.day++
+	}
 	return nil
 }
 
@@ -511,6 +566,10 @@ func (g *Generator) thumbnailRequest() {
 		g.stats.Hits++
 		if t.pregen && !t.read {
 			g.stats.PregenFirstReads++
+		}
+		if !t.rescued.IsZero() && !g.now.Before(t.rescued) {
+			g.stats.RefreshedReads++
+			t.rescued = time.Time{}
 		}
 		t.read = true
 		g.websiteRecord(t.key, t.getURI, 200, "", t.size, t.size, 3+g.rng.Int64N(40))

@@ -321,6 +321,43 @@ func TestGeneratorDeterministic(t *testing.T) {
 	}
 }
 
+// TestHourByHour: generating hour by hour, with Now advancing an hour at a
+// time, gives the logs that generating day by day gives.
+func TestHourByHour(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Days = 2
+	_, byDay := generate(t, cfg)
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byHour []logObject
+	sink := SinkFunc(func(_ context.Context, key string, body []byte) error {
+		byHour = append(byHour, logObject{key, bytes.Clone(body)})
+		return nil
+	})
+	for i := 1; ; i++ {
+		err := g.Hour(context.Background(), sink)
+		if errors.Is(err, ErrDone) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := cfg.Start.Add(time.Duration(i) * time.Hour); !g.Now().Equal(want) {
+			t.Fatalf("Now after %d hours = %v, want %v", i, g.Now(), want)
+		}
+	}
+	if len(byHour) != len(byDay) {
+		t.Fatalf("%d log objects hour by hour, %d day by day", len(byHour), len(byDay))
+	}
+	for i := range byDay {
+		if byHour[i].key != byDay[i].key || !bytes.Equal(byHour[i].body, byDay[i].body) {
+			t.Fatalf("log object %d differs: %s hour by hour, %s day by day", i, byHour[i].key, byDay[i].key)
+		}
+	}
+}
+
 func TestGeneratorCreateAndDelete(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Days, cfg.Originals, cfg.RequestsPerDay, cfg.UploadsPerDay = 3, 50, 20000, 0

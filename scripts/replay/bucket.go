@@ -7,16 +7,20 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
 // memLogs keeps the generated log objects in memory: the generator writes
-// them (loggen.Sink) and the analyzer reads them (analytics.LogSource).
+// them (loggen.Sink) and the analyzer reads them (analytics.LogSource). An
+// object is listed once the time its key says S3 delivered it has come.
 type memLogs struct {
+	now     func() time.Time
 	keys    []string // sorted
 	objects map[string][]byte
 }
@@ -46,6 +50,13 @@ func (m *memLogs) List(ctx context.Context, prefix, startAfter string, fn func(s
 		if !strings.HasPrefix(k, prefix) || k <= startAfter {
 			continue
 		}
+		lk, err := accesslog.ParseLogKey(k)
+		if err != nil {
+			return fmt.Errorf("log object %s: %w", k, err)
+		}
+		if lk.Time.After(m.now()) {
+			continue // not delivered yet
+		}
 		if err := fn(store.Attrs{Key: k, Size: int64(len(m.objects[k]))}); err != nil {
 			return err
 		}
@@ -58,10 +69,11 @@ func (m *memLogs) List(ctx context.Context, prefix, startAfter string, fn func(s
 type genBucket struct{ g *loggen.Generator }
 
 func (b *genBucket) Head(_ context.Context, key string) (store.Attrs, error) {
-	if !b.g.Exists(key) {
+	written, ok := b.g.Written(key)
+	if !ok {
 		return store.Attrs{}, fmt.Errorf("head %s: %w", key, store.ErrNotFound)
 	}
-	return store.Attrs{Key: key}, nil
+	return store.Attrs{Key: key, LastModified: written}, nil
 }
 
 func (b *genBucket) Tags(_ context.Context, key string) (map[string]string, error) {
@@ -96,7 +108,7 @@ func (m *marker) Send(_ context.Context, bodies [][]byte) error {
 			return err
 		}
 		m.jobs++
-		if !m.g.Exists(j.Key) {
+		if j.Refresh || !m.g.Exists(j.Key) {
 			m.g.Create(j.Key)
 		}
 	}

@@ -6,7 +6,9 @@
 // resize speed, so no image is made). It then reports, for each next day,
 //
 //   - the share of first-request misses avoided: first reads of
-//     pre-generated thumbnails, over those plus the misses that remained;
+//     pre-generated thumbnails and first reads of refreshed thumbnails after
+//     the lifecycle rule would have expired them, over those plus the
+//     misses that remained;
 //
 //   - the share of pre-generated thumbnails never read within 7 days of
 //     being made.
@@ -48,15 +50,18 @@ func main() {
 // Day is one day of the replay.
 type Day struct {
 	Date string `json:"date"`
-	// Misses and Avoided are the day's misses and first reads of
-	// pre-generated thumbnails; AvoidedShare is Avoided/(Avoided+Misses).
+	// Misses and Avoided are the day's misses and the misses avoided (first
+	// reads of pre-generated thumbnails, and of refreshed ones after they
+	// would have expired); AvoidedShare is Avoided/(Avoided+Misses).
 	Misses       int64   `json:"misses"`
 	Avoided      int64   `json:"avoided"`
 	AvoidedShare float64 `json:"avoided_share"`
 	// Queued is how many jobs the analyzer queued after the day.
 	Queued int `json:"queued"`
-	// Made is how many of them made a new thumbnail.
-	Made int64 `json:"made"`
+	// Made is how many of them made a new thumbnail, Refreshed how many
+	// wrote one again.
+	Made      int64 `json:"made"`
+	Refreshed int64 `json:"refreshed"`
 	// UnreadAfter7d is how many of the thumbnails made 7 days before are
 	// still unread.
 	UnreadAfter7d int64 `json:"unread_after_7d"`
@@ -65,8 +70,13 @@ type Day struct {
 // Result is the replay's outcome.
 type Result struct {
 	Days []Day `json:"days"`
-	// AvoidedShare is over every day after the first.
-	AvoidedShare float64 `json:"avoided_share"`
+	// Every is how often the analyzer ran.
+	Every string `json:"every"`
+	// AvoidedShare is over every day after the first; AvoidedAfterWindow
+	// over the days after the analyzer's first full window, when it has
+	// a window of history to decide from.
+	AvoidedShare       float64 `json:"avoided_share"`
+	AvoidedAfterWindow float64 `json:"avoided_after_window"`
 	// UnreadShare is over the thumbnails made at least 7 days before the
 	// end.
 	UnreadShare float64 `json:"unread_share"`
@@ -89,11 +99,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&acfg.Window, "window", acfg.Window, "analyzer --window")
 	fs.DurationVar(&acfg.NewWithin, "new-within", acfg.NewWithin, "analyzer --new-within")
 	fs.IntVar(&acfg.MaxJobs, "max-jobs", acfg.MaxJobs, "analyzer --max-jobs")
+	fs.IntVar(&gcfg.ExpireDays, "expire-days", gcfg.ExpireDays, "the bucket's lifecycle rule, days (generator and analyzer --expire-days)")
+	fs.Float64Var(&gcfg.TailShare, "tail-share", gcfg.TailShare, "generator: share of thumbnail requests for the tail sizes pages embed originals at")
+	fs.Float64Var(&gcfg.StrayShare, "stray-share", gcfg.StrayShare, "generator: share of thumbnail requests for tail sizes drawn at random")
+	every := fs.Duration("every", time.Hour, "how often the analyzer runs: whole hours that divide a day (1h as the README's cron entry; 24h for a daily run)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := replay(ctx, gcfg, acfg)
+	if *every < time.Hour || *every%time.Hour != 0 || 24*time.Hour%*every != 0 {
+		return fmt.Errorf("--every %v: want whole hours that divide a day (1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h)", *every)
+	}
+	acfg.ExpireDays = gcfg.ExpireDays // the operator tells the analyzer the bucket's rule
+	res, err := replay(ctx, gcfg, acfg, *every)
 	if err != nil {
 		return err
 	}
@@ -106,7 +124,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // replay plays the workload and measures.
-func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config) (*Result, error) {
+func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, every time.Duration) (*Result, error) {
 	g, err := loggen.New(gcfg)
 	if err != nil {
 		return nil, err
@@ -121,7 +139,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config) (*Re
 		return nil, err
 	}
 	defer state.Close()
-	logs := &memLogs{}
+	logs := &memLogs{now: g.Now}
 	bucket := &genBucket{g: g}
 	q := &marker{g: g}
 	a, err := analytics.New(acfg, analytics.Deps{
@@ -131,45 +149,45 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config) (*Re
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{}
-	var made []int64 // new thumbnails made after each day
+	res := &Result{Every: every.String()}
+	var made []int64 // new thumbnails made by each day's runs
 	for day := 0; g.DaysLeft() > 0; day++ {
 		before := g.Stats()
-		if err := g.Day(ctx, logs); err != nil {
-			return nil, err
+		d := Day{Date: g.Now().Format(time.DateOnly)}
+		for hour := 1; hour <= 24; hour++ {
+			if err := g.Hour(ctx, logs); err != nil {
+				return nil, err
+			}
+			if hour%int(every/time.Hour) != 0 {
+				continue
+			}
+			if hour == 24 && day >= 7 {
+				// Made in the runs of day-7, so 7 to 8 days old now.
+				d.UnreadAfter7d = int64(g.PregenUnread(7*24*time.Hour) - g.PregenUnread(8*24*time.Hour))
+				res.Made += made[day-7]
+				res.Unread += d.UnreadAfter7d
+			}
+			q.jobs = 0
+			ran := g.Stats()
+			if _, err := a.Run(ctx); err != nil {
+				return nil, fmt.Errorf("analyzer at %s: %w", g.Now().Format(time.DateTime), err)
+			}
+			d.Queued += q.jobs
+			d.Made += g.Stats().PregenCreated - ran.PregenCreated
+			d.Refreshed += g.Stats().Refreshed - ran.Refreshed
 		}
 		after := g.Stats()
-		d := Day{
-			Date:    g.Now().Add(-time.Hour).Format(time.DateOnly),
-			Misses:  after.Misses - before.Misses,
-			Avoided: after.PregenFirstReads - before.PregenFirstReads,
-		}
+		d.Misses = after.Misses - before.Misses
+		d.Avoided = after.PregenFirstReads + after.RefreshedReads - before.PregenFirstReads - before.RefreshedReads
 		if d.Misses+d.Avoided > 0 {
 			d.AvoidedShare = float64(d.Avoided) / float64(d.Misses+d.Avoided)
 		}
-		if day >= 7 {
-			// Made after day-7, so exactly 7 days old now.
-			d.UnreadAfter7d = int64(g.PregenUnread(7*24*time.Hour) - g.PregenUnread(8*24*time.Hour))
-			res.Made += made[day-7]
-			res.Unread += d.UnreadAfter7d
-		}
-		q.jobs = 0
-		created := after.PregenCreated
-		if _, err := a.Run(ctx); err != nil {
-			return nil, fmt.Errorf("analyzer after day %d: %w", day+1, err)
-		}
-		d.Queued = q.jobs
-		d.Made = g.Stats().PregenCreated - created
 		made = append(made, d.Made)
 		res.Days = append(res.Days, d)
 	}
-	var avoided, missed int64
-	for _, d := range res.Days[1:] {
-		avoided += d.Avoided
-		missed += d.Misses
-	}
-	if avoided+missed > 0 {
-		res.AvoidedShare = float64(avoided) / float64(avoided+missed)
+	res.AvoidedShare = avoidedShare(res.Days[1:])
+	if window := int(acfg.Window / (24 * time.Hour)); len(res.Days) > window {
+		res.AvoidedAfterWindow = avoidedShare(res.Days[window:])
 	}
 	if res.Made > 0 {
 		res.UnreadShare = float64(res.Unread) / float64(res.Made)
@@ -177,16 +195,30 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config) (*Re
 	return res, nil
 }
 
+// avoidedShare is the share of first-request misses avoided over days.
+func avoidedShare(days []Day) float64 {
+	var avoided, missed int64
+	for _, d := range days {
+		avoided += d.Avoided
+		missed += d.Misses
+	}
+	if avoided+missed == 0 {
+		return 0
+	}
+	return float64(avoided) / float64(avoided+missed)
+}
+
 func (r *Result) write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "day\tmisses\tavoided\tavoided share\tqueued after\tmade\tunread 7d later\t")
+	fmt.Fprintln(tw, "day\tmisses\tavoided\tavoided share\tqueued after\tmade\trefreshed\tunread 7d later\t")
 	for _, d := range r.Days {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t\n", d.Date, d.Misses, d.Avoided, 100*d.AvoidedShare, d.Queued, d.Made, d.UnreadAfter7d)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t\n", d.Date, d.Misses, d.Avoided, 100*d.AvoidedShare, d.Queued, d.Made, d.Refreshed, d.UnreadAfter7d)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nfirst-request misses avoided (days 2+): %.1f%%\npre-generated thumbnails unread within 7 days: %.1f%% (%d of %d)\n",
-		100*r.AvoidedShare, 100*r.UnreadShare, r.Unread, r.Made)
+	_, err := fmt.Fprintf(w, "\nanalyzer run every %s\nfirst-request misses avoided (days 2+): %.1f%%\n"+
+		"first-request misses avoided (after the first window): %.1f%%\npre-generated thumbnails unread within 7 days: %.1f%% (%d of %d)\n",
+		r.Every, 100*r.AvoidedShare, 100*r.AvoidedAfterWindow, 100*r.UnreadShare, r.Unread, r.Made)
 	return err
 }
