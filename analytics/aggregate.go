@@ -17,6 +17,7 @@ const (
 	keyOther keyKind = iota
 	keyThumb
 	keyOriginal
+	keyNew // not classified yet: seen only in records not counted
 )
 
 // keyInfo is a classified key that is not a thumbnail (thumbnails are
@@ -24,32 +25,37 @@ const (
 type keyInfo struct {
 	kind keyKind
 	orig *Original
-	key  string
 }
 
-// maxOtherKeys bounds how many keys that are neither thumbnails nor
-// originals (favicon.ico, scanners' guesses) the aggregator remembers.
-const maxOtherKeys = 1 << 16
+// maxOtherKeys bounds how many keys that are not originals the aggregator
+// remembers: keys of records it ignores (HEADs, listings), keys that are
+// neither thumbnails nor originals (favicon.ico, scanners' guesses).
+const maxOtherKeys = 1 << 17
 
-// maxSpareKeys bounds the keys the aggregator hands the parser (as its
-// accesslog.Keys) besides those it counts: keys of records it ignores.
-const maxSpareKeys = 1 << 16
+// keyHit is a key as the aggregator last found it: its string, hash, kind
+// and number (in the state's thumbnails for keyThumb, else in
+// Aggregator.others; -1 for a keyNew not held).
+type keyHit struct {
+	key  string
+	hash uint64
+	kind keyKind
+	n    int32
+}
 
 // Aggregator adds access log records to a State. It parses each distinct
 // key once; as the parser's accesslog.Keys (see ReaderConfig) it finds a
-// thumbnail with one lookup in the state's table while the line is
-// parsed, and counts the record without looking again. It allocates
-// nothing for a key it has seen. It is not safe for concurrent use.
+// key, with one hash and one lookup, while the line is parsed, and counts
+// the record without looking again. It allocates nothing for a key it has
+// seen. It is not safe for concurrent use.
 type Aggregator struct {
-	s      *State
-	keys   map[string]keyInfo // originals and other keys
-	others int
-
-	// The thumbnail the parser last asked for (Key): Add finds it there
-	// without a second lookup.
-	lastKey string
-	lastRow int32
-	spare   map[string]string
+	s *State
+	// others holds the keys that are not thumbnails (their kind in info,
+	// by number), hashed as the state's thumbnails are.
+	others   keyTable
+	info     []keyInfo
+	nOthers  int // keys in others that are not originals
+	last     keyHit
+	lastRead int64 // what the last touch of a thumbnail read (see Key)
 
 	// DedupeWindow is how long record identities are kept while records
 	// are added (0: DefaultDedupeWindow): the identities of older hours are
@@ -69,10 +75,13 @@ type Aggregator struct {
 
 // NewAggregator returns an aggregator that adds to s.
 func NewAggregator(s *State) *Aggregator {
-	a := &Aggregator{s: s, keys: make(map[string]keyInfo, len(s.Originals)), spare: make(map[string]string)}
+	a := &Aggregator{s: s, others: keyTable{seed: s.Thumbs.keys.seed}, last: keyHit{n: -1}}
 	for _, o := range s.Originals {
 		if o.Key != "" {
-			a.keys[o.Key] = keyInfo{kind: keyOriginal, orig: o, key: o.Key}
+			if _, _, ok := findKey(&a.others, o.Key, a.others.hashString(o.Key)); !ok {
+				a.others.add(o.Key, a.others.hashString(o.Key))
+				a.info = append(a.info, keyInfo{kind: keyOriginal, orig: o})
+			}
 		}
 	}
 	return a
@@ -80,24 +89,33 @@ func NewAggregator(s *State) *Aggregator {
 
 // Key makes the parser's key strings (it is an accesslog.Keys; see
 // ReaderConfig): a key the aggregator holds is handed out as the string
-// it holds, and a thumbnail's row is remembered for Add. Keys it ignores
-// are remembered up to a bound, so that most records cost no allocation.
+// it holds, and what it is is remembered for Add. Keys it has not seen are
+// remembered up to a bound, so that most records cost no allocation.
 func (a *Aggregator) Key(b []byte) string {
-	if i, ok := a.s.Thumbs.lookupBytes(b); ok {
-		a.lastKey, a.lastRow = a.s.Thumbs.key(i), i
-		return a.lastKey
+	h := a.others.hash(b)
+	if i, k, ok := findKey(&a.s.Thumbs.keys, b, h); ok {
+		a.last = keyHit{key: k, hash: h, kind: keyThumb, n: i}
+		a.lastRead = a.s.Thumbs.row(i).LastRead // starts loading the row while the line's parse ends
+		return a.last.key
 	}
-	if ki, ok := a.keys[string(b)]; ok {
-		return ki.key
+	if i, k, ok := findKey(&a.others, b, h); ok {
+		a.last = keyHit{key: k, hash: h, kind: a.info[i].kind, n: i}
+		return k
 	}
-	if s, ok := a.spare[string(b)]; ok {
-		return s
+	a.last = keyHit{key: string(b), hash: h, kind: keyNew, n: -1}
+	return a.last.key
+}
+
+// ignore counts a record of no interest. Its key, when new, is remembered
+// (up to a bound) so that the next record of it costs no allocation; a key
+// of a record counted is classified instead (see lookup).
+func (a *Aggregator) ignore(key string) {
+	a.Ignored++
+	if k := a.last; k.kind == keyNew && k.n < 0 && key == k.key && a.nOthers < maxOtherKeys {
+		a.last.n, a.last.key = a.others.add(key, k.hash)
+		a.info = append(a.info, keyInfo{kind: keyNew})
+		a.nOthers++
 	}
-	s := string(b)
-	if len(a.spare) < maxSpareKeys {
-		a.spare[s] = s
-	}
-	return s
 }
 
 // ReaderConfig returns the package's ReaderConfig with the aggregator as
@@ -137,43 +155,77 @@ func (s *State) newThumb(stem, suffix string) Thumb {
 	return Thumb{orig: s.original(stem).n, class: s.class(suffix).n}
 }
 
-// classify parses a key seen for the first time.
-func (a *Aggregator) classify(key string) (keyInfo, *Thumb) {
-	stem, suffix, err := splitThumb(key)
-	if err == nil {
-		return keyInfo{kind: keyThumb}, a.s.Thumbs.add(key, a.s.newThumb(stem, suffix))
+// find finds key as Key does, for a record Key did not make; a key not
+// held is keyNew, numbered -1.
+func (a *Aggregator) find(key string) keyHit {
+	h := a.others.hashString(key)
+	if i, k, ok := findKey(&a.s.Thumbs.keys, key, h); ok {
+		return keyHit{key: k, hash: h, kind: keyThumb, n: i}
 	}
-	if errors.Is(err, thumbkey.ErrNotThumbnail) {
-		if dot := strings.LastIndexByte(key, '.'); dot > 0 && !strings.Contains(key[dot:], "/") {
-			if _, ok := thumbkey.FormatOf(key[dot+1:]); ok {
+	if i, k, ok := findKey(&a.others, key, h); ok {
+		return keyHit{key: k, hash: h, kind: a.info[i].kind, n: i}
+	}
+	return keyHit{key: key, hash: h, kind: keyNew, n: -1}
+}
+
+// classify parses a key seen for the first time in a record counted, and
+// adds it to the state when it is a thumbnail or an original.
+func (a *Aggregator) classify(k keyHit) keyHit {
+	ki := keyInfo{kind: keyOther}
+	if stem, _, err := splitThumb(k.key); err == nil {
+		if k.n >= 0 { // held in others until now: no longer looked for there
+			a.info[k.n].kind = keyThumb
+		}
+		// The state's names of the original and class are cut from the
+		// state's own copy of the key, not from the aggregator's.
+		row := a.s.Thumbs.addRow(k.key, k.hash, Thumb{})
+		key := a.s.Thumbs.key(row)
+		*a.s.Thumbs.row(row) = a.s.newThumb(key[:len(stem)], key[len(stem):])
+		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
+	} else if errors.Is(err, thumbkey.ErrNotThumbnail) {
+		if dot := strings.LastIndexByte(k.key, '.'); dot > 0 && !strings.Contains(k.key[dot:], "/") {
+			if _, ok := thumbkey.FormatOf(k.key[dot+1:]); ok {
+				key := strings.Clone(k.key) // the state's own
 				o := a.s.original(key[:dot])
 				o.Key = key
-				return keyInfo{kind: keyOriginal, orig: o, key: key}, nil
+				ki = keyInfo{kind: keyOriginal, orig: o}
 			}
 		}
 	}
-	return keyInfo{kind: keyOther, key: key}, nil
+	switch {
+	case k.n >= 0:
+		a.info[k.n] = ki
+		if ki.kind == keyOriginal {
+			a.nOthers--
+		}
+	case ki.kind == keyOriginal || a.nOthers < maxOtherKeys:
+		if ki.kind != keyOriginal {
+			a.nOthers++
+		}
+		k.n, k.key = a.others.add(k.key, k.hash)
+		a.info = append(a.info, ki)
+	}
+	k.kind = ki.kind
+	return k
 }
 
 // lookup returns the classified key, and the thumbnail when it is one.
 func (a *Aggregator) lookup(key string) (keyInfo, *Thumb) {
-	if key == a.lastKey { // the same string (cheap to compare) or an equal one
-		return keyInfo{kind: keyThumb}, a.s.Thumbs.row(a.lastRow)
+	k := a.last
+	if key != k.key { // the same string (cheap to compare) or an equal one
+		k = a.find(key)
 	}
-	if t := a.s.Thumbs.get(key); t != nil {
-		return keyInfo{kind: keyThumb}, t
+	if k.kind == keyNew {
+		k = a.classify(k)
+		a.last = k
 	}
-	if ki, ok := a.keys[key]; ok {
-		return ki, nil
+	switch k.kind {
+	case keyThumb:
+		return keyInfo{kind: keyThumb}, a.s.Thumbs.row(k.n)
+	case keyOriginal:
+		return a.info[k.n], nil
 	}
-	ki, t := a.classify(key)
-	if ki.kind == keyOriginal || ki.kind == keyOther && a.others < maxOtherKeys {
-		if ki.kind == keyOther {
-			a.others++
-		}
-		a.keys[key] = ki
-	}
-	return ki, t
+	return keyInfo{kind: keyOther}, nil
 }
 
 // dayAt returns the counters of the day of unix time t.
@@ -202,7 +254,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		return
 	case kind == accesslog.KindRead, kind == accesslog.KindWrite, kind == accesslog.KindDelete, kind == accesslog.KindExpire:
 	default:
-		a.Ignored++
+		a.ignore(rec.Key)
 		return
 	}
 	t := rec.Time.Unix()

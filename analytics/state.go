@@ -263,7 +263,7 @@ func (s *State) link() error {
 			return fmt.Errorf("%w: day %d: no entry", ErrBadState, d)
 		}
 	}
-	for r := range s.Thumbs.n {
+	for r := range int32(s.Thumbs.Len()) {
 		key := s.Thumbs.key(r)
 		stem, suffix, err := splitThumb(key)
 		if err != nil {

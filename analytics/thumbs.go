@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"iter"
 	"slices"
@@ -18,63 +17,34 @@ import (
 const thumbChunk = 4096
 
 // Thumbs is the state's table of thumbnails by key. A thumbnail is a row of
-// plain numbers in a fixed block; its key is in a block of strings beside
-// it; an open-addressing table of numbers finds the row by the key's hash.
-// Millions of thumbnails cost the garbage collector one string each and
-// nothing else, a lookup reads one slot of the table and then the row's
-// key, and memory grows with the distinct keys alone.
+// plain numbers in a fixed block, numbered as its key in a keyTable, which
+// finds it by the key's hash. Millions of thumbnails cost the garbage
+// collector nothing per thumbnail, a lookup reads one slot of the table,
+// the key's bytes and then the row, and memory grows with the distinct keys
+// alone.
 type Thumbs struct {
-	// slots holds, by hash, the top 32 bits of a key's hash and its row
-	// number plus one; 0 is an empty slot. It is at most half full.
-	slots  []uint64
-	seed   maphash.Seed
+	keys   keyTable
 	blocks []*[thumbChunk]Thumb
-	keys   []*[thumbChunk]string // the keys by row, apart: the rows hold no pointers
-	n      int32
 }
 
 // newThumbs returns an empty table.
 func newThumbs() *Thumbs {
-	return &Thumbs{seed: maphash.MakeSeed()}
+	return &Thumbs{keys: newKeyTable()}
 }
 
 // Len is the number of thumbnails held.
-func (ts *Thumbs) Len() int { return int(ts.n) }
+func (ts *Thumbs) Len() int { return ts.keys.len() }
 
 // row returns thumbnail number i.
 func (ts *Thumbs) row(i int32) *Thumb { return &ts.blocks[i/thumbChunk][i%thumbChunk] }
 
 // key returns the key of thumbnail number i.
-func (ts *Thumbs) key(i int32) string { return ts.keys[i/thumbChunk][i%thumbChunk] }
-
-// find returns the row number of key, hashed to h.
-func find[K string | []byte](ts *Thumbs, key K, h uint64) (int32, bool) {
-	if len(ts.slots) == 0 {
-		return 0, false
-	}
-	mask := uint64(len(ts.slots) - 1)
-	tag := h >> 32 << 32
-	for i := h & mask; ; i = (i + 1) & mask {
-		v := ts.slots[i]
-		switch {
-		case v == 0:
-			return 0, false
-		case v>>32<<32 == tag:
-			if r := int32(uint32(v) - 1); ts.key(r) == string(key) { // no allocation
-				return r, true
-			}
-		}
-	}
-}
+func (ts *Thumbs) key(i int32) string { return ts.keys.key(i) }
 
 // lookup returns the row number of key.
 func (ts *Thumbs) lookup(key string) (int32, bool) {
-	return find(ts, key, maphash.String(ts.seed, key))
-}
-
-// lookupBytes returns the row number of the key b.
-func (ts *Thumbs) lookupBytes(b []byte) (int32, bool) {
-	return find(ts, b, maphash.Bytes(ts.seed, b))
+	i, _, ok := findKey(&ts.keys, key, ts.keys.hashString(key))
+	return i, ok
 }
 
 // get returns the thumbnail with this key, or nil.
@@ -85,41 +55,26 @@ func (ts *Thumbs) get(key string) *Thumb {
 	return nil
 }
 
-// place puts row r of hash h in the first empty slot of its run.
-func (ts *Thumbs) place(h uint64, r int32) {
-	mask := uint64(len(ts.slots) - 1)
-	i := h & mask
-	for ts.slots[i] != 0 {
-		i = (i + 1) & mask
-	}
-	ts.slots[i] = h>>32<<32 | uint64(r+1)
-}
-
 // add adds a thumbnail for a key not held yet and returns it.
 func (ts *Thumbs) add(key string, t Thumb) *Thumb {
-	if 2*int(ts.n+1) > len(ts.slots) {
-		ts.slots = make([]uint64, max(1024, 2*len(ts.slots)))
-		for r := range ts.n {
-			ts.place(maphash.String(ts.seed, ts.key(r)), r)
-		}
-	}
-	if ts.n%thumbChunk == 0 {
+	return ts.row(ts.addRow(key, ts.keys.hashString(key), t))
+}
+
+// addRow is add for a key hashed to h by ts.keys; it returns the row
+// number.
+func (ts *Thumbs) addRow(key string, h uint64, t Thumb) int32 {
+	r, _ := ts.keys.add(key, h)
+	if r%thumbChunk == 0 {
 		ts.blocks = append(ts.blocks, new([thumbChunk]Thumb))
-		ts.keys = append(ts.keys, new([thumbChunk]string))
 	}
-	r := ts.n
-	ts.n++
-	ts.keys[r/thumbChunk][r%thumbChunk] = key
-	ts.place(maphash.String(ts.seed, key), r)
-	p := ts.row(r)
-	*p = t
-	return p
+	*ts.row(r) = t
+	return r
 }
 
 // All yields every thumbnail with its key, in the order they were added.
 func (ts *Thumbs) All() iter.Seq2[string, Thumb] {
 	return func(yield func(string, Thumb) bool) {
-		for r := range ts.n {
+		for r := range int32(ts.Len()) {
 			if !yield(ts.key(r), *ts.row(r)) {
 				return
 			}
@@ -147,7 +102,7 @@ func (ts *Thumbs) MarshalJSON() ([]byte, error) {
 
 // writeJSON writes what MarshalJSON returns to w, a thumbnail at a time.
 func (ts *Thumbs) writeJSON(w io.Writer) error {
-	rows := make([]int32, ts.n)
+	rows := make([]int32, ts.Len())
 	for r := range rows {
 		rows[r] = int32(r)
 	}

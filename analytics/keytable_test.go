@@ -1,0 +1,114 @@
+package analytics
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics/accesslog"
+)
+
+// TestKeyTable: keys of every length (empty, long ones held apart, enough
+// to fill several chunks of text and to grow the slots many times) are
+// numbered in order and found, as strings and as bytes, with the string
+// the table holds; strings handed out never change as more keys come; keys
+// not added are not found.
+func TestKeyTable(t *testing.T) {
+	kt := newKeyTable()
+	var keys, got []string
+	key := func(i int) string {
+		switch {
+		case i == 0:
+			return ""
+		case i%5000 == 7:
+			return strings.Repeat("x", keyMaxShort+i%3) + fmt.Sprint(i) // held apart
+		}
+		return fmt.Sprintf("photos/%d/img%d_200x200.webp", i%97, i)
+	}
+	for i := range 80_000 { // about 2.6 MB of text
+		k := key(i)
+		if _, _, ok := findKey(&kt, k, kt.hashString(k)); ok {
+			t.Fatalf("%q found before it was added", k)
+		}
+		n, s := kt.addBytes([]byte(k), kt.hash([]byte(k)))
+		if n != int32(i) || s != k {
+			t.Fatalf("add %q = %d, %q; want %d", k, n, s, i)
+		}
+		keys, got = append(keys, k), append(got, s)
+	}
+	if len(kt.chunks) < 3 || len(kt.long) == 0 {
+		t.Fatalf("%d chunks, %d long keys: the test does not cover them", len(kt.chunks), len(kt.long))
+	}
+	for i, k := range keys {
+		if got[i] != k {
+			t.Fatalf("string %d handed out as %q is now %q", i, k, got[i])
+		}
+		n, s, ok := findKey(&kt, []byte(k), kt.hash([]byte(k)))
+		if !ok || n != int32(i) || s != k || kt.key(n) != k {
+			t.Fatalf("find %q = %d, %q, %v; want %d", k, n, s, ok, i)
+		}
+		if n, _, ok := findKey(&kt, k, kt.hashString(k)); !ok || n != int32(i) {
+			t.Fatalf("find string %q = %d, %v; want %d", k, n, ok, i)
+		}
+	}
+	for _, k := range []string{"photos/1/img1_200x200.web", "photos/1/img1_200x200.webpp", key(80_000), "x"} {
+		if _, _, ok := findKey(&kt, k, kt.hashString(k)); ok {
+			t.Errorf("%q found, never added", k)
+		}
+	}
+	// add with a string, as a state is read
+	if n, s := kt.add("added/as_string.jpg", kt.hashString("added/as_string.jpg")); n != 80_000 || s != "added/as_string.jpg" {
+		t.Errorf("add string = %d, %q", n, s)
+	}
+}
+
+// TestAggregatorKeys: a key first seen in a record not counted (a HEAD) is
+// remembered without being added to the state, and counted as a thumbnail
+// once a read of it comes; originals are found again by a new aggregator
+// over the same state; records whose key the aggregator did not make (Key
+// not called) are counted the same.
+func TestAggregatorKeys(t *testing.T) {
+	s := NewState()
+	a := NewAggregator(s)
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	add := func(op, key string, id uint64, viaKey bool) {
+		t.Helper()
+		rec := accesslog.Record{Time: at, RequestIDHash: id, Operation: op, Key: key, HTTPStatus: 200, ObjectSize: 10}
+		if viaKey {
+			rec.Key = a.Key([]byte(key))
+			if rec.Key != key {
+				t.Fatalf("Key(%q) = %q", key, rec.Key)
+			}
+		}
+		a.Add(&rec)
+	}
+	const thumb, orig = "p/a_200x200.webp", "p/a.jpg"
+	add(accesslog.OpRESTHeadObject, thumb, 1, true)
+	add(accesslog.OpRESTHeadObject, thumb, 2, true)
+	if s.Thumbs.Len() != 0 || a.Ignored != 2 {
+		t.Fatalf("after HEADs: %d thumbnails, %d ignored; want 0, 2", s.Thumbs.Len(), a.Ignored)
+	}
+	add(accesslog.OpRESTGetObject, thumb, 3, true)
+	add(accesslog.OpRESTGetObject, thumb, 4, true)
+	add(accesslog.OpRESTGetObject, thumb, 5, false)
+	add(accesslog.OpRESTPutObject, orig, 6, true)
+	add(accesslog.OpRESTGetObject, orig, 7, false)
+	add(accesslog.OpRESTGetObject, "favicon.ico", 8, true)
+	add(accesslog.OpRESTGetObject, "favicon.ico", 9, false)
+	th, err := s.ThumbState(thumb)
+	if err != nil || th.Reads != 3 || s.Thumbs.Len() != 1 {
+		t.Fatalf("%s: %+v, %v, %d thumbnails; want 3 reads, 1 thumbnail", thumb, th, err, s.Thumbs.Len())
+	}
+	if k := a.Key([]byte(thumb)); k != s.Thumbs.key(0) || a.last.kind != keyThumb {
+		t.Errorf("Key(%q) does not hand out the state's string (%v)", thumb, a.last.kind)
+	}
+	o := s.Originals["p/a"]
+	if o == nil || o.Key != orig || o.Direct != 1 || o.Reads != 3 || a.Ignored != 4 || a.Records != 5 {
+		t.Fatalf("original %+v, %d ignored, %d counted; want key %q, 1 direct, 3 thumbnail reads, 4, 5", o, a.Ignored, a.Records, orig)
+	}
+	b := NewAggregator(s)
+	if k := b.Key([]byte(orig)); k != orig || b.last.kind != keyOriginal || b.info[b.last.n].orig != o {
+		t.Errorf("new aggregator: Key(%q) = %q, %v", orig, k, b.last.kind)
+	}
+}
