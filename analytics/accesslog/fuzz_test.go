@@ -65,6 +65,37 @@ func checkSane(t *testing.T, rec *Record) {
 	}
 }
 
+// checkLean parses line with a Parser that skips every field it can, as
+// the analyzer's does, and checks that it agrees with full, the record
+// (and error) of a Parser that keeps them all, on every field it keeps.
+func checkLean(t *testing.T, line []byte, full *Record, fullErr error) {
+	t.Helper()
+	lean := Parser{Skip: FieldBucketOwner | FieldRemoteIP | FieldRequester | FieldReferer | FieldUserAgent |
+		FieldHostHeader | FieldTLS | FieldAccessPoint | FieldRequestID}
+	var rec Record
+	err := lean.ParseS3(line, &rec)
+	if (err == nil) != (fullErr == nil) {
+		t.Fatalf("lean parser: %v; full parser: %v", err, fullErr)
+	}
+	if err != nil {
+		return
+	}
+	want := Record{Format: full.Format, Fields: full.Fields, Bucket: full.Bucket, Time: full.Time,
+		Operation: full.Operation, Key: full.Key, HTTPStatus: full.HTTPStatus, ErrorCode: full.ErrorCode,
+		BytesSent: full.BytesSent, ObjectSize: full.ObjectSize, TotalTime: full.TotalTime,
+		TurnAround: full.TurnAround, VersionID: full.VersionID}
+	if full.RequestID != "" {
+		want.RequestIDHash = HashPart(HashStart, full.RequestID)
+	}
+	if !rec.Time.Equal(want.Time) {
+		t.Fatalf("lean parser: time %v, full parser %v", rec.Time, want.Time)
+	}
+	rec.Time = want.Time
+	if rec != want {
+		t.Fatalf("lean parser:\n%+v\nwant\n%+v", rec, want)
+	}
+}
+
 func FuzzParseS3Line(f *testing.F) {
 	for _, s := range []string{era18, era24, era25, era26, era27, era27 + ` new "quoted field"`,
 		`o b [06/Feb/2019:00:00:38 +0000] - - ID REST.GET.OBJECT %2522 "GET /" HTTP/1.1" 403 AccessDenied 243 - 8 - "r" "u"" - h - - - host -`,
@@ -75,6 +106,7 @@ func FuzzParseS3Line(f *testing.F) {
 		p := Parser{Full: true}
 		var rec Record
 		err := p.ParseS3(line, &rec)
+		checkLean(t, line, &rec, err)
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) || !errors.Is(err, ErrMalformed) {

@@ -44,6 +44,7 @@ type Parser struct {
 
 	small, clients, keys interner
 	ready                bool
+	lastTail             int // the last field after the user agent kept (see init)
 	scratch              []byte
 	// last holds each field's value in the previous record: most fields of
 	// consecutive records are equal, and comparing is cheaper than a lookup.
@@ -148,6 +149,15 @@ func (p *Parser) init() {
 	p.small = interner{limit: smallLimit, maxLen: smallMaxBytes}
 	p.clients = interner{limit: limitOr(p.ClientLimit, DefaultClientLimit), maxLen: clientMaxBytes}
 	p.keys = interner{limit: limitOr(p.KeyLimit, DefaultKeyLimit), maxLen: keyMaxBytes}
+	p.lastTail = 18 // VersionID
+	if p.Full {
+		p.lastTail = 19 // HostID
+	}
+	for n := 20; n <= S3FieldsLatest; n++ { // their slots are in field order
+		if !p.skips(slotSignature + n - 20) {
+			p.lastTail = n
+		}
+	}
 }
 
 func limitOr(n, def int) int {

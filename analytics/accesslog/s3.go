@@ -227,6 +227,15 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	}
 	n := 17
 	for {
+		if n >= p.lastTail && !s.done() {
+			// No field after this one is kept: count them, when none is
+			// quoted (a quoted one may hold spaces).
+			if rest := s.b[s.pos:]; bytes.IndexByte(rest, '"') < 0 {
+				n += bytes.Count(rest, []byte{' '}) + 1
+				s.pos = len(s.b) + 1
+				break
+			}
+		}
 		v, ok := s.tailField()
 		if !ok {
 			break

@@ -106,12 +106,18 @@ func civilTime(y, mo, d, h, mi, s, offset int) (time.Time, error) {
 		return time.Time{}, errTimeRange
 	}
 	sec := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+s) - int64(offset)
-	t := time.Unix(sec, 0).UTC()
-	if t.Year() < minYear || t.Year() > maxYear {
+	if sec < minUnix || sec >= maxUnix { // the zone moved it out of the years allowed
 		return time.Time{}, errTimeRange
 	}
-	return t, nil
+	return time.Unix(sec, 0).UTC(), nil
 }
+
+// The unix seconds of the first instant of minYear and of the year after
+// maxYear.
+const (
+	minUnix = 0 // minYear is 1970
+	maxUnix = 253402300800
+)
 
 // parseS3Time parses the inside of the bracketed S3 time,
 // "06/Feb/2019:00:00:38 +0000" (strftime "%d/%b/%Y:%H:%M:%S %z").
