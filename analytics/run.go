@@ -175,6 +175,9 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	if a.cfg.DryRun {
 		return rep, nil
 	}
+	if err := publishClasses(ctx, a.deps.State, p, a.cfg, now); err != nil {
+		return nil, err
+	}
 	if a.deps.BeforeSave != nil {
 		if err := a.deps.BeforeSave(); err != nil {
 			return nil, err

@@ -19,8 +19,8 @@ type metrics struct {
 // knownVerdicts are the outcome and reason pairs Classify gives, shown at 0
 // from the start so that dashboards and alerts see every series.
 var knownVerdicts = map[Outcome][]string{
-	Done:    {ReasonMade, ReasonRefreshed},
-	Skipped: {ReasonExists, ReasonStoredByAnother},
+	Done:    {ReasonMade, ReasonRefreshed, ReasonUpload},
+	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses},
 	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonOriginalTooLarge,
 		ReasonUnsupportedImage, ReasonTooManyPixels, ReasonInvalidOptions},
 	Retried: {ReasonInterrupted, ReasonTimeout, ReasonStoreBack, ReasonError},

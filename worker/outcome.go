@@ -38,6 +38,9 @@ const (
 const (
 	ReasonMade             = "made"
 	ReasonRefreshed        = "refreshed"
+	ReasonUpload           = "upload"
+	ReasonNotOriginal      = "not_an_original"
+	ReasonNoClasses        = "no_classes"
 	ReasonExists           = "exists"
 	ReasonStoredByAnother  = "stored_by_another"
 	ReasonMalformed        = "malformed"

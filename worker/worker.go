@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,17 @@ type Config struct {
 	// DepthInterval is how often the queue depth gauge is refreshed; zero
 	// turns polling off.
 	DepthInterval time.Duration
+	// UploadClasses, when set, tells which size classes to make for an
+	// original an S3 event notification on the queue reports uploaded (the
+	// analyzer's popular classes). Without it such messages are removed
+	// with a warning.
+	UploadClasses ClassSource
+}
+
+// ClassSource tells the size classes to make for a new upload, as suffixes
+// such as "_200x200.jpg" (analytics.ClassCache).
+type ClassSource interface {
+	Classes(ctx context.Context) ([]string, error)
 }
 
 // DefaultConfig returns the defaults the command line shows.
@@ -329,14 +341,116 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 		defer close(beating)
 		w.heartbeat(beatCtx, m)
 	}()
-	key, res, err := w.run(ctx, m)
+	var (
+		key     string
+		verdict Verdict
+		cause   error
+	)
+	if queue.IsS3Event(m.Body) {
+		key, verdict, cause = w.runUploads(ctx, m)
+	} else {
+		var res *thumbnail.Result
+		key, res, cause = w.run(ctx, m)
+		verdict = Classify(res, cause)
+		if cause == nil && res != nil {
+			cause = res.SaveErr
+		}
+	}
 	stopBeat()
 	<-beating // no visibility change may race the settling call
-	cause := err
-	if cause == nil && res != nil {
-		cause = res.SaveErr
+	w.settle(context.WithoutCancel(ctx), m, key, verdict, cause, start)
+}
+
+// runUploads makes UploadClasses for each original an S3 event
+// notification reports uploaded. A failure that may pass retries the whole
+// message (the thumbnails made before it are found stored next time); a
+// thumbnail that can never be made (a size the policy refuses) is left out,
+// and when none can be (a corrupt original) the message fails for good.
+func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v Verdict, cause error) {
+	w.observeLag(m.SentAt)
+	uploads, err := queue.DecodeS3Event(m.Body)
+	if err != nil {
+		return "", Classify(nil, err), err
 	}
-	w.settle(context.WithoutCancel(ctx), m, key, Classify(res, err), cause, start)
+	var stems []string
+	for _, u := range uploads {
+		if stem, ok := originalStem(u.Key); ok {
+			stems = append(stems, stem)
+			key = u.Key
+		}
+	}
+	if len(stems) == 0 {
+		return "", Verdict{Skipped, ReasonNotOriginal, Delete}, nil // a thumbnail, a test event
+	}
+	if w.cfg.UploadClasses == nil {
+		w.log.Warn("an S3 event reports an upload, but this worker was not told where the analyzer publishes its popular classes (--state); the upload's thumbnails are left to the analyzer", "key", key)
+		return key, Verdict{Skipped, ReasonNoClasses, Delete}, nil
+	}
+	classes, err := w.cfg.UploadClasses.Classes(ctx)
+	if err != nil {
+		return key, Verdict{Retried, ReasonError, RetryLater}, fmt.Errorf("popular classes: %w", err)
+	}
+	if len(classes) == 0 {
+		w.log.Info("an S3 event reports an upload, but the analyzer has published no popular classes yet", "key", key)
+		return key, Verdict{Skipped, ReasonNoClasses, Delete}, nil
+	}
+	jctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
+	defer cancel()
+	made, stored := 0, 0
+	var failed *Verdict // the first thumbnail that can never be made
+	for _, stem := range stems {
+		for _, class := range classes {
+			k, err := thumbkey.Parse(stem + class)
+			if err != nil {
+				continue // too long a key with this class: no such thumbnail
+			}
+			res, err := w.maker.Ensure(jctx, k)
+			if err != nil && ctx.Err() != nil {
+				err = fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			switch v := Classify(res, err); v.Outcome {
+			case Retried:
+				if err == nil && res != nil {
+					err = res.SaveErr
+				}
+				return k.String(), v, err
+			case Failed:
+				w.log.Debug("upload thumbnail can never be made", "key", k.String(), "reason", v.Reason, "err", err)
+				if failed == nil {
+					failed, cause = &v, err
+				}
+			case Done:
+				made++
+			case Skipped:
+				stored++
+			}
+		}
+	}
+	switch {
+	case made == 0 && stored == 0 && failed != nil:
+		return key, *failed, cause
+	case made == 0:
+		return key, Verdict{Skipped, ReasonExists, Delete}, nil
+	}
+	w.log.Info("made an upload's popular thumbnails", "key", key, "made", made)
+	return key, Verdict{Done, ReasonUpload, Delete}, nil
+}
+
+// originalStem returns an uploaded key without its extension, when it is an
+// image original: not a thumbnail (the responder's and workers' own writes
+// are reported too) and with an image extension.
+func originalStem(key string) (string, bool) {
+	if _, err := thumbkey.Parse(key); err == nil {
+		return "", false
+	}
+	dot := strings.LastIndexByte(key, '.')
+	if dot <= strings.LastIndexByte(key, '/')+1 {
+		return "", false
+	}
+	if _, ok := thumbkey.FormatOf(key[dot+1:]); !ok {
+		return "", false
+	}
+	return key[:dot], true
 }
 
 // run decodes the job and ensures its thumbnail exists, or refreshes it.

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/worker"
@@ -27,7 +28,9 @@ counter; malformed messages go to the dead-letter queue (SQS) or dead/ folder (f
 Other failures (store errors, timeouts) leave the job for redelivery after a backoff that doubles with
 each delivery, until the queue's redrive policy (SQS) or --max-receives (file queue) sets it aside.
 Running jobs extend their visibility. On SIGTERM or Ctrl-C the worker stops receiving, finishes the
-jobs in flight (up to --shutdown-timeout), makes jobs it had not started visible again, and exits 0.`
+jobs in flight (up to --shutdown-timeout), makes jobs it had not started visible again, and exits 0.
+S3 event notifications (s3:ObjectCreated:*) sent to the same queue make the new original's popular
+size classes at once, as the analyzer last published them in --state.`
 
 func workCommand() *cli.Command {
 	d := worker.DefaultConfig()
@@ -39,6 +42,7 @@ func workCommand() *cli.Command {
 		&cli.DurationFlag{Name: "max-retry-backoff", Value: d.MaxRetryBackoff, Usage: "longest wait before a retry"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: d.ShutdownGrace, Usage: "on SIGTERM, how long jobs in flight may take to finish; jobs still running then are made visible again"},
 		&cli.StringFlag{Name: "metrics-listen", Usage: "address to serve /metrics and /healthz on, e.g. 127.0.0.1:9090 (default: none)"},
+		&cli.StringFlag{Name: "state", Usage: "the analyzer's --state (s3://BUCKET[/PREFIX] or file://DIR): S3 event notifications of uploads on the queue make the popular size classes it publishes there (default: none; such events are removed with a warning)"},
 	}
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, consumerFlags()...)
@@ -98,6 +102,13 @@ func runWork(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.String("state") != "" {
+		state, err := openURL(ctx, c, "state", false)
+		if err != nil {
+			return err
+		}
+		cfg.UploadClasses = analytics.NewClassCache(state, classesTTL, nil)
+	}
 	reg := processRegistry(vips)
 	w, err := worker.New(cfg, q, maker, log, reg)
 	if err != nil {
@@ -110,6 +121,10 @@ func runWork(c *cli.Context) error {
 	}
 	return g.Wait()
 }
+
+// classesTTL is how often a worker reads the analyzer's popular classes
+// again.
+const classesTTL = 5 * time.Minute
 
 // workerConfig is the worker configuration the queue flags and the
 // shutdown timeout give, with concurrency jobs at once.

@@ -1,0 +1,138 @@
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// putEvent is an S3 event message as AWS documents it (version 2.1), for
+// the key as S3 writes it in events: URL-encoded, spaces as "+".
+func putEvent(name, key string) string {
+	return `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-west-2",
+		"eventTime":"2026-11-27T08:00:00.123Z","eventName":"` + name + `",
+		"userIdentity":{"principalId":"AWS:AIDAEXAMPLE"},"requestParameters":{"sourceIPAddress":"192.0.2.1"},
+		"responseElements":{"x-amz-request-id":"C3D13FE58DE4C810","x-amz-id-2":"FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+		"s3":{"s3SchemaVersion":"1.0","configurationId":"s3thumb-uploads",
+			"bucket":{"name":"photos","ownerIdentity":{"principalId":"A3NL1KOZZKExample"},"arn":"arn:aws:s3:::photos"},
+			"object":{"key":"` + key + `","size":1024,"eTag":"d41d8cd98f00b204e9800998ecf8427e","sequencer":"0055AED6DCD90281E5"}}}]}`
+}
+
+func TestDecodeS3Event(t *testing.T) {
+	at := time.Date(2026, 11, 27, 8, 0, 0, 123e6, time.UTC)
+	sns, _ := json.Marshal(map[string]string{"Type": "Notification", "MessageId": "x", "TopicArn": "arn:aws:sns:us-west-2:123456789012:uploads",
+		"Message": putEvent("ObjectCreated:Put", "photos/earth.jpg")})
+	tests := []struct {
+		name string
+		body string
+		want []string // keys
+	}{
+		{"put", putEvent("ObjectCreated:Put", "photos/earth.jpg"), []string{"photos/earth.jpg"}},
+		{"multipart upload", putEvent("ObjectCreated:CompleteMultipartUpload", "big.png"), []string{"big.png"}},
+		{"space as plus", putEvent("ObjectCreated:Put", "photos/red+flower.jpg"), []string{"photos/red flower.jpg"}},
+		{"percent-encoded", putEvent("ObjectCreated:Copy", "caf%C3%A9/cr%C3%A8me+%E2%84%96%2B1.jpg"), []string{"café/crème №+1.jpg"}},
+		{"through SNS", string(sns), []string{"photos/earth.jpg"}},
+		{"removal is not an upload", putEvent("ObjectRemoved:Delete", "photos/earth.jpg"), nil},
+		{"lifecycle expiration", putEvent("LifecycleExpiration:Delete", "photos/earth_200x200.jpg"), nil},
+		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-27T08:00:00.000Z","Bucket":"photos","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}`, nil},
+		{"two records", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `}}}]}`, `}}},`+
+			strings.TrimPrefix(putEvent("ObjectCreated:Put", "b.jpg"), `{"Records":[`), 1), []string{"a.jpg", "b.jpg"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !IsS3Event([]byte(tt.body)) {
+				t.Errorf("IsS3Event = false")
+			}
+			ups, err := DecodeS3Event([]byte(tt.body))
+			if err != nil {
+				t.Fatalf("DecodeS3Event: %v", err)
+			}
+			var keys []string
+			for _, u := range ups {
+				keys = append(keys, u.Key)
+				if u.Bucket != "photos" || u.Size != 1024 || !u.Time.Equal(at) {
+					t.Errorf("upload %+v: want bucket photos, size 1024, time %v", u, at)
+				}
+			}
+			if !slices.Equal(keys, tt.want) {
+				t.Errorf("keys = %q, want %q", keys, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeS3EventRefuses(t *testing.T) {
+	tests := []struct {
+		name, body, says string
+	}{
+		{"not JSON", `{"Records":`, "S3 event"},
+		{"records not a list", `{"Records":{"a":1}}`, "S3 event"},
+		{"no records", `{"Event":"upload"}`, "no Records"},
+		{"key not URL-encoded", putEvent("ObjectCreated:Put", "photos/100%.jpg"), "not a URL-encoded key"},
+		{"empty key", putEvent("ObjectCreated:Put", ""), "not a URL-encoded key"},
+		{"no bucket", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `"name":"photos"`, `"name":""`, 1), "no bucket"},
+		{"bad time", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "yesterday", 1), "eventTime"},
+		{"size not a number", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `"size":1024`, `"size":"1024"`, 1), "S3 event"},
+		{"SNS message not an event", `{"Type":"Notification","Message":"hello"}`, "S3 event"},
+		{"invalid UTF-8", "{\"Records\":[],\"x\":\"\xff\"}", "UTF-8"},
+		{"oversize", `{"Records":[],"pad":"` + strings.Repeat(" ", MaxEventBytes) + `"}`, "more than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ups, err := DecodeS3Event([]byte(tt.body))
+			if err == nil {
+				t.Fatalf("DecodeS3Event = %+v, want an error", ups)
+			}
+			if !errors.Is(err, ErrMalformedJob) {
+				t.Errorf("error %v does not wrap ErrMalformedJob", err)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+		})
+	}
+}
+
+func TestIsS3EventNotJobs(t *testing.T) {
+	for _, body := range []string{
+		`{"v":1,"key":"photos/earth_200x200.jpg"}`,
+		`{"v":2,"key":"a_1x1.jpg","refresh":true}`,
+		`not json`, ``, `[]`, `{"Records"`, `{"Event":"upload"}`,
+	} {
+		if IsS3Event([]byte(body)) {
+			t.Errorf("IsS3Event(%q) = true", body)
+		}
+	}
+}
+
+// FuzzDecodeS3Event checks that DecodeS3Event never panics, refuses only
+// with ErrMalformedJob, and returns only uploads with a bucket and a key.
+func FuzzDecodeS3Event(f *testing.F) {
+	for _, seed := range []string{
+		putEvent("ObjectCreated:Put", "photos/red+flower.jpg"),
+		putEvent("ObjectRemoved:Delete", "a.jpg"),
+		`{"Service":"Amazon S3","Event":"s3:TestEvent"}`,
+		`{"Type":"Notification","Message":"{\"Records\":[]}"}`,
+		`{"Records":null}`, `{"Records":[{}]}`, `{}`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_ = IsS3Event(body)
+		ups, err := DecodeS3Event(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedJob) {
+				t.Fatalf("DecodeS3Event(%q): error %v does not wrap ErrMalformedJob", body, err)
+			}
+			return
+		}
+		for _, u := range ups {
+			if u.Bucket == "" || u.Key == "" {
+				t.Fatalf("DecodeS3Event(%q) gave upload %+v", body, u)
+			}
+		}
+	})
+}
