@@ -188,6 +188,7 @@ type Generator struct {
 	expiring  []expiring // the day's lifecycle expirations
 	now       time.Time
 	stats     Stats
+	onUpload  func(key string)
 
 	rec     accesslog.Record
 	keyBuf  []byte
@@ -361,6 +362,11 @@ func (g *Generator) Create(key string) {
 	g.stats.PregenCreated++
 }
 
+// OnUpload has fn called with the key of each original uploaded from now
+// on, at the moment of the upload (as an S3 event notification would tell
+// of it); fn may call Create.
+func (g *Generator) OnUpload(fn func(key string)) { g.onUpload = fn }
+
 // Written tells when a thumbnail that exists was last written.
 func (g *Generator) Written(key string) (time.Time, bool) {
 	if t := g.thumbs[key]; t != nil {
@@ -502,6 +508,9 @@ func (g *Generator) simulate(e event) {
 		o := g.addOriginal(g.now)
 		g.stats.Uploads++
 		g.restRecord(accesslog.OpRESTPutObject, o.key, requestLine("PUT", o.key), 200, "", 0, o.size, 400+g.rng.Int64N(4000), uploaderRequester, "aws-cli/2.22.0 md/Botocore#1.35.0 ua/2.0 os/linux#6.1")
+		if g.onUpload != nil {
+			g.onUpload(o.key)
+		}
 	case evExpire:
 		t := g.thumbs[e.key]
 		if t == nil {

@@ -358,6 +358,49 @@ func TestHourByHour(t *testing.T) {
 	}
 }
 
+// TestOnUpload: the hook hears of each upload as it happens, and
+// thumbnails it creates are there for the upload's first requests.
+func TestOnUpload(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Days, cfg.Gzip = 1, false
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uploads []string
+	g.OnUpload(func(key string) {
+		uploads = append(uploads, key)
+		stem := strings.TrimSuffix(key, ".jpg")
+		stem = strings.TrimSuffix(stem, ".png")
+		for _, c := range dominantSizes() {
+			g.Create(stem + c.suffix)
+		}
+	})
+	var misses int
+	sink := SinkFunc(func(_ context.Context, _ string, body []byte) error {
+		for _, line := range strings.Split(string(body), "\n") {
+			for _, key := range uploads {
+				stem := key[:strings.LastIndexByte(key, '.')]
+				if strings.Contains(line, "WEBSITE.GET.OBJECT "+stem+"_200x200.jpg ") && strings.Contains(line, " 404 NoSuchKey ") {
+					misses++
+				}
+			}
+		}
+		return nil
+	})
+	if err := g.Day(context.Background(), sink); err != nil {
+		t.Fatal(err)
+	}
+	st := g.Stats()
+	if len(uploads) != cfg.UploadsPerDay || int64(len(uploads)) != st.Uploads {
+		t.Fatalf("hook heard of %d uploads, the generator made %d (config: %d)", len(uploads), st.Uploads, cfg.UploadsPerDay)
+	}
+	if misses != 0 || st.PregenCreated != int64(len(uploads)*len(dominantSizes())) || st.PregenFirstReads == 0 {
+		t.Errorf("%d misses for the uploads' 200x200, %d made, %d first reads: want no misses, every size made, some read",
+			misses, st.PregenCreated, st.PregenFirstReads)
+	}
+}
+
 func TestGeneratorCreateAndDelete(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Days, cfg.Originals, cfg.RequestsPerDay, cfg.UploadsPerDay = 3, 50, 20000, 0

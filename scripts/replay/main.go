@@ -27,6 +27,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,10 +58,11 @@ type Day struct {
 	Misses       int64   `json:"misses"`
 	Avoided      int64   `json:"avoided"`
 	AvoidedShare float64 `json:"avoided_share"`
-	// Queued is how many jobs the analyzer queued after the day.
+	// Queued is how many jobs the analyzer queued in the day's runs.
 	Queued int `json:"queued"`
-	// Made is how many of them made a new thumbnail, Refreshed how many
-	// wrote one again.
+	// Made is how many new thumbnails workers made in the day (queued by
+	// the analyzer, or for an upload event), Refreshed how many they wrote
+	// again.
 	Made      int64 `json:"made"`
 	Refreshed int64 `json:"refreshed"`
 	// UnreadAfter7d is how many of the thumbnails made 7 days before are
@@ -70,8 +73,10 @@ type Day struct {
 // Result is the replay's outcome.
 type Result struct {
 	Days []Day `json:"days"`
-	// Every is how often the analyzer ran.
-	Every string `json:"every"`
+	// Every is how often the analyzer ran; UploadEvents whether workers made
+	// the popular classes of each upload as S3 reported it.
+	Every        string `json:"every"`
+	UploadEvents bool   `json:"upload_events"`
 	// AvoidedShare is over every day after the first; AvoidedAfterWindow
 	// over the days after the analyzer's first full window, when it has
 	// a window of history to decide from.
@@ -102,6 +107,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&gcfg.ExpireDays, "expire-days", gcfg.ExpireDays, "the bucket's lifecycle rule, days (generator and analyzer --expire-days)")
 	fs.Float64Var(&gcfg.TailShare, "tail-share", gcfg.TailShare, "generator: share of thumbnail requests for the tail sizes pages embed originals at")
 	fs.Float64Var(&gcfg.StrayShare, "stray-share", gcfg.StrayShare, "generator: share of thumbnail requests for tail sizes drawn at random")
+	uploadEvents := fs.Bool("upload-events", true, "model S3 event notifications of uploads on the queue: workers make a new original's published popular classes at once (work --state)")
 	every := fs.Duration("every", time.Hour, "how often the analyzer runs: whole hours that divide a day (1h as the README's cron entry; 24h for a daily run)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -111,7 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("--every %v: want whole hours that divide a day (1h, 2h, 3h, 4h, 6h, 8h, 12h or 24h)", *every)
 	}
 	acfg.ExpireDays = gcfg.ExpireDays // the operator tells the analyzer the bucket's rule
-	res, err := replay(ctx, gcfg, acfg, *every)
+	res, err := replay(ctx, gcfg, acfg, *every, *uploadEvents)
 	if err != nil {
 		return err
 	}
@@ -124,7 +130,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // replay plays the workload and measures.
-func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, every time.Duration) (*Result, error) {
+func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, every time.Duration, uploadEvents bool) (*Result, error) {
 	g, err := loggen.New(gcfg)
 	if err != nil {
 		return nil, err
@@ -149,8 +155,19 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Every: every.String()}
-	var made []int64 // new thumbnails made by each day's runs
+	res := &Result{Every: every.String(), UploadEvents: uploadEvents}
+	var classes []string // as the last run published them
+	if uploadEvents {
+		g.OnUpload(func(key string) {
+			stem := strings.TrimSuffix(key, path.Ext(key))
+			for _, c := range classes {
+				if !g.Exists(stem + c) {
+					g.Create(stem + c)
+				}
+			}
+		})
+	}
+	var made []int64 // new thumbnails workers made each day
 	for day := 0; g.DaysLeft() > 0; day++ {
 		before := g.Stats()
 		d := Day{Date: g.Now().Format(time.DateOnly)}
@@ -168,15 +185,17 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 				res.Unread += d.UnreadAfter7d
 			}
 			q.jobs = 0
-			ran := g.Stats()
 			if _, err := a.Run(ctx); err != nil {
 				return nil, fmt.Errorf("analyzer at %s: %w", g.Now().Format(time.DateTime), err)
 			}
 			d.Queued += q.jobs
-			d.Made += g.Stats().PregenCreated - ran.PregenCreated
-			d.Refreshed += g.Stats().Refreshed - ran.Refreshed
+			if classes, err = analytics.ReadClasses(ctx, state); err != nil {
+				return nil, err
+			}
 		}
 		after := g.Stats()
+		d.Made = after.PregenCreated - before.PregenCreated
+		d.Refreshed = after.Refreshed - before.Refreshed
 		d.Misses = after.Misses - before.Misses
 		d.Avoided = after.PregenFirstReads + after.RefreshedReads - before.PregenFirstReads - before.RefreshedReads
 		if d.Misses+d.Avoided > 0 {
@@ -210,15 +229,15 @@ func avoidedShare(days []Day) float64 {
 
 func (r *Result) write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "day\tmisses\tavoided\tavoided share\tqueued after\tmade\trefreshed\tunread 7d later\t")
+	fmt.Fprintln(tw, "day\tmisses\tavoided\tavoided share\tqueued\tmade\trefreshed\tunread 7d later\t")
 	for _, d := range r.Days {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t\n", d.Date, d.Misses, d.Avoided, 100*d.AvoidedShare, d.Queued, d.Made, d.Refreshed, d.UnreadAfter7d)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nanalyzer run every %s\nfirst-request misses avoided (days 2+): %.1f%%\n"+
+	_, err := fmt.Fprintf(w, "\nanalyzer run every %s, upload events %v\nfirst-request misses avoided (days 2+): %.1f%%\n"+
 		"first-request misses avoided (after the first window): %.1f%%\npre-generated thumbnails unread within 7 days: %.1f%% (%d of %d)\n",
-		r.Every, 100*r.AvoidedShare, 100*r.AvoidedAfterWindow, 100*r.UnreadShare, r.Unread, r.Made)
+		r.Every, r.UploadEvents, 100*r.AvoidedShare, 100*r.AvoidedAfterWindow, 100*r.UnreadShare, r.Unread, r.Made)
 	return err
 }
