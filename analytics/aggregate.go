@@ -106,6 +106,15 @@ func (a *Aggregator) Key(b []byte) string {
 	return a.last.key
 }
 
+// PrefetchKey starts loading the slot of the state's thumbnails Key(b) will
+// read first (it is an accesslog.KeyPrefetcher): the parser calls it when it
+// finds the line's key, and the slot arrives while it reads the rest.
+func (a *Aggregator) PrefetchKey(b []byte) {
+	if slots := a.s.Thumbs.keys.slots; len(slots) > 0 {
+		prefetch(&slots[a.others.hash(b)&uint64(len(slots)-1)])
+	}
+}
+
 // ignore counts a record of no interest. Its key, when new, is remembered
 // (up to a bound) so that the next record of it costs no allocation; a key
 // of a record counted is classified instead (see lookup).

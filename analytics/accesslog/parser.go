@@ -45,6 +45,7 @@ type Parser struct {
 	small, clients, keys interner
 	ready                bool
 	lastTail             int // the last field after the user agent kept (see init)
+	prefetcher           KeyPrefetcher
 	scratch              []byte
 	// last holds each field's value in the previous record: most fields of
 	// consecutive records are equal, and comparing is cheaper than a lookup.
@@ -116,6 +117,15 @@ type Keys interface {
 	Key(b []byte) string
 }
 
+// KeyPrefetcher is Keys that can be told of a key as soon as the line's
+// key field is found, before the rest of the line is read, to start loading
+// what Key will look it up in: the parser calls PrefetchKey(b) with the key
+// field as it is in the line (when it needs no decoding) and, once the line
+// is read, Key as always. b is only valid during the call.
+type KeyPrefetcher interface {
+	PrefetchKey(b []byte)
+}
+
 // key returns the key string for b.
 func (p *Parser) key(b []byte) string {
 	if p.Keys != nil && len(b) > 0 {
@@ -149,6 +159,7 @@ func (p *Parser) init() {
 	p.small = interner{limit: smallLimit, maxLen: smallMaxBytes}
 	p.clients = interner{limit: limitOr(p.ClientLimit, DefaultClientLimit), maxLen: clientMaxBytes}
 	p.keys = interner{limit: limitOr(p.KeyLimit, DefaultKeyLimit), maxLen: keyMaxBytes}
+	p.prefetcher, _ = p.Keys.(KeyPrefetcher)
 	p.lastTail = 18 // VersionID
 	if p.Full {
 		p.lastTail = 19 // HostID

@@ -198,6 +198,9 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	if !ok {
 		return tooFew(7)
 	}
+	if p.prefetcher != nil && len(rawKey) > 0 && !isDash(rawKey) && bytes.IndexByte(rawKey, '%') < 0 {
+		p.prefetcher.PrefetchKey(rawKey) // the key as Key will get it: nothing to decode
+	}
 	uri, err := s.quoted("request-uri", true)
 	if err != nil {
 		return err

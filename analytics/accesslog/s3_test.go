@@ -453,3 +453,34 @@ func TestParserKeys(t *testing.T) {
 		t.Errorf("the parser kept %d keys of its own besides Keys", len(p.keys.m))
 	}
 }
+
+// prefetchingKeys is a keyTable that is also a KeyPrefetcher, and keeps
+// the keys it was told of.
+type prefetchingKeys struct {
+	keyTable
+	told []string
+}
+
+func (k *prefetchingKeys) PrefetchKey(b []byte) { k.told = append(k.told, string(b)) }
+
+// TestParserPrefetchKeys: a KeyPrefetcher is told of each S3 key that
+// needs no decoding, as Key then gets it, and of no other.
+func TestParserPrefetchKeys(t *testing.T) {
+	keys := &prefetchingKeys{}
+	p := Parser{Keys: keys}
+	var r Record
+	for _, line := range []string{
+		era27,
+		strings.Replace(era27, "photos/2019/08/puppy.jpg ", "photos/my%252520puppy.jpg ", 1),
+		era24, // no key
+		strings.Replace(era27, "photos/2019/08/puppy.jpg ", "photos/a_200x200.webp ", 1),
+	} {
+		if err := p.ParseS3([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"photos/2019/08/puppy.jpg", "photos/a_200x200.webp"}
+	if strings.Join(keys.told, "|") != strings.Join(want, "|") || keys.calls != 3 {
+		t.Errorf("told of %q (Key called %d times); want %q (3)", keys.told, keys.calls, want)
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !amd64 && !arm64
+
+package analytics
+
+// prefetch would ask the processor to start loading the cache line of s; on
+// this architecture it does nothing.
+func prefetch(s *keySlot) {}
