@@ -71,8 +71,8 @@ const (
 	DefaultWindow       = 7 * 24 * time.Hour
 	DefaultMinShare     = 0.04
 	DefaultCoverage     = 0.8
-	DefaultMinRequests  = 20
-	DefaultMinExpected  = 2
+	DefaultMinRequests  = 2
+	DefaultMinExpected  = 0.2
 	DefaultNewWithin    = 24 * time.Hour
 	DefaultMaxJobs      = 10000
 	DefaultStaleAfter   = 30 * 24 * time.Hour

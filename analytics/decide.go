@@ -164,10 +164,15 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if err != nil {
 				return nil, err
 			}
-			if due {
+			switch {
+			case due:
 				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true,
 					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 				p.Refreshes++
+			case s.Thumbs.get(c.key).Exists == Gone:
+				// Still read, but gone (expired or deleted before the logs
+				// said so): made again.
+				p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 			}
 			continue
 		}

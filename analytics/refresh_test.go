@@ -19,7 +19,7 @@ import (
 // thumbnails still read whose expiry falls within the next two days are
 // queued as refreshes, once; those written recently, read too rarely, or
 // gone are not. A thumbnail written before the logs begin has its write
-// time learned by a HEAD.
+// time learned by a HEAD; one the HEAD finds gone is made again.
 func TestRefreshBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -59,7 +59,8 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	// rare: due, but read once in 9 days: let the rule have it.
 	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/rare_200x200.jpg")
 	reads("photos/rare_200x200.jpg", 1)
-	// expired: due, read, then expired by the rule.
+	// expired: due, read, then expired by the rule: not refreshed, made
+	// again as any missing thumbnail that is read.
 	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/expired_200x200.jpg")
 	reads("photos/expired_200x200.jpg", 10)
 	add(now.Add(-time.Hour), accesslog.OpExpireObject, "photos/expired_200x200.jpg")
@@ -68,6 +69,8 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	reads("photos/old_200x200.jpg", 10)
 	put("photos/young_200x200.jpg", now.Add(-3*day))
 	reads("photos/young_200x200.jpg", 10)
+	// vanished: read, but HEAD finds it gone: made again.
+	reads("photos/vanished_200x200.jpg", 10)
 
 	logs := fileStore(t, "")
 	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now, "A1"), log, store.PutOptions{}); err != nil {
@@ -80,12 +83,13 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	state := fileStore(t, "")
 	cfg := analytics.DefaultConfig()
 	cfg.ExpireDays = 10
+	cfg.MinExpected = 1 // rare's one read in 9 days is 0.8 expected in the next week
 	a := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Queue: q, Now: func() time.Time { return now }})
 	rep, err := a.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var refreshed []string
+	var refreshed, made []string
 	msgs, err := q.Receive(ctx, queue.MaxBatch, time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -97,14 +101,20 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		}
 		if j.Refresh {
 			refreshed = append(refreshed, j.Key)
+		} else {
+			made = append(made, j.Key)
 		}
 	}
 	slices.Sort(refreshed)
 	if want := []string{"photos/due_200x200.jpg", "photos/old_200x200.jpg"}; !slices.Equal(refreshed, want) {
 		t.Errorf("refreshes queued for %q, want %q", refreshed, want)
 	}
-	if rep.Refreshes != 2 || rep.Heads != 2 {
-		t.Errorf("report: %d refreshes, %d heads; want 2 and 2 (old and young)", rep.Refreshes, rep.Heads)
+	slices.Sort(made)
+	if want := []string{"photos/expired_200x200.jpg", "photos/vanished_200x200.jpg"}; !slices.Equal(made, want) {
+		t.Errorf("jobs queued for %q, want %q", made, want)
+	}
+	if rep.Refreshes != 2 || rep.Heads != 3 {
+		t.Errorf("report: %d refreshes, %d heads; want 2 and 3 (old, young, vanished)", rep.Refreshes, rep.Heads)
 	}
 	s := loadState(t, state)
 	if th, err := s.ThumbState("photos/due_200x200.jpg"); err != nil || th.Refresh != now.Unix() {

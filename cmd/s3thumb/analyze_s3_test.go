@@ -147,7 +147,8 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 		}
 	}
 
-	// The state is in the state bucket under its prefix; the lock is gone.
+	// The state and the published classes are in the state bucket under its
+	// prefix; the lock is gone.
 	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("state")})
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +157,8 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 	for _, o := range list.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	if len(keys) != 1 || keys[0] != "analyzer/analyzer-state.json.gz" {
-		t.Errorf("state bucket holds %v, want only the state", keys)
+	if len(keys) != 2 || keys[0] != "analyzer/analyzer-state.json.gz" || keys[1] != "analyzer/popular-classes.json" {
+		t.Errorf("state bucket holds %v, want only the state and the popular classes", keys)
 	}
 
 	// A second run reads nothing new, queues nothing, deletes nothing.
