@@ -13,7 +13,7 @@ export S3THUMB_TEST_TOOLS := $(TOOLS)
 # glibc arenas fragment under libvips' many threads; two keep RSS flat.
 export MALLOC_ARENA_MAX ?= 2
 
-.PHONY: all deps build run test test-tools bench bench-analyzer fuzz lint clean
+.PHONY: all deps build run test test-tools bench bench-analyzer bench-replay fuzz lint clean
 
 all: build
 
@@ -49,14 +49,22 @@ test: deps test-tools
 
 # The responder's miss and hit paths against vipsthumbnail on real
 # photographs (fetched once into .bench/ from Debian packages), the
-# worker's throughput and the enqueue rate, after the analyzer's benchmark.
-bench: build bench-analyzer
+# worker's throughput and the enqueue rate, after the analyzer's benchmarks.
+bench: build bench-analyzer bench-replay
 	$(GO) run ./scripts/bench --binary $(BIN) --json .bench/result.json $(BENCHFLAGS)
 
 # The analyzer's parse + aggregate throughput on generated S3 access logs,
 # on one core (target: 1,000,000 lines/s), and the memory its state holds.
 bench-analyzer:
 	S3THUMB_BENCH_LINES=$(ANALYZER_BENCH_LINES) GOMAXPROCS=1 $(GO) test -run '^$$' -bench '^BenchmarkAnalyze$$' -benchtime 1x ./analytics/
+
+# Whether pre-generation pays, on the log generator's default workload
+# (targets: >= 70% of first-request misses avoided, <= 25% of pre-generated
+# thumbnails unread within 7 days): as deployed on AWS (analyzer hourly,
+# upload events on the queue), then with daily runs and the logs alone.
+bench-replay:
+	$(GO) run ./scripts/replay
+	$(GO) run ./scripts/replay --every 24h --upload-events=false
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

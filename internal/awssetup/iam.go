@@ -26,12 +26,17 @@ func Roles() []Role { return []Role{RoleResponder, RoleWorker, RoleAnalyzer, Rol
 // lets it keep its state between runs.
 const AnalyzerStatePrefix = "s3thumb-state/"
 
+// PopularClassesKey is the object, in the analyzer's state, where it
+// publishes the popular classes workers read (analytics.ClassesKey).
+const PopularClassesKey = "popular-classes.json"
+
 // ErrUnknownRole means IAMPolicy was asked for a role it does not know.
 var ErrUnknownRole = errors.New("unknown role")
 
 // IAMPolicy returns the least-privilege identity policy for a role, for the
 // bucket, queue and log bucket of cfg. Only the fields the role needs must
-// be set: Bucket always, Queue for the worker, LogBucket for the analyzer.
+// be set: Bucket always, Queue for the worker, LogBucket for the analyzer
+// (and for a worker that reads the analyzer's popular classes).
 func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 	if err := ValidBucket(cfg.Bucket); err != nil {
 		return nil, fmt.Errorf("%w: bucket: %w", ErrInvalidConfig, err)
@@ -66,6 +71,11 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 				"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"}},
 			Statement{Sid: "DeadLetterJobs", Effect: "Allow", Resource: dlq, Action: []string{"sqs:GetQueueUrl", "sqs:SendMessage"}},
 		)
+		if cfg.LogBucket != "" {
+			// work --state: the classes an upload event makes.
+			st = append(st, Statement{Sid: "ReadPopularClasses", Effect: "Allow", Action: "s3:GetObject",
+				Resource: bucketARN(part, cfg.LogBucket) + "/" + AnalyzerStatePrefix + PopularClassesKey})
+		}
 	case RoleAnalyzer:
 		if err := ValidBucket(cfg.LogBucket); err != nil {
 			return nil, fmt.Errorf("%w: the analyzer's policy needs the log bucket: %w", ErrInvalidConfig, err)

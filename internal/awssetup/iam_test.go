@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/s3thumb/s3thumb/analytics"
 )
 
 // grants flattens a policy to "Action Resource" lines, one per action and
@@ -83,7 +85,8 @@ func TestIAMPolicy(t *testing.T) {
 		{RoleResponder, thumbs},
 		{RoleWorker, append(slices.Clone(thumbs),
 			"sqs:ChangeMessageVisibility "+q, "sqs:DeleteMessage "+q, "sqs:GetQueueAttributes "+q, "sqs:GetQueueUrl "+q,
-			"sqs:ReceiveMessage "+q, "sqs:GetQueueUrl "+dlq, "sqs:SendMessage "+dlq)},
+			"sqs:ReceiveMessage "+q, "sqs:GetQueueUrl "+dlq, "sqs:SendMessage "+dlq,
+			"s3:GetObject arn:aws:s3:::example-logs/s3thumb-state/"+analytics.ClassesKey)},
 		{RoleAnalyzer, []string{
 			"s3:ListBucket arn:aws:s3:::example-logs if StringLike:s3:prefix",
 			"s3:GetObject arn:aws:s3:::example-logs/images.example.com/*",
