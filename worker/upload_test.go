@@ -140,9 +140,9 @@ func (failingClasses) Classes(context.Context) ([]string, error) {
 	return nil, errors.New("injected: 503 SlowDown")
 }
 
-// TestUploadEventsSQS: S3 event messages on an SQS queue (fauxqs) make the
-// popular classes an analyzer run published to its state in S3
-// (versitygw), in the bucket the event names.
+// TestUploadEventsSQS: an S3 event message on an SQS queue (fauxqs) makes
+// the popular classes published in the analyzer's state in S3 (versitygw)
+// for the uploaded original, tagged.
 func TestUploadEventsSQS(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
