@@ -86,6 +86,11 @@ type Reader struct {
 	lines  *bufio.Reader
 	opened bool
 
+	// mem is what is left of the text given to ResetBytes, read in place
+	// (inMem) rather than through lines.
+	mem   []byte
+	inMem bool
+
 	format Format
 	schema *CloudFrontSchema
 	stats  Stats
@@ -109,10 +114,24 @@ func NewReader(src io.Reader, cfg Config) (*Reader, error) {
 func (r *Reader) Reset(src io.Reader) {
 	r.src = src
 	r.opened = false
+	r.mem, r.inMem = nil, false
 	r.format = FormatUnknown
 	r.schema = nil
 	r.stats = Stats{}
 	r.err = nil
+}
+
+// ResetBytes is Reset for a log already in memory, b: plain text is read
+// in place, with no copy through a buffer, and gzip as Reset reads it. The
+// records are the same as Reset(bytes.NewReader(b)) gives. b must not
+// change until r is reset again.
+func (r *Reader) ResetBytes(b []byte) {
+	if bytes.HasPrefix(b, []byte(gzipMagic)) {
+		r.Reset(bytes.NewReader(b))
+		return
+	}
+	r.Reset(nil)
+	r.opened, r.mem, r.inMem = true, b, true
 }
 
 // Format is the format detected so far.
@@ -171,11 +190,14 @@ func (r *Reader) Read(rec *Record) error {
 			return err
 		}
 	}
+	if r.inMem {
+		return r.readMem(rec)
+	}
 	for {
 		line, err := r.lines.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			r.stats.Lines++
-			r.skipMalformed(line, "line longer than "+strconv.Itoa(r.cfg.MaxLineBytes)+" bytes")
+			r.skipMalformed(line, overLong(r.cfg.MaxLineBytes))
 			if err = r.discardRestOfLine(); err != nil && !errors.Is(err, io.EOF) {
 				r.err = fmt.Errorf("read log: %w", err)
 				return r.err
@@ -202,6 +224,34 @@ func (r *Reader) Read(rec *Record) error {
 		}
 	}
 }
+
+// readMem is Read for a log given to ResetBytes. Lines are cut as the
+// buffered reader Read uses otherwise cuts them: a line longer than its
+// buffer (MaxLineBytes), or a last line without a newline that fills it,
+// is skipped.
+func (r *Reader) readMem(rec *Record) error {
+	for len(r.mem) > 0 {
+		line := r.mem
+		end := bytes.IndexByte(line, '\n')
+		if end >= 0 {
+			line = line[:end+1]
+		}
+		r.mem = r.mem[len(line):]
+		r.stats.Lines++
+		if n := r.cfg.MaxLineBytes; len(line) > n || end < 0 && len(line) == n {
+			r.skipMalformed(line[:n], overLong(n))
+			continue
+		}
+		if r.handle(line, rec) {
+			return nil
+		}
+	}
+	r.err = io.EOF
+	return io.EOF
+}
+
+// overLong is why a line longer than n bytes is skipped.
+func overLong(n int) string { return "line longer than " + strconv.Itoa(n) + " bytes" }
 
 // discardRestOfLine skips to the next newline after an over-long line.
 func (r *Reader) discardRestOfLine() error {

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -205,5 +207,58 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero Config: %v", err)
+	}
+}
+
+// TestReaderResetBytes: ResetBytes gives the same records, counts and
+// samples as Reset of a bytes.Reader over the same text, for logs of every
+// kind of line: records, blank lines, garbage, lines a byte or two either
+// side of MaxLineBytes with and without a newline at the end, CloudFront
+// logs and gzip.
+func TestReaderResetBytes(t *testing.T) {
+	const max = 1024
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{era18, era24, era25 + "\r", era26, era27, "", "garbage", "  "}
+	for n := max - 3; n <= max+2; n++ {
+		pieces = append(pieces, strings.Repeat("y", n))
+	}
+	var logs [][]byte
+	for range 300 {
+		var lines []string
+		for range rng.IntN(12) {
+			lines = append(lines, pieces[rng.IntN(len(pieces))])
+		}
+		log := strings.Join(lines, "\n")
+		if rng.IntN(2) == 0 {
+			log += "\n"
+		}
+		logs = append(logs, []byte(log))
+	}
+	logs = append(logs, []byte(cfFields+"\n"+cfHit+"\n"), gzipped(t, era18+"\n"+era27+"\n"), nil)
+	read := func(r *Reader) ([]Record, Stats) {
+		var recs []Record
+		for {
+			var rec Record
+			err := r.Read(&rec)
+			if errors.Is(err, io.EOF) {
+				return recs, r.Stats()
+			}
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			recs = append(recs, rec)
+		}
+	}
+	stream := newReader(t, nil, Config{MaxLineBytes: max})
+	mem := newReader(t, nil, Config{MaxLineBytes: max})
+	for i, log := range logs {
+		stream.Reset(bytes.NewReader(log))
+		mem.ResetBytes(log)
+		wantRecs, wantStats := read(stream)
+		recs, stats := read(mem)
+		if !reflect.DeepEqual(recs, wantRecs) || !reflect.DeepEqual(stats, wantStats) {
+			t.Fatalf("log %d %q:\nResetBytes: %d records, %+v\nReset:      %d records, %+v",
+				i, log, len(recs), stats, len(wantRecs), wantStats)
+		}
 	}
 }
