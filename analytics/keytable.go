@@ -10,7 +10,7 @@ import (
 // path, one lookup per log line, in a table of up to millions of keys that
 // does not fit in any cache, so it is laid out for few cache misses:
 //
-//   - the slots (open addressing, linear probing, at most half full) hold
+//   - the slots (open addressing, linear probing, at most 3/4 full) hold
 //     32 bits of the key's hash, its number and where its bytes are, so a
 //     lookup reads one slot and then the key's bytes, and nothing between;
 //   - the keys' bytes are packed one after another in large chunks of text
@@ -136,7 +136,7 @@ func (t *keyTable) added(ref keyRef, h uint64) (int32, string) {
 	if ref&keyLong != keyLong {
 		t.chunks[len(t.chunks)-1] = t.last.String()
 	}
-	if 2*(len(t.refs)+1) > len(t.slots) {
+	if 4*(len(t.refs)+1) > 3*len(t.slots) {
 		t.grow()
 	}
 	n := int32(len(t.refs))
