@@ -87,7 +87,7 @@ func (s *Seen) Prune(t int64) {
 }
 
 // idSet is a set of identities: open addressing with linear probing in a
-// table whose size is a power of two, at most half full. 0 marks an empty
+// table whose size is a power of two, at most 3/4 full. 0 marks an empty
 // slot; identity 0 is held apart.
 type idSet struct {
 	slots []uint64
@@ -98,7 +98,7 @@ type idSet struct {
 // newIDSet returns a set with room for n identities before it grows.
 func newIDSet(n int) *idSet {
 	size := 16
-	for size < 2*n {
+	for 3*size < 4*n {
 		size *= 2
 	}
 	return &idSet{slots: make([]uint64, size)}
@@ -124,7 +124,7 @@ func (m *idSet) add(id uint64) bool {
 		m.zero = true
 		return added
 	}
-	if 2*(m.n+1) > len(m.slots) {
+	if 4*(m.n+1) > 3*len(m.slots) {
 		m.grow()
 	}
 	mask := len(m.slots) - 1
