@@ -180,6 +180,12 @@ func (a *Aggregator) find(key string) keyHit {
 // classify parses a key seen for the first time in a record counted, and
 // adds it to the state when it is a thumbnail or an original.
 func (a *Aggregator) classify(k keyHit) keyHit {
+	if row, key, ok := findKey(&a.s.Thumbs.keys, k.key, k.hash); ok { // added since Key looked (State.thumb)
+		if k.n >= 0 {
+			a.info[k.n].kind = keyThumb
+		}
+		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
+	}
 	ki := keyInfo{kind: keyOther}
 	if stem, _, err := splitThumb(k.key); err == nil {
 		if k.n >= 0 { // held in others until now: no longer looked for there

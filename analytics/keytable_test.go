@@ -67,7 +67,8 @@ func TestKeyTable(t *testing.T) {
 // remembered without being added to the state, and counted as a thumbnail
 // once a read of it comes; originals are found again by a new aggregator
 // over the same state; records whose key the aggregator did not make (Key
-// not called) are counted the same.
+// not called) are counted the same; a thumbnail added to the state between
+// Key and Add is counted once.
 func TestAggregatorKeys(t *testing.T) {
 	s := NewState()
 	a := NewAggregator(s)
@@ -106,6 +107,15 @@ func TestAggregatorKeys(t *testing.T) {
 	o := s.Originals["p/a"]
 	if o == nil || o.Key != orig || o.Direct != 1 || o.Reads != 3 || a.Ignored != 4 || a.Records != 5 {
 		t.Fatalf("original %+v, %d ignored, %d counted; want key %q, 1 direct, 3 thumbnail reads, 4, 5", o, a.Ignored, a.Records, orig)
+	}
+	// a thumbnail the state gains between Key and Add (as State.thumb adds
+	// them) is counted, not added twice
+	const late = "p/late_100x.webp"
+	rec := accesslog.Record{Time: at, RequestIDHash: 10, Operation: accesslog.OpRESTGetObject, Key: a.Key([]byte(late)), HTTPStatus: 200}
+	s.thumb(late)
+	a.Add(&rec)
+	if th, err := s.ThumbState(late); err != nil || th.Reads != 1 || s.Thumbs.Len() != 2 {
+		t.Errorf("%s: %+v, %v, %d thumbnails; want 1 read, 2 thumbnails", late, th, err, s.Thumbs.Len())
 	}
 	b := NewAggregator(s)
 	if k := b.Key([]byte(orig)); k != orig || b.last.kind != keyOriginal || b.info[b.last.n].orig != o {

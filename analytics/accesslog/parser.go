@@ -17,7 +17,8 @@ const (
 )
 
 // Parser turns lines into Records. The zero Parser is ready to use; it is not
-// safe for concurrent use.
+// safe for concurrent use. Its settings are read when it parses its first
+// line.
 //
 // A Parser remembers the strings it has made, up to a bound per kind of
 // value, and hands the same string out again when a value repeats: bucket
