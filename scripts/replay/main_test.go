@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/loggen"
+)
+
+// smallWorkload is the default workload, scaled down to run in seconds.
+func smallWorkload() loggen.Config {
+	cfg := loggen.DefaultConfig()
+	cfg.Days, cfg.Originals, cfg.UploadsPerDay, cfg.RequestsPerDay = 9, 300, 10, 6000
+	return cfg
+}
+
+// TestReplay: the analyzer avoids some misses, upload events avoid more,
+// and the figures add up.
+func TestReplay(t *testing.T) {
+	ctx := context.Background()
+	acfg := analytics.DefaultConfig()
+	acfg.ExpireDays = smallWorkload().ExpireDays
+	results := map[bool]*Result{}
+	for _, events := range []bool{false, true} {
+		res, err := replay(ctx, smallWorkload(), acfg, 24*time.Hour, events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Days) != 9 {
+			t.Fatalf("%d days replayed, want 9", len(res.Days))
+		}
+		var made int64
+		for i, d := range res.Days {
+			if d.Misses < 0 || d.Avoided < 0 || d.Made < 0 || d.UnreadAfter7d < 0 {
+				t.Errorf("day %d: negative counts %+v", i, d)
+			}
+			if i < 2 {
+				made += d.Made
+			}
+		}
+		if res.AvoidedShare <= 0 || res.AvoidedShare >= 1 || res.Made != made || res.Unread > res.Made {
+			t.Errorf("upload events %v: avoided %.3f, %d unread of %d made 7 days before the end (days 1-2 made %d)",
+				events, res.AvoidedShare, res.Unread, res.Made, made)
+		}
+		results[events] = res
+	}
+	if results[true].AvoidedShare <= results[false].AvoidedShare {
+		t.Errorf("avoided %.3f with upload events, %.3f without: want more with them", results[true].AvoidedShare, results[false].AvoidedShare)
+	}
+}
+
+func TestReplayFlags(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--every", "5h"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "divide a day") {
+		t.Errorf("--every 5h: %v, want an error saying it must divide a day", err)
+	}
+}
