@@ -97,7 +97,7 @@ func BenchmarkAnalyze(b *testing.B) {
 				}
 				lines += int64(bytes.Count(o, []byte("\n")))
 				size += int64(len(o))
-				r.Reset(bytes.NewReader(o))
+				r.ResetBytes(o)
 				for {
 					err := r.Read(&rec)
 					if errors.Is(err, io.EOF) {

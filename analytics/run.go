@@ -257,7 +257,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 			rs.Failed = append(rs.Failed, obj.key)
 			continue
 		}
-		r.Reset(bytes.NewReader(body))
+		r.ResetBytes(body)
 		before := agg.Records + agg.Duplicates + agg.Ignored
 		for {
 			err := r.Read(&rec)

@@ -231,6 +231,9 @@ type Box struct {
 // own limit (--max-dimension) is usually far smaller.
 const MaxSide = 99999
 
+// maxSideDigits is the number of digits of MaxSide.
+const maxSideDigits = 5
+
 // ParseBox parses "WxH", "Wx" or "xH" with positive decimal sides written
 // without leading zeros.
 func ParseBox(s string) (Box, error) {
@@ -254,7 +257,7 @@ func parseSide(s string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if len(s) > len(strconv.Itoa(MaxSide)) || s[0] == '0' {
+	if len(s) > maxSideDigits || s[0] == '0' {
 		return 0, fmt.Errorf("%q is not a number from 1 to %d without leading zeros", s, MaxSide)
 	}
 	for i := 0; i < len(s); i++ {

@@ -3,6 +3,7 @@ package thumbkey
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -190,4 +191,10 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMaxSideDigits(t *testing.T) {
+	if got := len(strconv.Itoa(MaxSide)); got != maxSideDigits {
+		t.Errorf("MaxSide %d has %d digits, maxSideDigits says %d", MaxSide, got, maxSideDigits)
+	}
 }
