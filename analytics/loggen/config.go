@@ -51,9 +51,11 @@ type Config struct {
 	// NoiseShare of the requests are listings, HEADs and requests for keys
 	// that never exist.
 	NoiseShare float64
-	// PrewarmShare of the first day's originals have their dominant sizes
-	// made already, at times spread over the ExpireDays before the start.
-	PrewarmShare float64
+	// WarmupDays of traffic are played before Start and not logged: the
+	// site served thumbnails on demand before its access logs were read,
+	// so the bucket starts with what that traffic made and the lifecycle
+	// rule left. Originals is the count when the warm-up begins.
+	WarmupDays int
 	// ExpireDays is the lifecycle rule: a thumbnail expires (S3.EXPIRE.OBJECT)
 	// this many days after it was written. 0 means no rule.
 	ExpireDays int
@@ -92,7 +94,7 @@ func DefaultConfig() Config {
 		StrayShare:     0.01,
 		OriginalShare:  0.04,
 		NoiseShare:     0.01,
-		PrewarmShare:   0.2,
+		WarmupDays:     10,
 		ExpireDays:     10,
 		MissStatus:     404,
 		ObjectsPerHour: 4,
@@ -131,6 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("zipf exponent %v: want more than 1", c.ZipfS)
 	case c.RecentDays < 1:
 		return fmt.Errorf("recent days %d: want at least 1", c.RecentDays)
+	case c.WarmupDays < 0:
+		return fmt.Errorf("warm-up days %d: want 0 or more", c.WarmupDays)
 	case c.ExpireDays < 0:
 		return fmt.Errorf("expire days %d: want 0 (no rule) or more", c.ExpireDays)
 	case c.MissStatus != 302 && c.MissStatus != 403 && c.MissStatus != 404:
@@ -142,7 +146,7 @@ func (c Config) Validate() error {
 		name string
 		v    float64
 	}{{"recent share", c.RecentShare}, {"tail share", c.TailShare}, {"stray share", c.StrayShare}, {"original share", c.OriginalShare},
-		{"noise share", c.NoiseShare}, {"prewarm share", c.PrewarmShare}, {"late share", c.LateShare},
+		{"noise share", c.NoiseShare}, {"late share", c.LateShare},
 		{"malformed rate", c.MalformedRate}, {"duplicate rate", c.DuplicateRate}} {
 		if err := share(s.name, s.v); err != nil {
 			return err

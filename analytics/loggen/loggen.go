@@ -17,8 +17,10 @@
 // then on, until the lifecycle rule expires it (S3.EXPIRE.OBJECT). Each
 // hour's records are spread over a few log objects delivered minutes to hours
 // later, in the simple or the date-partitioned key layout, with a few
-// malformed lines and a few records delivered twice. The same seed gives the
-// same logs.
+// malformed lines and a few records delivered twice. The logs begin after a
+// few warm-up days of the same traffic, unlogged, so that the bucket holds
+// what on-demand serving made before anyone read its logs. The same seed
+// gives the same logs.
 //
 // The generator also answers for the bucket: the replay harness tells it
 // which thumbnails workers made (Create) or cleanup removed (Delete), and
@@ -208,7 +210,7 @@ func New(cfg Config) (*Generator, error) {
 	g := &Generator{
 		cfg:      cfg,
 		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		start:    time.Date(y, m, d, 0, 0, 0, 0, time.UTC),
+		start:    time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -cfg.WarmupDays),
 		thumbs:   make(map[string]*thumb),
 		expiry:   make(map[int][]expiring),
 		dominant: dominantSizes(),
@@ -264,7 +266,15 @@ func New(cfg Config) (*Generator, error) {
 		g.addOriginal(g.start.Add(-time.Duration(cfg.Originals-i) * step))
 	}
 	g.rng.Shuffle(len(g.order), func(i, j int) { g.order[i], g.order[j] = g.order[j], g.order[i] })
-	g.prewarm()
+	// The site ran before its logs were read: the warm-up days are played
+	// unlogged, then counting starts.
+	discard := SinkFunc(func(context.Context, string, []byte) error { return nil })
+	for g.day < cfg.WarmupDays {
+		if err := g.Day(context.Background(), discard); err != nil {
+			return nil, err
+		}
+	}
+	g.stats = Stats{}
 	return g, nil
 }
 
@@ -301,22 +311,6 @@ func (g *Generator) addOriginal(t time.Time) *original {
 	pos := int(float64(len(g.order)) * u * u * u)
 	g.order = slices.Insert(g.order, pos, len(g.originals)-1)
 	return &g.originals[len(g.originals)-1]
-}
-
-// prewarm makes the dominant sizes of the most popular originals, written at
-// times before the start so that some expire during the run.
-func (g *Generator) prewarm() {
-	n := int(float64(len(g.order)) * g.cfg.PrewarmShare)
-	span := g.cfg.ExpireDays
-	if span == 0 {
-		span = 30
-	}
-	for _, i := range g.order[:n] {
-		for _, c := range g.dominant {
-			created := g.start.Add(-time.Duration(1+g.rng.IntN(span*24*3600)) * time.Second)
-			g.makeThumb(g.originals[i].stem+c.suffix, created, c.bytes, false)
-		}
-	}
 }
 
 // makeThumb records that a thumbnail was written at t and schedules its
@@ -400,7 +394,7 @@ func (g *Generator) Stats() Stats { return g.stats }
 func (g *Generator) Now() time.Time { return g.now }
 
 // DaysLeft is the number of days still to generate.
-func (g *Generator) DaysLeft() int { return g.cfg.Days - g.day }
+func (g *Generator) DaysLeft() int { return g.cfg.WarmupDays + g.cfg.Days - g.day }
 
 // Run generates every remaining day.
 func (g *Generator) Run(ctx context.Context, sink Sink) error {
@@ -717,6 +711,9 @@ func (g *Generator) startObjects() {
 // emit writes g.rec to one of the hour's objects, now and then twice, and
 // now and then adds a malformed line.
 func (g *Generator) emit() {
+	if g.day < g.cfg.WarmupDays {
+		return // not logged
+	}
 	n := len(g.objs)
 	i := g.rng.IntN(n)
 	o := &g.objs[i]

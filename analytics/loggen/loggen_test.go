@@ -401,10 +401,57 @@ func TestOnUpload(t *testing.T) {
 	}
 }
 
+// TestWarmup: the warm-up days are played but not logged or counted; the
+// bucket they leave serves the first logged day mostly from thumbnails
+// already made.
+func TestWarmup(t *testing.T) {
+	firstDay := func(warmup int) (Stats, time.Time) {
+		cfg := smallConfig()
+		cfg.Days, cfg.WarmupDays, cfg.ExpireDays = 1, warmup, 10
+		g, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := g.Stats(); st != (Stats{}) || !g.Now().Equal(cfg.Start) || g.DaysLeft() != 1 {
+			t.Fatalf("after a warm-up of %d days: stats %+v, now %v, %d days left; want nothing counted, the start, 1 day",
+				warmup, st, g.Now(), g.DaysLeft())
+		}
+		var first time.Time
+		r, err := accesslog.NewReader(nil, accesslog.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := SinkFunc(func(_ context.Context, _ string, body []byte) error {
+			r.ResetBytes(body)
+			var rec accesslog.Record
+			for r.Read(&rec) == nil {
+				if first.IsZero() || rec.Time.Before(first) {
+					first = rec.Time
+				}
+			}
+			return nil
+		})
+		if err := g.Day(context.Background(), sink); err != nil {
+			t.Fatal(err)
+		}
+		return g.Stats(), first
+	}
+	cold, _ := firstDay(0)
+	warm, first := firstDay(10)
+	if first.Before(smallConfig().Start) {
+		t.Errorf("first logged record at %v, before the start %v", first, smallConfig().Start)
+	}
+	coldRatio := float64(cold.Hits) / float64(cold.Hits+cold.Misses)
+	warmRatio := float64(warm.Hits) / float64(warm.Hits+warm.Misses)
+	if warmRatio < coldRatio+0.1 {
+		t.Errorf("first-day hit ratio %.2f after a warm-up, %.2f without: want the warm bucket to serve more", warmRatio, coldRatio)
+	}
+}
+
 func TestGeneratorCreateAndDelete(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Days, cfg.Originals, cfg.RequestsPerDay, cfg.UploadsPerDay = 3, 50, 20000, 0
-	cfg.PrewarmShare, cfg.RecentShare, cfg.TailShare, cfg.StrayShare, cfg.ExpireDays = 0, 0, 0, 0, 0
+	cfg.WarmupDays, cfg.RecentShare, cfg.TailShare, cfg.StrayShare, cfg.ExpireDays = 0, 0, 0, 0, 0
 	g, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
