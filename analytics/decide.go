@@ -199,12 +199,18 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 
 // refreshAhead is how long before the lifecycle rule would expire a
 // thumbnail that is still read the analyzer has it written again: long
-// enough for a daily run and logs delivered a day late.
-const refreshAhead = 48 * time.Hour
+// enough for a daily run and logs delivered a day late. refreshRetry is how
+// long a queued refresh has for its write to show in the logs before it is
+// taken as lost and queued again.
+const (
+	refreshAhead = 48 * time.Hour
+	refreshRetry = 12 * time.Hour
+)
 
 // lifecycleDue is when a lifecycle rule of days expires an object written
 // at unix time written: S3 adds the days to the write time and rounds up to
-// the next midnight UTC.
+// the next midnight UTC (a sum that falls on midnight stays there, which
+// errs early).
 func lifecycleDue(written int64, days int) int64 {
 	const day = 24 * 3600
 	t := written + int64(days)*day
@@ -215,8 +221,10 @@ func lifecycleDue(written int64, days int) int64 {
 // MinExpected times expected in the next window from their own reads, that
 // the lifecycle rule (cfg.ExpireDays) expires before now+refreshAhead, or
 // whose write time the state does not know: a refresh writes them again so
-// that the rule's count starts over. Thumbnails refreshed within
-// refreshAhead are left alone while the logs catch up with the write.
+// that the rule's count starts over. The write time is the last write the
+// logs show; a refresh queued within refreshRetry is left alone while the
+// logs catch up with its write, and one whose write never showed is queued
+// again.
 func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 	if cfg.ExpireDays == 0 {
 		return nil
@@ -225,10 +233,10 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 	horizon := now.Add(refreshAhead).Unix()
 	var out []candidate
 	for key, t := range s.Thumbs.All() {
-		if t.Exists != Stored || t.LastRead < windowStart || t.Refresh >= now.Add(-refreshAhead).Unix() {
+		if t.Exists != Stored || t.LastRead < windowStart || t.Refresh > max(t.LastWrite, now.Add(-refreshRetry).Unix()) {
 			continue
 		}
-		if written := max(t.LastWrite, t.Refresh); written != 0 && lifecycleDue(written, cfg.ExpireDays) > horizon {
+		if t.LastWrite != 0 && lifecycleDue(t.LastWrite, cfg.ExpireDays) > horizon {
 			continue
 		}
 		days := max(now.Sub(time.Unix(t.FirstSeen, 0)).Hours()/24, 1)
@@ -247,10 +255,10 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key string, head Header, p *Plan) (bool, error) {
 	t := s.Thumbs.get(key)
 	if t.LastWrite != 0 || t.Refresh != 0 {
-		return true, nil
+		return true, nil // due by the logs, or a refresh whose write never showed
 	}
-	if head == nil {
-		return false, nil // nothing to ask: wait for the logs to show a write
+	if head == nil || p.Heads >= cfg.MaxJobs {
+		return false, nil // nothing to ask, or asked enough this run: wait
 	}
 	p.Heads++
 	attrs, err := head.Head(ctx, key)

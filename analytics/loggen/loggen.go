@@ -131,6 +131,13 @@ type thumb struct {
 	rescued time.Time
 }
 
+// workerPut is a pre-generation worker's write of a thumbnail.
+type workerPut struct {
+	key  string
+	at   time.Time
+	size int64
+}
+
 type expiring struct {
 	key     string
 	created time.Time
@@ -190,7 +197,10 @@ type Generator struct {
 	expiring  []expiring // the day's lifecycle expirations
 	now       time.Time
 	stats     Stats
-	onUpload  func(key string)
+	// workerPuts are the writes Create stands for, logged at the start of
+	// the next hour generated.
+	workerPuts []workerPut
+	onUpload   func(key string)
 
 	rec     accesslog.Record
 	keyBuf  []byte
@@ -336,11 +346,12 @@ func (g *Generator) expiryDay(t time.Time) int {
 const lifecycleHour = 3
 
 // Create records that key was made now by someone other than the responder
-// (a pre-generation worker). Its first client read counts as a miss
+// (a pre-generation worker), whose write is logged in the next hour's logs. Its first client read counts as a miss
 // avoided. A key that exists is written again (a refresh): its lifecycle
 // clock restarts, and its first read after the time the rule would have
 // expired it counts as a miss avoided.
 func (g *Generator) Create(key string) {
+	defer func() { g.workerPuts = append(g.workerPuts, workerPut{key: key, at: g.now, size: g.thumbs[key].size}) }()
 	if t := g.thumbs[key]; t != nil {
 		g.stats.Refreshed++
 		rescued := t.rescued
@@ -463,6 +474,11 @@ func (g *Generator) Hour(ctx context.Context, sink Sink) error {
 		return a.seq - b.seq
 	})
 	g.startObjects()
+	for _, w := range g.workerPuts {
+		g.now = w.at
+		g.restRecord(accesslog.OpRESTPutObject, w.key, requestLine("PUT", w.key), 200, "", 0, w.size, 30+g.rng.Int64N(120), workerRequester, responderAgent)
+	}
+	g.workerPuts = g.workerPuts[:0]
 	for _, e := range g.events {
 		g.now = hourStart.Add(e.at)
 		g.simulate(e)
@@ -622,6 +638,7 @@ func (g *Generator) noise() {
 
 const (
 	responderRequester = "arn:aws:sts::123456789012:assumed-role/s3thumb/responder"
+	workerRequester    = "arn:aws:sts::123456789012:assumed-role/s3thumb/worker"
 	uploaderRequester  = "arn:aws:iam::123456789012:user/uploader"
 	responderAgent     = "s3thumb/1.0 aws-sdk-go-v2/1.41.0 os/linux lang/go#1.26 md/GOOS#linux api/s3#1.114.10"
 )
