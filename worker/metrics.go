@@ -20,7 +20,7 @@ type metrics struct {
 // from the start so that dashboards and alerts see every series.
 var knownVerdicts = map[Outcome][]string{
 	Done:    {ReasonMade, ReasonRefreshed, ReasonUpload},
-	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses},
+	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses, ReasonOutsideStore},
 	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonOriginalTooLarge,
 		ReasonUnsupportedImage, ReasonTooManyPixels, ReasonInvalidOptions},
 	Retried: {ReasonInterrupted, ReasonTimeout, ReasonStoreBack, ReasonError},

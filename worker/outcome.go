@@ -41,6 +41,7 @@ const (
 	ReasonUpload           = "upload"
 	ReasonNotOriginal      = "not_an_original"
 	ReasonNoClasses        = "no_classes"
+	ReasonOutsideStore     = "outside_store"
 	ReasonExists           = "exists"
 	ReasonStoredByAnother  = "stored_by_another"
 	ReasonMalformed        = "malformed"

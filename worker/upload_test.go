@@ -142,7 +142,8 @@ func (failingClasses) Classes(context.Context) ([]string, error) {
 
 // TestUploadEventsSQS: an S3 event message on an SQS queue (fauxqs) makes
 // the popular classes published in the analyzer's state in S3 (versitygw)
-// for the uploaded original, tagged.
+// for the uploaded original, tagged, in a store under a prefix; events for
+// another bucket or for keys outside the prefix make nothing.
 func TestUploadEventsSQS(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -155,9 +156,9 @@ func TestUploadEventsSQS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket := store.NewS3(s3srv.Client(), "images", "")
+	bucket := store.NewS3(s3srv.Client(), "images", "photos/")
 	state := store.NewS3(s3srv.Client(), "logs", "s3thumb-state/")
-	if err := bucket.Put(ctx, "photos/summer day.jpg", tinyJPEG(t, 64, 48), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+	if err := bucket.Put(ctx, "summer day.jpg", tinyJPEG(t, 64, 48), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
 		t.Fatal(err)
 	}
 	published, err := json.Marshal(analytics.PublishedClasses{Classes: []analytics.ClassShare{
@@ -170,11 +171,19 @@ func TestUploadEventsSQS(t *testing.T) {
 	}
 	cfg := fastConfig()
 	cfg.UploadClasses = analytics.NewClassCache(state, time.Minute, nil)
-	sendRaw(t, q, s3Event(t, "ObjectCreated:Put", "images", "photos/summer day.jpg"))
+	cfg.UploadBucket, cfg.UploadPrefix = "images", "photos/"
+	sendRaw(t, q,
+		s3Event(t, "ObjectCreated:Put", "images", "photos/summer day.jpg"),
+		s3Event(t, "ObjectCreated:Put", "elsewhere", "photos/summer day.jpg"),
+		s3Event(t, "ObjectCreated:Put", "images", "drafts/summer day.jpg"))
 	r := startWorker(t, cfg, q, newMaker(t, bucket, nil))
-	waitFor(t, 30*time.Second, "the upload's thumbnails", func() bool { return jobs(t, r.reg, worker.Done, worker.ReasonUpload) == 1 })
+	waitFor(t, 30*time.Second, "the three events", func() bool { return totalJobs(t, r.reg) >= 3 })
 	r.stop(t)
-	for _, key := range []string{"photos/summer day_200x200.jpg", "photos/summer day_400x.webp"} {
+	if done, outside := jobs(t, r.reg, worker.Done, worker.ReasonUpload), jobs(t, r.reg, worker.Skipped, worker.ReasonOutsideStore); done != 1 || outside != 2 {
+		t.Errorf("events: %d done, %d outside the store; want 1 and 2", done, outside)
+	}
+	// Keys relative to the store's prefix.
+	for _, key := range []string{"summer day_200x200.jpg", "summer day_400x.webp"} {
 		tags, err := bucket.Tags(ctx, key)
 		if err != nil || tags["thumbnail"] != "yes" {
 			t.Errorf("%s: tags %v, %v; want it stored with thumbnail=yes", key, tags, err)

@@ -87,6 +87,11 @@ type Config struct {
 	// analyzer's popular classes). Without it such messages are removed
 	// with a warning.
 	UploadClasses ClassSource
+	// UploadBucket and UploadPrefix, when UploadBucket is set, are where
+	// the worker's store is (an s3:// store): an upload event's key is
+	// taken relative to the prefix, and events for other buckets or keys
+	// outside the prefix are removed unread.
+	UploadBucket, UploadPrefix string
 }
 
 // ClassSource tells the size classes to make for a new upload, as suffixes
@@ -373,13 +378,26 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 		return "", Classify(nil, err), err
 	}
 	var stems []string
+	otherBucket := false // an upload outside the store
 	for _, u := range uploads {
+		if w.cfg.UploadBucket != "" {
+			if u.Bucket != w.cfg.UploadBucket || !strings.HasPrefix(u.Key, w.cfg.UploadPrefix) {
+				otherBucket = true
+				continue
+			}
+			u.Key = u.Key[len(w.cfg.UploadPrefix):]
+		}
 		if stem, ok := originalStem(u.Key); ok {
 			stems = append(stems, stem)
 			key = u.Key
 		}
 	}
-	if len(stems) == 0 {
+	switch {
+	case len(stems) == 0 && otherBucket:
+		w.log.Warn("an S3 event reports an upload outside this worker's store; removed", "bucket", uploads[0].Bucket, "key", uploads[0].Key,
+			"store_bucket", w.cfg.UploadBucket, "store_prefix", w.cfg.UploadPrefix)
+		return "", Verdict{Skipped, ReasonOutsideStore, Delete}, nil
+	case len(stems) == 0:
 		return "", Verdict{Skipped, ReasonNotOriginal, Delete}, nil // a thumbnail, a test event
 	}
 	if w.cfg.UploadClasses == nil {
@@ -415,7 +433,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 				}
 				return k.String(), v, err
 			case Failed:
-				w.log.Debug("upload thumbnail can never be made", "key", k.String(), "reason", v.Reason, "err", err)
+				w.log.Warn("an upload's thumbnail can never be made", "key", k.String(), "reason", v.Reason, "err", err)
 				if failed == nil {
 					failed, cause = &v, err
 				}

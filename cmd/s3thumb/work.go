@@ -16,6 +16,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/worker"
 )
@@ -108,6 +109,9 @@ func runWork(c *cli.Context) error {
 			return err
 		}
 		cfg.UploadClasses = analytics.NewClassCache(state, classesTTL, nil)
+		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
+			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
+		}
 	}
 	reg := processRegistry(vips)
 	w, err := worker.New(cfg, q, maker, log, reg)
