@@ -112,7 +112,9 @@ func NewClassCache(st Getter, ttl time.Duration, now func() time.Time) *ClassCac
 }
 
 // Classes returns the popular classes, read again once the TTL has passed
-// since the last successful read.
+// since the last read. When a read fails after one succeeded, the classes
+// read before are kept for another TTL; only a cache that never read any
+// returns the error.
 func (c *ClassCache) Classes(ctx context.Context) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -120,8 +122,12 @@ func (c *ClassCache) Classes(ctx context.Context) ([]string, error) {
 		return c.classes, nil
 	}
 	classes, err := ReadClasses(ctx, c.st)
-	if err != nil {
+	switch {
+	case err != nil && c.read.IsZero():
 		return nil, err
+	case err != nil:
+		c.read = c.now() // keep the classes from before; try again after a TTL
+		return c.classes, nil
 	}
 	c.classes, c.read = classes, c.now()
 	return classes, nil

@@ -83,4 +83,15 @@ func TestClassCache(t *testing.T) {
 	check("_200x200.jpg") // cached
 	now = now.Add(31 * time.Second)
 	check("_400x.webp")
+
+	// A read that fails keeps the classes read before; a cache that never
+	// read any says why.
+	if err := st.Put(ctx, analytics.ClassesKey, []byte(`{"classes":`), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	check("_400x.webp")
+	if got, err := analytics.NewClassCache(st, time.Minute, nil).Classes(ctx); !errors.Is(err, analytics.ErrBadClasses) {
+		t.Errorf("a new cache over corrupt classes: %q, %v; want ErrBadClasses", got, err)
+	}
 }

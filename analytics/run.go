@@ -175,9 +175,6 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	if a.cfg.DryRun {
 		return rep, nil
 	}
-	if err := publishClasses(ctx, a.deps.State, p, a.cfg, now); err != nil {
-		return nil, err
-	}
 	if a.deps.BeforeSave != nil {
 		if err := a.deps.BeforeSave(); err != nil {
 			return nil, err
@@ -185,6 +182,11 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	if err := SaveState(ctx, a.deps.State, s); err != nil {
 		return nil, err
+	}
+	// After the state, so that a run that fails earlier changes nothing;
+	// if this fails, the next run publishes again.
+	if err := publishClasses(ctx, a.deps.State, p, a.cfg, now); err != nil {
+		return rep, err
 	}
 	if len(rs.Failed) > 0 {
 		return rep, fmt.Errorf("%w: %s", ErrPartial, strings.Join(rs.Failed, ", "))

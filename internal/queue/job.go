@@ -49,8 +49,8 @@ type Job struct {
 	Refresh bool
 }
 
-// jobV1 is the wire form of a version 1 job.
-type jobV1 struct {
+// jobWire is the wire form of a job, of either version.
+type jobWire struct {
 	V          int        `json:"v"`
 	Key        string     `json:"key"`
 	Reason     string     `json:"reason,omitempty"`
@@ -58,13 +58,14 @@ type jobV1 struct {
 	Refresh    bool       `json:"refresh,omitempty"` // version 2
 }
 
-// Encode writes a job as a version 1 message. It refuses a job that Decode
-// would refuse, so a sender never queues poison.
+// Encode writes a job as a message, version 2 for a refresh and 1 for any
+// other. It refuses a job that Decode would refuse, so a sender never
+// queues poison.
 func Encode(j Job) ([]byte, error) {
 	if err := j.validate(); err != nil {
 		return nil, err
 	}
-	w := jobV1{V: JobVersion, Key: j.Key, Reason: j.Reason}
+	w := jobWire{V: JobVersion, Key: j.Key, Reason: j.Reason}
 	if j.Refresh {
 		w.V, w.Refresh = RefreshJobVersion, true
 	}
@@ -85,7 +86,7 @@ func Encode(j Job) ([]byte, error) {
 	return body, nil
 }
 
-// Decode reads a job message strictly: one JSON object with "v" equal to 1,
+// Decode reads a job message strictly: one JSON object with "v" 1 or 2,
 // a "key" that parses as a thumbnail key, an optional "reason" and an
 // optional RFC 3339 "enqueued_at", and nothing else; version 2 may also
 // have a boolean "refresh". Every refusal wraps ErrMalformedJob.
@@ -110,7 +111,7 @@ func Decode(body []byte) (Job, error) {
 	if !ok {
 		return Job{}, fmt.Errorf("%w: no version (\"v\")", ErrMalformedJob)
 	}
-	var w jobV1
+	var w jobWire
 	targets := map[string]any{"v": &w.V, "key": &w.Key, "reason": &w.Reason, "enqueued_at": &w.EnqueuedAt}
 	switch string(v) {
 	case strconv.Itoa(JobVersion):

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -107,7 +108,7 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 			continue
 		}
 		key, err := url.QueryUnescape(r.S3.Object.Key)
-		if err != nil || key == "" {
+		if err != nil || key == "" || !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl) {
 			return nil, fmt.Errorf("%w: S3 event record %d: object key %q: not a URL-encoded key", ErrMalformedJob, i, truncate([]byte(r.S3.Object.Key), 64))
 		}
 		if r.S3.Bucket.Name == "" {

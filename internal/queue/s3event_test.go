@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // putEvent is an S3 event message as AWS documents it (version 2.1), for
@@ -73,6 +74,8 @@ func TestDecodeS3EventRefuses(t *testing.T) {
 		{"no records", `{"Event":"upload"}`, "no Records"},
 		{"key not URL-encoded", putEvent("ObjectCreated:Put", "photos/100%.jpg"), "not a URL-encoded key"},
 		{"empty key", putEvent("ObjectCreated:Put", ""), "not a URL-encoded key"},
+		{"key not UTF-8", putEvent("ObjectCreated:Put", "%ff.jpg"), "not a URL-encoded key"},
+		{"key with NUL", putEvent("ObjectCreated:Put", "a%00b.jpg"), "not a URL-encoded key"},
 		{"no bucket", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `"name":"photos"`, `"name":""`, 1), "no bucket"},
 		{"bad time", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "yesterday", 1), "eventTime"},
 		{"size not a number", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `"size":1024`, `"size":"1024"`, 1), "S3 event"},
@@ -130,7 +133,7 @@ func FuzzDecodeS3Event(f *testing.F) {
 			return
 		}
 		for _, u := range ups {
-			if u.Bucket == "" || u.Key == "" {
+			if u.Bucket == "" || u.Key == "" || !utf8.ValidString(u.Key) {
 				t.Fatalf("DecodeS3Event(%q) gave upload %+v", body, u)
 			}
 		}

@@ -53,6 +53,26 @@ func TestReplay(t *testing.T) {
 	}
 }
 
+// TestReplayHourly: run every hour, the analyzer refreshes thumbnails the
+// lifecycle rule would expire, and some refreshed ones are read after
+// they would have gone.
+func TestReplayHourly(t *testing.T) {
+	acfg := analytics.DefaultConfig()
+	acfg.ExpireDays = smallWorkload().ExpireDays
+	res, err := replay(context.Background(), smallWorkload(), acfg, time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshed, queued int64
+	for _, d := range res.Days {
+		refreshed += d.Refreshed
+		queued += int64(d.Queued)
+	}
+	if refreshed == 0 || queued < refreshed || res.AvoidedShare <= 0 {
+		t.Errorf("hourly: %d refreshed, %d queued, %.3f avoided; want refreshes among the jobs and misses avoided", refreshed, queued, res.AvoidedShare)
+	}
+}
+
 func TestReplayFlags(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--every", "5h"}, &out)
