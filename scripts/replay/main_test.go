@@ -57,9 +57,11 @@ func TestReplay(t *testing.T) {
 // lifecycle rule would expire, and some refreshed ones are read after
 // they would have gone.
 func TestReplayHourly(t *testing.T) {
+	gcfg := smallWorkload()
+	gcfg.Days = 3 // what the warm-up made starts expiring on the first day
 	acfg := analytics.DefaultConfig()
-	acfg.ExpireDays = smallWorkload().ExpireDays
-	res, err := replay(context.Background(), smallWorkload(), acfg, time.Hour, true)
+	acfg.ExpireDays = gcfg.ExpireDays
+	res, err := replay(context.Background(), gcfg, acfg, time.Hour, true)
 	if err != nil {
 		t.Fatal(err)
 	}
