@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,24 +35,6 @@ func drain(t *testing.T, client *sqs.Client, queueURL string) []types.Message {
 		}
 		all = append(all, out.Messages...)
 	}
-}
-
-// queueCounts is the number of visible and in-flight messages of a queue.
-func queueCounts(t *testing.T, client *sqs.Client, queueURL string) (visible, inFlight int) {
-	t.Helper()
-	out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages,
-			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return visible, inFlight
 }
 
 // TestSQS runs the worker on fauxqs and versitygw: poison messages are
@@ -103,8 +84,8 @@ func TestSQS(t *testing.T) {
 	r := startWorker(t, cfg, q, newMaker(t, st, nil))
 	// 3 poison + 2 duplicates + b's deliveries until the redrive.
 	waitFor(t, 60*time.Second, "the redrive of the failing job", func() bool {
-		visible, inFlight := queueCounts(t, client, queueURL)
-		dead, _ := queueCounts(t, client, dlqURL)
+		visible, inFlight := sqsSrv.Counts(t, queueURL)
+		dead, _ := sqsSrv.Counts(t, dlqURL)
 		return totalJobs(t, r.reg) >= 5+maxReceives && visible == 0 && inFlight == 0 && dead == 4
 	})
 	r.stop(t)

@@ -189,7 +189,7 @@ func TestUploadEventsSQS(t *testing.T) {
 			t.Errorf("%s: tags %v, %v; want it stored with thumbnail=yes", key, tags, err)
 		}
 	}
-	if visible, inFlight := queueCounts(t, sqsSrv.Client(), queueURL); visible+inFlight != 0 {
+	if visible, inFlight := sqsSrv.Counts(t, queueURL); visible+inFlight != 0 {
 		t.Errorf("queue holds %d messages, want none", visible+inFlight)
 	}
 }

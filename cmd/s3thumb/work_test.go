@@ -19,9 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -258,7 +255,6 @@ func TestWorkProcesses(t *testing.T) {
 		sqsSrv := testserver.Fauxqs(t)
 		awsEnv(t, s3srv.AccessKey, s3srv.SecretKey)
 		s3srv.CreateBucket(t, "images")
-		client := sqsSrv.Client()
 		queueURL, dlqURL := sqsSrv.CreateQueue(t, "thumbs", 30*time.Second, 5)
 		st := store.NewS3(s3srv.Client(), "images", "")
 		start := time.Now()
@@ -283,7 +279,7 @@ func TestWorkProcesses(t *testing.T) {
 		}
 		<-a.exited
 		a.exited <- nil
-		left := queueLen(t, client, queueURL)
+		left := sqsSrv.Len(t, queueURL)
 		t.Logf("first worker killed after %v; %d jobs left", time.Since(start), left)
 		if left <= 0 || left >= 2000 {
 			t.Fatalf("%d jobs left after 300 made: want some, not all", left)
@@ -291,7 +287,7 @@ func TestWorkProcesses(t *testing.T) {
 
 		b := startWorkerProc(t, bin, work...)
 		poll(t, 180*time.Second, "the second worker to finish", func() bool {
-			return queueLen(t, client, queueURL) == 0 && sum(b.jobs(t)) >= left
+			return sqsSrv.Len(t, queueURL) == 0 && sum(b.jobs(t)) >= left
 		})
 		jb := b.jobs(t)
 		b.terminate(t)
@@ -304,7 +300,7 @@ func TestWorkProcesses(t *testing.T) {
 		if jb["skipped"] > 4 {
 			t.Errorf("second worker skipped %d jobs, more than the 4 the killed worker could have had in hand", jb["skipped"])
 		}
-		if n := queueLen(t, client, dlqURL); n != 0 {
+		if n := sqsSrv.Len(t, dlqURL); n != 0 {
 			t.Errorf("%d jobs in the dead-letter queue, want 0", n)
 		}
 		var want []string
@@ -319,30 +315,6 @@ func TestWorkProcesses(t *testing.T) {
 func sum(m map[string]int) int {
 	n := 0
 	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-// queueLen is the number of messages in an SQS queue, visible or not.
-func queueLen(t *testing.T, client *sqs.Client, queueURL string) int {
-	t.Helper()
-	out, err := client.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages,
-			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, name := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		v, err := strconv.Atoi(out.Attributes[string(name)])
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
 		n += v
 	}
 	return n

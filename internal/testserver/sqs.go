@@ -85,3 +85,33 @@ func (q *SQS) CreateQueue(t testing.TB, name string, visibility time.Duration, m
 	}
 	return aws.ToString(out.QueueUrl), dlqURL
 }
+
+// Counts returns how many messages of a queue are visible and how many are
+// in flight (received, not yet deleted).
+func (q *SQS) Counts(t testing.TB, queueURL string) (visible, inFlight int) {
+	t.Helper()
+	attrs := []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages,
+		types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+	}
+	out, err := q.Client().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(queueURL), AttributeNames: attrs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n [2]int
+	for i, name := range attrs {
+		if n[i], err = strconv.Atoi(out.Attributes[string(name)]); err != nil {
+			t.Fatalf("queue %s: %s: %v", queueURL, name, err)
+		}
+	}
+	return n[0], n[1]
+}
+
+// Len is the number of messages in a queue, visible or in flight.
+func (q *SQS) Len(t testing.TB, queueURL string) int {
+	t.Helper()
+	visible, inFlight := q.Counts(t, queueURL)
+	return visible + inFlight
+}
