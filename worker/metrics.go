@@ -20,8 +20,8 @@ type metrics struct {
 // from the start so that dashboards and alerts see every series.
 var knownVerdicts = map[Outcome][]string{
 	Done:    {ReasonMade, ReasonRefreshed, ReasonUpload},
-	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses, ReasonOutsideStore},
-	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonOriginalTooLarge,
+	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses, ReasonOutsideStore, ReasonChanged},
+	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonIsOriginal, ReasonOriginalTooLarge,
 		ReasonUnsupportedImage, ReasonTooManyPixels, ReasonInvalidOptions},
 	Retried: {ReasonInterrupted, ReasonTimeout, ReasonStoreBack, ReasonError},
 }

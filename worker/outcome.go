@@ -48,6 +48,8 @@ const (
 	ReasonInvalidKey       = "invalid_key"
 	ReasonSizeNotAllowed   = "size_not_allowed"
 	ReasonOriginalMissing  = "original_missing"
+	ReasonIsOriginal       = "is_original"
+	ReasonChanged          = "changed"
 	ReasonOriginalTooLarge = "original_too_large"
 	ReasonUnsupportedImage = "unsupported_image"
 	ReasonTooManyPixels    = "too_many_pixels"
@@ -109,6 +111,7 @@ var permanent = []struct {
 	{store.ErrInvalidKey, ReasonInvalidKey, Delete},
 	{thumbnail.ErrSizeNotAllowed, ReasonSizeNotAllowed, Delete},
 	{thumbnail.ErrOriginalMissing, ReasonOriginalMissing, Delete},
+	{thumbnail.ErrUntagged, ReasonIsOriginal, Delete},
 	{thumbnail.ErrOriginalTooLarge, ReasonOriginalTooLarge, Delete},
 	{imaging.ErrTooManyPixels, ReasonTooManyPixels, Delete},
 	{imaging.ErrUnsupportedImage, ReasonUnsupportedImage, Delete},
@@ -139,6 +142,10 @@ func Classify(res *thumbnail.Result, err error) Verdict {
 			// Made, but another writer's If-None-Match write won.
 			return Verdict{Skipped, ReasonStoredByAnother, Delete}
 		}
+	}
+	if errors.Is(err, thumbnail.ErrChanged) {
+		// A refresh found a newer version (an upload): nothing to do.
+		return Verdict{Skipped, ReasonChanged, Delete}
 	}
 	for _, p := range permanent {
 		if errors.Is(err, p.err) {

@@ -30,6 +30,7 @@ var conformance = []struct {
 	{"overwrite", testOverwrite},
 	{"if-none-match", testIfNoneMatch},
 	{"if-none-match race", testIfNoneMatchRace},
+	{"if-match", testIfMatch},
 	{"not found", testNotFound},
 	{"delete", testDelete},
 	{"unusual keys", testUnusualKeys},
@@ -250,6 +251,47 @@ func testIfNoneMatch(t *testing.T, s store.Store) {
 	}
 	if tags, err := s.Tags(t.Context(), "x_10x.webp"); err != nil || tags["w"] != "first" {
 		t.Errorf("Tags = %q, %v; want the first writer's", tags, err)
+	}
+}
+
+// testIfMatch: a rewrite conditional on the ETag read replaces only that
+// version; one written in between (an upload) is left as it is, and so is
+// a key deleted in between.
+func testIfMatch(t *testing.T, s store.Store) {
+	put(t, s, "banner_1200x630.jpg", "first", store.PutOptions{ContentType: "image/jpeg", Tags: map[string]string{"thumbnail": "yes"}})
+	read, err := s.Head(t.Context(), "banner_1200x630.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "banner_1200x630.jpg", "rewritten", store.PutOptions{ContentType: "image/jpeg", IfMatch: read.ETag, Tags: map[string]string{"thumbnail": "yes"}})
+	if _, body := get(t, s, "banner_1200x630.jpg"); body != "rewritten" {
+		t.Fatalf("body = %q after a rewrite of the version read", body)
+	}
+
+	// An upload replaces it after the read: the stale ETag must not win.
+	read, _ = s.Head(t.Context(), "banner_1200x630.jpg")
+	put(t, s, "banner_1200x630.jpg", "uploaded original", store.PutOptions{ContentType: "image/jpeg"})
+	err = s.Put(t.Context(), "banner_1200x630.jpg", []byte("rewritten again"), store.PutOptions{IfMatch: read.ETag, Tags: map[string]string{"thumbnail": "yes"}})
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("Put with a stale IfMatch: %v, want ErrChanged", err)
+	}
+	if _, body := get(t, s, "banner_1200x630.jpg"); body != "uploaded original" {
+		t.Errorf("body = %q, want the upload's", body)
+	}
+	if tags, err := s.Tags(t.Context(), "banner_1200x630.jpg"); err != nil || len(tags) != 0 {
+		t.Errorf("Tags = %q, %v; want the upload's (none)", tags, err)
+	}
+
+	// Deleted after the read: nothing comes back.
+	if err := s.Delete(t.Context(), "banner_1200x630.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Put(t.Context(), "banner_1200x630.jpg", []byte("back"), store.PutOptions{IfMatch: read.ETag})
+	if !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("Put with IfMatch on a deleted key: %v, want ErrChanged", err)
+	}
+	if _, err := s.Head(t.Context(), "banner_1200x630.jpg"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Head after the refused write: %v, want ErrNotFound", err)
 	}
 }
 

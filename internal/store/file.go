@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,6 +61,7 @@ type FileStore struct {
 	// escapes is the error os.Root gives for a path leaving the root.
 	escapes  error
 	sidecars sidecarCache
+	condMu   sync.Mutex // held by writes with IfMatch from check to rename
 }
 
 // NewFile opens the store in dir, which must be an existing directory.
@@ -251,7 +254,8 @@ func (s *FileStore) Tags(ctx context.Context, key string) (map[string]string, er
 
 // Put writes an object atomically: readers see the old version or the new
 // one, never part of one. With opts.IfNoneMatch the file is linked into
-// place, which fails if the key is taken, so one writer wins.
+// place, which fails if the key is taken, so one writer wins; with
+// opts.IfMatch it replaces only the version with that ETag.
 func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOptions) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("put %s: %w: %w", key, ErrInvalidKey, err)
@@ -293,6 +297,17 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	}
 	defer s.root.Remove(metaTmp)
 
+	if opts.IfMatch != "" {
+		// The check and the rename are one step for this process's
+		// writers; a file replaced by another program in the moment
+		// between them is not seen.
+		s.condMu.Lock()
+		defer s.condMu.Unlock()
+		cur, err := s.Head(ctx, key)
+		if err != nil || cur.ETag != opts.IfMatch {
+			return fmt.Errorf("put %s/%s: %w: stored as %s, not %s", s, key, ErrChanged, cmp.Or(cur.ETag, "nothing"), opts.IfMatch)
+		}
+	}
 	if opts.IfNoneMatch {
 		err = s.root.Link(tmp, key)
 	} else {

@@ -127,7 +127,8 @@ func (s *S3Store) Head(ctx context.Context, key string) (Attrs, error) {
 }
 
 // Put writes an object with its attributes and tags in one request; with
-// opts.IfNoneMatch it fails with ErrExists when the key is taken.
+// opts.IfNoneMatch it fails with ErrExists when the key is taken, with
+// opts.IfMatch with ErrChanged when the object is not that version.
 func (s *S3Store) Put(ctx context.Context, key string, body []byte, opts PutOptions) error {
 	if err := thumbkey.Validate(key); err != nil {
 		return fmt.Errorf("put %s: %w: %w", key, ErrInvalidKey, err)
@@ -153,7 +154,15 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte, opts PutOpti
 	if opts.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if opts.IfMatch != "" {
+		in.IfMatch = aws.String(opts.IfMatch)
+	}
 	if _, err := s.client.PutObject(ctx, in); err != nil {
+		if opts.IfMatch != "" && classify(err) != nil {
+			// 412: another version; 404: none at all. Either way not the
+			// version read.
+			return fmt.Errorf("put %s/%s: %w: %w", s, key, ErrChanged, err)
+		}
 		return s.fail("put", key, err)
 	}
 	return nil

@@ -17,6 +17,9 @@ var (
 	// ErrExists means a write with IfNoneMatch found the key already taken:
 	// another writer won.
 	ErrExists = errors.New("object already exists")
+	// ErrChanged means a write with IfMatch found the object replaced (or
+	// gone) since it was read: somebody else wrote it in between.
+	ErrChanged = errors.New("object changed since it was read")
 	// ErrInvalidKey means the store cannot hold an object under this key.
 	ErrInvalidKey = errors.New("invalid key for this store")
 )
@@ -47,6 +50,10 @@ type PutOptions struct {
 	// IfNoneMatch makes the write fail with ErrExists when the key is taken
 	// (If-None-Match: *), so the first writer wins.
 	IfNoneMatch bool
+	// IfMatch, when set, makes the write fail with ErrChanged unless the
+	// object is stored with this ETag (If-Match), so that a rewrite never
+	// replaces a version it has not read.
+	IfMatch string
 }
 
 // Store is a bucket of objects. Keys are relative to the store's root (the

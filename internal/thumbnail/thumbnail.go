@@ -19,6 +19,7 @@ import (
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 var (
@@ -27,6 +28,14 @@ var (
 	ErrOriginalMissing = errors.New("original not found")
 	// ErrOriginalTooLarge means the original has more bytes than allowed.
 	ErrOriginalTooLarge = errors.New("original too large")
+	// ErrUntagged means the object stored under a thumbnail key is not
+	// a thumbnail: it lacks the thumbnail tag, so it is an original that
+	// only has a thumbnail's name (see package thumbtag). It is never
+	// rewritten.
+	ErrUntagged = errors.New("stored object is an original (no thumbnail tag), not a thumbnail")
+	// ErrChanged means the stored thumbnail was replaced between reading
+	// and rewriting it; the newer version is left as it is.
+	ErrChanged = errors.New("stored object changed while it was refreshed")
 )
 
 // Store is what the maker needs of an object store.
@@ -34,6 +43,7 @@ type Store interface {
 	Get(ctx context.Context, key string) (*store.Object, error)
 	Head(ctx context.Context, key string) (store.Attrs, error)
 	Put(ctx context.Context, key string, body []byte, opts store.PutOptions) error
+	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
 // Resizer is the image engine.
@@ -83,7 +93,7 @@ func DefaultConfig() Config {
 		StoreBack:      true,
 		CacheControl:   "public, max-age=86400",
 		StorageClass:   "STANDARD",
-		Tags:           map[string]string{"thumbnail": "yes"},
+		Tags:           thumbtag.Tags(),
 	}
 }
 
@@ -107,6 +117,9 @@ func (c Config) Validate() error {
 		if q < 0 || q > 100 {
 			return fmt.Errorf("%s quality %d: must be from 1 to 100", f, q)
 		}
+	}
+	if !thumbtag.Is(c.Tags) {
+		return fmt.Errorf("tags %v: must hold %s=%s, which tells thumbnails from originals", c.Tags, thumbtag.Key, thumbtag.Value)
 	}
 	if c.MaxSourceBytes < 1 {
 		return fmt.Errorf("max source bytes %d: must be at least 1", c.MaxSourceBytes)
@@ -190,9 +203,14 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 // Refresh writes a stored thumbnail again, unchanged, so that a lifecycle
 // rule counting from an object's last write starts its count over while the
 // thumbnail is still read. A thumbnail that is not stored is made as Ensure
-// makes it. The rewrite is unconditional: one that a cleanup deleted a
-// moment before comes back, which is what refreshing a thumbnail that is
-// still read asks for.
+// makes it (one that a cleanup deleted a moment before comes back, which is
+// what refreshing a thumbnail that is still read asks for).
+//
+// Only a thumbnail is ever rewritten: an object under the key without the
+// thumbnail tag is an original named like a thumbnail, and Refresh fails
+// with ErrUntagged without writing. The rewrite is conditional on the
+// ETag read, so a version uploaded in between is not overwritten
+// (ErrChanged).
 func (m *Maker) Refresh(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	if err := m.cfg.Policy.Check(k); err != nil {
 		return nil, err
@@ -212,14 +230,29 @@ func (m *Maker) Refresh(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stored thumbnail %s: %w", key, err)
 	}
+	// The tags are read after the body: the object they describe is the
+	// version read or a later one, and a later one fails the If-Match.
+	isThumb, err := thumbtag.Check(ctx, m.store, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("%w: %s was deleted while it was read", ErrChanged, key)
+	case err != nil:
+		return nil, fmt.Errorf("refresh %s: %w", key, err)
+	case !isThumb:
+		return nil, fmt.Errorf("%w: %s has no %s=%s tag", ErrUntagged, key, thumbtag.Key, thumbtag.Value)
+	}
 	res := &Result{Key: key, Existing: &obj.Attrs, ContentType: obj.ContentType, CacheControl: m.cfg.CacheControl}
 	err = m.store.Put(ctx, key, data, store.PutOptions{
 		ContentType:  obj.ContentType,
 		CacheControl: m.cfg.CacheControl,
 		StorageClass: m.cfg.StorageClass,
 		Tags:         m.cfg.Tags,
+		IfMatch:      obj.ETag,
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrChanged):
+		return nil, fmt.Errorf("%w: %w", ErrChanged, err)
+	case err != nil:
 		res.SaveErr = fmt.Errorf("rewrite %s: %w", key, err)
 		return res, nil
 	}

@@ -1,0 +1,158 @@
+package thumbnail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testserver"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+)
+
+// stores opens a fresh, empty store of each kind: a directory, and a bucket
+// on versitygw (where tags and conditional writes are real).
+func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
+	srv := testserver.VersityGW(t)
+	var n atomic.Int64
+	return map[string]func(t *testing.T) store.Store{
+		"file": func(t *testing.T) store.Store {
+			st, err := store.NewFile(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		"versitygw": func(t *testing.T) store.Store {
+			bucket := fmt.Sprintf("originals-%d", n.Add(1))
+			srv.CreateBucket(t, bucket)
+			st, err := store.Open(t.Context(), "s3://"+bucket, store.Options{
+				S3Endpoint: srv.Endpoint, S3PathStyle: true, Region: srv.Region,
+				Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	}
+}
+
+// uploadHook is a real store that uploads a new version of a key (as a
+// person would, untagged) just after the key's tags are first read: the
+// moment between a refresh's checks and its write.
+type uploadHook struct {
+	store.Store
+	key   string
+	body  []byte
+	fired atomic.Bool
+}
+
+func (h *uploadHook) Tags(ctx context.Context, key string) (map[string]string, error) {
+	tags, err := h.Store.Tags(ctx, key)
+	if err == nil && key == h.key && h.fired.CompareAndSwap(false, true) {
+		if err := h.Store.Put(ctx, key, h.body, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+			return nil, err
+		}
+	}
+	return tags, err
+}
+
+// TestOriginalNamedLikeThumbnail: an original whose name fits the thumbnail
+// grammar (banner_1200x630.jpg, with no banner.jpg) is never rewritten,
+// re-tagged or replaced: not by a refresh, not by a request for it. A
+// thumbnail that an upload replaced between a refresh's read and its write
+// is left as the upload wrote it.
+func TestOriginalNamedLikeThumbnail(t *testing.T) {
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			m, err := NewMaker(st, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const key = "social/banner_1200x630.jpg"
+			if err := st.Put(ctx, key, photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			before, err := st.Head(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := thumbkey.Parse(key)
+
+			if _, err := m.Refresh(ctx, k); !errors.Is(err, ErrUntagged) {
+				t.Errorf("Refresh of an untagged original: %v, want ErrUntagged", err)
+			}
+			if res, err := m.Ensure(ctx, k); err != nil || res.Existing == nil || res.Stored {
+				t.Errorf("Ensure of an original's key = %+v, %v; want it found and left alone", res, err)
+			}
+			assertUntouched(t, st, key, photo, before)
+
+			// A thumbnail replaced by an upload while it is refreshed.
+			const thumb = "social/kleiber_200x200.jpg"
+			if err := st.Put(ctx, "social/kleiber.jpg", photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			tk, _ := thumbkey.Parse(thumb)
+			if res, err := m.Ensure(ctx, tk); err != nil || !res.Stored {
+				t.Fatalf("Ensure(%s) = %+v, %v", thumb, res, err)
+			}
+			hook := &uploadHook{Store: st, key: thumb, body: photo}
+			hm, err := NewMaker(hook, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := hm.Refresh(ctx, tk); !errors.Is(err, ErrChanged) {
+				t.Fatalf("Refresh with an upload in between: %v, want ErrChanged", err)
+			}
+			uploaded, err := st.Head(ctx, thumb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertUntouched(t, st, thumb, photo, uploaded)
+		})
+	}
+}
+
+// assertUntouched checks that key holds body byte for byte, with no tags,
+// and was not written since before was read.
+func assertUntouched(t *testing.T, st store.Store, key string, body []byte, before store.Attrs) {
+	t.Helper()
+	obj, err := st.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("%s: %d bytes stored, want the original's %d, unchanged", key, len(got), len(body))
+	}
+	if obj.ETag != before.ETag || !obj.LastModified.Equal(before.LastModified) {
+		t.Errorf("%s was written again: %+v, before %+v", key, obj.Attrs, before)
+	}
+	if tags, err := st.Tags(t.Context(), key); err != nil || len(tags) != 0 {
+		t.Errorf("%s: tags %v, %v; want none", key, tags, err)
+	}
+}
