@@ -1,9 +1,11 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
 	"testing"
 	"time"
@@ -191,5 +193,53 @@ func TestUploadEventsSQS(t *testing.T) {
 	}
 	if visible, inFlight := sqsSrv.Counts(t, queueURL); visible+inFlight != 0 {
 		t.Errorf("queue holds %d messages, want none", visible+inFlight)
+	}
+}
+
+// TestOriginalNamedLikeThumbnail: an original whose name fits the thumbnail
+// grammar (banner_1200x630.jpg, no banner.jpg, no tag) is an original to
+// the worker: its upload event makes its popular classes, a refresh job
+// naming it fails without writing, and a job to make it finds it stored.
+// It stays byte for byte as uploaded, untagged.
+func TestOriginalNamedLikeThumbnail(t *testing.T) {
+	t.Parallel()
+	s := newFileSetup(t, queue.Options{})
+	photo := tinyJPEG(t, 64, 48)
+	s.putFile(t, "photos/banner_1200x630.jpg", photo)
+	st := newCountingStore(s.store)
+	cfg := fastConfig()
+	cfg.Concurrency = 1
+	cfg.UploadClasses = staticClasses{"_200x200.jpg"}
+	refresh, err := queue.Encode(queue.Job{Key: "photos/banner_1200x630.jpg", Reason: "refresh", Refresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendRaw(t, s.q, s3Event(t, "ObjectCreated:Put", "photos", "photos/banner_1200x630.jpg"), refresh)
+	sendJobs(t, s.q, "photos/banner_1200x630.jpg")
+	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
+	waitFor(t, 30*time.Second, "3 messages", func() bool { return totalJobs(t, r.reg) >= 3 })
+	r.stop(t)
+	for k, n := range map[[2]string]int{
+		{string(worker.Done), worker.ReasonUpload}:       1,
+		{string(worker.Failed), worker.ReasonIsOriginal}: 1,
+		{string(worker.Skipped), worker.ReasonExists}:    1,
+	} {
+		if got := jobs(t, r.reg, worker.Outcome(k[0]), k[1]); got != n {
+			t.Errorf("jobs{outcome=%s,reason=%s} = %d, want %d", k[0], k[1], got, n)
+		}
+	}
+	if got := st.writes(); len(got) != 1 || got["photos/banner_1200x630_200x200.jpg"] != 1 {
+		t.Errorf("writes = %v, want only the original's thumbnail", got)
+	}
+	obj, err := s.store.Get(t.Context(), "photos/banner_1200x630.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	if got, _ := io.ReadAll(obj.Body); !bytes.Equal(got, photo) {
+		t.Error("the original's bytes changed")
+	}
+	if tags, err := s.store.Tags(t.Context(), "photos/banner_1200x630.jpg"); err != nil || len(tags) != 0 {
+		t.Errorf("the original's tags = %v, %v; want none", tags, err)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
@@ -47,6 +48,7 @@ type Queue interface {
 type Maker interface {
 	Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 	Refresh(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
+	IsThumbnail(ctx context.Context, key string) (bool, error)
 }
 
 var _ Queue = queue.Queue(nil)
@@ -387,7 +389,13 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 			}
 			u.Key = u.Key[len(w.cfg.UploadPrefix):]
 		}
-		if stem, ok := originalStem(u.Key); ok {
+		stem, ok := originalStem(u.Key)
+		if ok {
+			if ok, err = w.uploadedOriginal(ctx, u.Key); err != nil {
+				return u.Key, Verdict{Retried, ReasonError, RetryLater}, err
+			}
+		}
+		if ok {
 			stems = append(stems, stem)
 			key = u.Key
 		}
@@ -454,13 +462,9 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 	return key, Verdict{Done, ReasonUpload, Delete}, nil
 }
 
-// originalStem returns an uploaded key without its extension, when it is an
-// image original: not a thumbnail (the responder's and workers' own writes
-// are reported too) and with an image extension.
+// originalStem returns an uploaded key without its extension, when it has
+// an image extension.
 func originalStem(key string) (string, bool) {
-	if _, err := thumbkey.Parse(key); err == nil {
-		return "", false
-	}
 	dot := strings.LastIndexByte(key, '.')
 	if dot <= strings.LastIndexByte(key, '/')+1 {
 		return "", false
@@ -469,6 +473,25 @@ func originalStem(key string) (string, bool) {
 		return "", false
 	}
 	return key[:dot], true
+}
+
+// uploadedOriginal tells whether an uploaded key with an image extension
+// is an original. Events report the responder's and workers' own writes
+// too; those carry the thumbnail tag. A key named like a thumbnail without
+// the tag (banner_1200x630.jpg) is an original; one gone already is
+// neither.
+func (w *Worker) uploadedOriginal(ctx context.Context, key string) (bool, error) {
+	if _, err := thumbkey.Parse(key); err != nil {
+		return true, nil // not named like a thumbnail: s3thumb never writes it
+	}
+	isThumb, err := w.maker.IsThumbnail(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("is %s an original: %w", key, err)
+	}
+	return !isThumb, nil
 }
 
 // run decodes the job and ensures its thumbnail exists, or refreshes it.

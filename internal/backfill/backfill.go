@@ -31,6 +31,7 @@ import (
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // ErrInterrupted means the backfill stopped because its context ended
@@ -41,6 +42,7 @@ var ErrInterrupted = errors.New("backfill interrupted")
 type Store interface {
 	List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error
 	Head(ctx context.Context, key string) (store.Attrs, error)
+	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
 // Sender queues message bodies (queue.Queue).
@@ -195,8 +197,15 @@ func (b *Backfill) result() Result {
 }
 
 // FromStore lists the originals under the prefix (after StartAfter) and
-// queues their thumbnails. Keys that parse as thumbnail keys, keys without
-// an image extension, and (with Since) older originals are skipped.
+// queues their thumbnails. Keys without an image extension, thumbnails and
+// (with Since) older originals are skipped.
+//
+// A thumbnail is an object with the thumbnail tag (package thumbtag), not a
+// name: a key named like a thumbnail (banner_1200x630.jpg) is an original
+// unless it is tagged. Its tags are read unless an original it could be a
+// thumbnail of was listed just before it (photo.jpg sorts before
+// photo_200x200.jpg): most of a bucket's keys are such thumbnails, and
+// asking for each one's tags would cost a request each.
 func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 	if len(b.cfg.Sizes) == 0 {
 		return Result{}, errors.New("backfill: no sizes to make")
@@ -204,13 +213,23 @@ func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 	return b.run(ctx, func(ctx context.Context, emit func(key string, jobs []string) error) error {
 		prev := original{}
 		var prevJobs []string
+		var listed listedStems
 		return b.store.List(ctx, b.cfg.Prefix, b.cfg.StartAfter, func(a store.Attrs) error {
 			b.listed.Add(1)
 			o, ok := originalOf(a.Key)
+			if ok {
+				if k, err := thumbkey.Parse(a.Key); err == nil {
+					ok, err = b.untaggedOrphan(ctx, k, &listed)
+					if err != nil {
+						return err
+					}
+				}
+			}
 			if !ok || (!b.cfg.Since.IsZero() && a.LastModified.Before(b.cfg.Since)) {
 				b.ignored.Add(1)
 				return emit(a.Key, nil)
 			}
+			listed.add(o.dir+o.name, a.Key)
 			jobs := b.jobsFor(o)
 			if o.dir == prev.dir && o.name == prev.name {
 				// photo.jpg then photo.png, with --formats webp: one job.
@@ -222,6 +241,69 @@ func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 			return emit(a.Key, jobs)
 		})
 	})
+}
+
+// untaggedOrphan reports whether the listed key k, named like a thumbnail,
+// is an original: none of the originals it could be made from was listed,
+// and it does not carry the thumbnail tag.
+func (b *Backfill) untaggedOrphan(ctx context.Context, k thumbkey.Key, listed *listedStems) (bool, error) {
+	if listed.has(k.Dir + k.Name) {
+		return false, nil
+	}
+	isThumb, err := thumbtag.Check(ctx, b.store, k.String())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil // deleted since it was listed
+	case err != nil:
+		return false, err
+	}
+	return !isThumb, nil
+}
+
+// listedStems remembers the originals' stems (folder and name) listed
+// recently. A listing is in key order, and every thumbnail key of a stem
+// sorts between stem+"_" and stem+"`", so a stem is forgotten once the
+// listing has passed that.
+type listedStems struct {
+	stems map[string]struct{}
+	added int
+}
+
+// pruneEvery is how many stems are added between two prunings.
+const pruneEvery = 4096
+
+func (l *listedStems) add(stem, key string) {
+	if l.stems == nil {
+		l.stems = map[string]struct{}{}
+	}
+	if l.added++; l.added%pruneEvery == 0 {
+		for s := range l.stems {
+			if s+"`" < key {
+				delete(l.stems, s)
+			}
+		}
+	}
+	l.stems[stem] = struct{}{}
+}
+
+func (l *listedStems) has(stem string) bool {
+	_, ok := l.stems[stem]
+	return ok
+}
+
+// originalOf splits a key with an image extension; ok is false for keys
+// without one.
+func originalOf(key string) (original, bool) {
+	dir, base := path.Split(key)
+	dot := strings.LastIndexByte(base, '.')
+	if dot < 0 {
+		return original{}, false
+	}
+	o := original{key: key, dir: dir, name: base[:dot], ext: base[dot+1:]}
+	if _, ok := thumbkey.FormatOf(o.ext); !ok {
+		return original{}, false
+	}
+	return o, true
 }
 
 // FromKeys queues explicit keys: a thumbnail key is queued as it is; any
@@ -257,24 +339,6 @@ func (b *Backfill) FromKeys(ctx context.Context, keys iter.Seq2[string, error]) 
 // original is an original's key, split.
 type original struct {
 	key, dir, name, ext string
-}
-
-// originalOf splits a listed key; ok is false for keys that are thumbnail
-// keys or have no image extension.
-func originalOf(key string) (original, bool) {
-	if _, err := thumbkey.Parse(key); err == nil {
-		return original{}, false
-	}
-	dir, base := path.Split(key)
-	dot := strings.LastIndexByte(base, '.')
-	if dot < 0 {
-		return original{}, false
-	}
-	o := original{key: key, dir: dir, name: base[:dot], ext: base[dot+1:]}
-	if _, ok := thumbkey.FormatOf(o.ext); !ok {
-		return original{}, false
-	}
-	return o, true
 }
 
 // jobsFor builds the thumbnail keys of an original that may be queued.

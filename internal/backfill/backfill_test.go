@@ -10,15 +10,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/internal/queue/queuetest"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/queue/queuetest"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // files makes a directory store holding the given keys (with a dummy body:
@@ -509,4 +513,82 @@ func seqOf(keys []string) iter.Seq2[string, error] {
 			}
 		}
 	}
+}
+
+// TestFromStoreOriginalsNamedLikeThumbnails: a key named like a thumbnail is
+// an original unless it carries the thumbnail tag, on a directory store and
+// on versitygw: an untagged banner_1200x630.jpg (no banner.jpg) gets its
+// thumbnails, a tagged orphan (its original deleted) does not, and the
+// thumbnails of a listed original are skipped without asking for tags.
+func TestFromStoreOriginalsNamedLikeThumbnails(t *testing.T) {
+	srv := testserver.VersityGW(t)
+	opens := map[string]func(t *testing.T) store.Store{
+		"file": func(t *testing.T) store.Store { st, _ := files(t); return st },
+		"versitygw": func(t *testing.T) store.Store {
+			srv.CreateBucket(t, "names")
+			st, err := store.Open(t.Context(), "s3://names", store.Options{
+				S3Endpoint: srv.Endpoint, S3PathStyle: true, Region: srv.Region,
+				Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			thumb := store.PutOptions{Tags: thumbtag.Tags()}
+			for key, opts := range map[string]store.PutOptions{
+				"social/banner_1200x630.jpg": {}, // an original
+				"social/icon_512x512.png":    {}, // an original
+				"social/gone_100x100.jpg":    thumb,
+				"social/photo.jpg":           {},
+				"social/photo_200x200.jpg":   thumb,
+			} {
+				if err := st.Put(t.Context(), key, []byte("x"), opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tags := &tagCounter{Store: st}
+			q := fileQueue(t)
+			cfg := DefaultConfig()
+			cfg.Sizes = mustSizes(t, "200x200")
+			res, err := newBackfill(t, cfg, tags, q).FromStore(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"social/banner_1200x630_200x200.jpg", "social/icon_512x512_200x200.png", "social/photo_200x200.jpg"}
+			if got := queued(t, q); !slices.Equal(got, want) {
+				t.Errorf("queued %q, want %q", got, want)
+			}
+			if want := (Counts{Listed: 5, Ignored: 2, Queued: 3}); res.Counts != want {
+				t.Errorf("counts %+v, want %+v", res.Counts, want)
+			}
+			if got := tags.asked(); !slices.Equal(got, []string{"social/banner_1200x630.jpg", "social/gone_100x100.jpg", "social/icon_512x512.png"}) {
+				t.Errorf("tags read of %q; want only the keys named like thumbnails of no listed original", got)
+			}
+		})
+	}
+}
+
+// tagCounter is a real store that records whose tags were read.
+type tagCounter struct {
+	store.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *tagCounter) Tags(ctx context.Context, key string) (map[string]string, error) {
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return s.Store.Tags(ctx, key)
+}
+
+func (s *tagCounter) asked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(slices.Values(s.keys))
 }

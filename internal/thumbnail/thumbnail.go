@@ -144,6 +144,13 @@ func NewMaker(st Store, resizer Resizer, gate Gate, cfg Config, log *slog.Logger
 	return &Maker{store: st, resizer: resizer, gate: gate, cfg: cfg, log: log}, nil
 }
 
+// IsThumbnail reports whether the object stored under key is a thumbnail:
+// whether it carries the thumbnail tag (package thumbtag). A missing object
+// gives an error wrapping store.ErrNotFound.
+func (m *Maker) IsThumbnail(ctx context.Context, key string) (bool, error) {
+	return thumbtag.Check(ctx, m.store, key)
+}
+
 // Policy is the size policy the maker enforces.
 func (m *Maker) Policy() Policy { return m.cfg.Policy }
 
