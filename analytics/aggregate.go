@@ -8,6 +8,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // keyKind is what a key names, as far as the analyzer cares.
@@ -299,6 +300,21 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		a.addOriginal(rec, kind, ki.orig, t, day)
 		return
 	}
+	if kind == accesslog.KindWrite && rec.HTTPStatus == 200 {
+		// Who wrote it says what it is: s3thumb writes thumbnails, anybody
+		// else uploads originals. A log without the writer's agent says
+		// nothing.
+		switch {
+		case thumbtag.ByAgent(rec.UserAgent):
+			a.s.setRole(th, rec.Key, RoleThumbnail)
+		case rec.UserAgent != "":
+			a.s.setRole(th, rec.Key, RoleOriginal)
+		}
+	}
+	if th.Role == RoleOriginal {
+		a.addOriginal(rec, kind, a.s.origs[th.orig], t, day)
+		return
+	}
 	if th.FirstSeen == 0 || t < th.FirstSeen {
 		th.FirstSeen = t
 	}
@@ -380,6 +396,7 @@ func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *
 				o.Uploaded = t
 				o.Deleted = false
 			}
+			o.Missing = 0
 		}
 	default:
 		if rec.HTTPStatus < 300 && t >= o.Uploaded {

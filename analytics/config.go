@@ -17,7 +17,10 @@ package analytics
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
 // Config sets the analyzer's decisions. DefaultConfig has the defaults the
@@ -64,6 +67,9 @@ type Config struct {
 	// LockTTL is how long a run's lock holds before another run may take
 	// it over (a run that died without releasing it).
 	LockTTL time.Duration
+	// SourceExts are the extensions an original is looked for under, as
+	// the workers look for it (--source-exts).
+	SourceExts []string
 }
 
 // Defaults.
@@ -96,6 +102,7 @@ func DefaultConfig() Config {
 		StaleAfter:   DefaultStaleAfter,
 		DedupeWindow: DefaultDedupeWindow,
 		LockTTL:      DefaultLockTTL,
+		SourceExts:   slices.Clone(thumbkey.DefaultSourceExts),
 	}
 }
 
@@ -132,6 +139,13 @@ func (c Config) Validate() error {
 		return bad("dedupe window %v: want at least an hour", c.DedupeWindow)
 	case c.LockTTL < time.Minute:
 		return bad("lock TTL %v: want at least a minute", c.LockTTL)
+	case len(c.SourceExts) == 0:
+		return bad("source extensions: want at least one")
+	}
+	for _, ext := range c.SourceExts {
+		if _, ok := thumbkey.FormatOf(ext); !ok {
+			return bad("source extension %q: not an image extension (jpg, jpeg, png, webp, avif)", ext)
+		}
 	}
 	return nil
 }

@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
-// Header tells whether an object is stored (store.Store does).
-type Header interface {
+// Checker looks at objects in the bucket (store.Store does): whether they
+// are stored, and whether they carry the thumbnail tag.
+type Checker interface {
 	Head(ctx context.Context, key string) (store.Attrs, error)
+	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
 // ClassShare is a size class's requests in the window.
@@ -39,9 +42,16 @@ type Plan struct {
 	Jobs    []Job        `json:"jobs"`
 	// Capped counts the jobs left out by MaxJobs.
 	Capped int `json:"capped,omitempty"`
-	// Heads counts the HEAD requests made to learn whether thumbnails exist
-	// or when they were written.
+	// Heads counts the HEAD requests made to learn whether thumbnails or
+	// originals exist, or when thumbnails were written.
 	Heads int `json:"heads,omitempty"`
+	// TagChecks counts the tag reads made to learn whether keys named like
+	// thumbnails are thumbnails; Originals how many of them were not.
+	TagChecks int `json:"tag_checks,omitempty"`
+	Originals int `json:"originals_named_like_thumbnails,omitempty"`
+	// MissingOriginals counts the originals in demand that a check found
+	// missing: none of their thumbnails is queued.
+	MissingOriginals int `json:"missing_originals,omitempty"`
 	// Refreshes counts the jobs that are refreshes.
 	Refreshes int `json:"refreshes,omitempty"`
 }
@@ -92,23 +102,50 @@ func rate(o *Original, requests int64, cfg Config, now time.Time) float64 {
 	return float64(requests) / days
 }
 
+// missingRecheck is how long an original found missing is taken as
+// missing before it is looked for again (an upload in the logs ends it at
+// once).
+const missingRecheck = 24 * time.Hour
+
+// stemDemand is an original in demand: hot, or new.
+type stemDemand struct {
+	stem     string
+	o        *Original
+	requests int64
+	isNew    bool
+}
+
 // plan decides the pre-generation jobs: for each hot or new original, each
 // popular class whose thumbnail is expected to be requested at least
 // MinExpected times in the next window (the original's request rate times
 // the class's share) and does not exist. A new original's rate is at least
 // the mean rate of the originals uploaded within the window. newStems are
-// originals found new by listing. head, when not nil, answers for
-// thumbnails the logs say nothing about; what it learns goes into the
-// state.
-func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, head Header) (*Plan, error) {
-	p := &Plan{Classes: popularClasses(s, cfg, now)}
+// originals found new by listing.
+//
+// bucket, when not nil, answers what the logs do not tell, within MaxJobs
+// requests of each kind per run, and what it tells goes into the state:
+// whether an original in demand exists (nothing is queued for one that does
+// not), whether a key named like a thumbnail is one (its tag: a refresh is
+// queued only for a thumbnail, and an untagged key is an original whose
+// requests make no class popular), whether a thumbnail is stored, and when
+// it was written.
+func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker) (*Plan, error) {
+	p := &Plan{}
+	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	demand, err := originalsInDemand(ctx, s, cfg, now, newStems, bucket, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOrphans(ctx, s, cfg, now, bucket, p); err != nil {
+		return nil, err
+	}
+	p.Classes = popularClasses(s, cfg, now)
 	var popular []ClassShare
 	for _, c := range p.Classes {
 		if c.Popular {
 			popular = append(popular, c)
 		}
 	}
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
 	newSince := now.Add(-cfg.NewWithin).Unix()
 	windowStart := now.Add(-cfg.Window).Unix()
 	var newRate float64
@@ -125,17 +162,9 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 	horizon := float64(cfg.windowDays())
 	requeueAfter := now.Add(-cfg.Window).Unix()
 	var cands []candidate
-	for stem, o := range s.Originals {
-		if o.Deleted {
-			continue
-		}
-		n := o.since(first)
-		isNew := cfg.NewWithin > 0 && (o.Uploaded >= newSince || newStems[stem])
-		if !isNew && n < int64(cfg.MinRequests) {
-			continue
-		}
-		r := rate(o, n, cfg, now)
-		if isNew {
+	for _, d := range demand {
+		r := rate(d.o, d.requests, cfg, now)
+		if d.isNew {
 			r = max(r, newRate)
 		}
 		for _, c := range popular {
@@ -143,11 +172,11 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if exp < cfg.MinExpected {
 				break // classes are by share, most first
 			}
-			key := stem + c.Class
-			if t := s.Thumbs.get(key); t != nil && (t.Exists == Stored || t.Pregen >= requeueAfter) {
+			key := d.stem + c.Class
+			if t := s.Thumbs.get(key); t != nil && (t.Exists == Stored || t.Role == RoleOriginal || t.Pregen >= requeueAfter) {
 				continue
 			}
-			cands = append(cands, candidate{key: key, expected: exp, requests: n, isNew: isNew})
+			cands = append(cands, candidate{key: key, expected: exp, requests: d.requests, isNew: d.isNew})
 		}
 	}
 	cands = append(cands, refreshCandidates(s, cfg, now)...)
@@ -160,25 +189,25 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			continue
 		}
 		if c.refresh {
-			due, err := refreshDue(ctx, s, cfg, now, c.key, head, p)
+			due, err := refreshDue(ctx, s, cfg, now, c.key, bucket, p)
 			if err != nil {
 				return nil, err
 			}
-			switch {
+			switch t := s.Thumbs.get(c.key); {
 			case due:
 				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true,
 					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 				p.Refreshes++
-			case s.Thumbs.get(c.key).Exists == Gone:
+			case t.Exists == Gone && t.Role != RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
 				p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 			}
 			continue
 		}
-		if t := s.Thumbs.get(c.key); (t == nil || t.Exists == Unknown) && head != nil {
+		if t := s.Thumbs.get(c.key); (t == nil || t.Exists == Unknown) && bucket != nil {
 			p.Heads++
-			_, err := head.Head(ctx, c.key)
+			_, err := bucket.Head(ctx, c.key)
 			switch {
 			case err == nil:
 				thumbFor(s, c.key).setExists(Stored, now.Unix(), byCheck)
@@ -195,6 +224,117 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 		p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: reason})
 	}
 	return p, nil
+}
+
+// originalsInDemand lists the hot and new originals, most requested first,
+// leaving out those a check finds missing (see originalExists).
+func originalsInDemand(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker, p *Plan) ([]stemDemand, error) {
+	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	newSince := now.Add(-cfg.NewWithin).Unix()
+	var out []stemDemand
+	for stem, o := range s.Originals {
+		if o.Deleted {
+			continue
+		}
+		n := o.since(first)
+		isNew := cfg.NewWithin > 0 && (o.Uploaded >= newSince || newStems[stem])
+		if !isNew && n < int64(cfg.MinRequests) {
+			continue
+		}
+		out = append(out, stemDemand{stem: stem, o: o, requests: n, isNew: isNew || newStems[stem]})
+	}
+	slices.SortFunc(out, func(a, b stemDemand) int {
+		return cmp.Or(cmp.Compare(b.requests, a.requests), cmp.Compare(a.stem, b.stem))
+	})
+	kept := out[:0]
+	for _, d := range out {
+		ok, err := originalExists(ctx, cfg, now, d, bucket, p)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kept = append(kept, d)
+		}
+	}
+	return kept, nil
+}
+
+// originalExists tells whether the original of a stem in demand exists: it
+// does when the logs have shown it (an upload, a read) or the listing found
+// it new; otherwise the bucket is asked under each source extension, and
+// an original found missing stays missing for missingRecheck. Without a
+// bucket, or with this run's checks used up, an original not known to
+// exist is taken to exist only when the bucket cannot be asked at all.
+func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand, bucket Checker, p *Plan) (bool, error) {
+	o := d.o
+	switch {
+	case bucket == nil:
+		return true, nil
+	case o.Missing != 0 && now.Unix()-o.Missing < int64(missingRecheck/time.Second):
+		p.MissingOriginals++
+		return false, nil
+	case o.Key != "" && o.Missing == 0, d.isNew:
+		return true, nil
+	case p.Heads >= cfg.MaxJobs:
+		return false, nil // asked enough this run: wait
+	}
+	for _, ext := range cfg.SourceExts {
+		key := d.stem + "." + ext
+		p.Heads++
+		_, err := bucket.Head(ctx, key)
+		switch {
+		case err == nil:
+			o.Key, o.Missing = key, 0
+			return true, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return false, fmt.Errorf("head %s: %w", key, err)
+		}
+	}
+	o.Missing = now.Unix()
+	p.MissingOriginals++
+	return false, nil
+}
+
+// checkOrphans reads the tags of the stored keys named like thumbnails of
+// an original found missing, whose role the logs did not tell: such a key
+// without the tag is an original itself (banner_1200x630.jpg with no
+// banner.jpg), and its requests are taken back from the size classes.
+func checkOrphans(ctx context.Context, s *State, cfg Config, now time.Time, bucket Checker, p *Plan) error {
+	if bucket == nil {
+		return nil
+	}
+	for r := range int32(s.Thumbs.Len()) {
+		t := s.Thumbs.row(r)
+		if t.Role != RoleUnknown || t.Exists != Stored || s.origs[t.orig].Missing == 0 {
+			continue
+		}
+		if p.TagChecks >= cfg.MaxJobs {
+			return nil
+		}
+		if err := checkRole(ctx, s, now, s.Thumbs.key(r), t, bucket, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRole reads the tags of key, thumbnail t, and records what they say:
+// a thumbnail, an original, or gone.
+func checkRole(ctx context.Context, s *State, now time.Time, key string, t *Thumb, bucket Checker, p *Plan) error {
+	p.TagChecks++
+	isThumb, err := thumbtag.Check(ctx, bucket, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		t.setExists(Gone, now.Unix(), byCheck)
+	case err != nil:
+		return err
+	case isThumb:
+		s.setRole(t, key, RoleThumbnail)
+	default:
+		s.setRole(t, key, RoleOriginal)
+		p.Originals++
+	}
+	return nil
 }
 
 // refreshAhead is how long before the lifecycle rule would expire a
@@ -233,7 +373,7 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 	horizon := now.Add(refreshAhead).Unix()
 	var out []candidate
 	for key, t := range s.Thumbs.All() {
-		if t.Exists != Stored || t.LastRead < windowStart || t.Refresh > max(t.LastWrite, now.Add(-refreshRetry).Unix()) {
+		if t.Exists != Stored || t.Role == RoleOriginal || t.LastRead < windowStart || t.Refresh > max(t.LastWrite, now.Add(-refreshRetry).Unix()) {
 			continue
 		}
 		if t.LastWrite != 0 && lifecycleDue(t.LastWrite, cfg.ExpireDays) > horizon {
@@ -251,28 +391,40 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 
 // refreshDue tells whether the refresh candidate key is due, learning its
 // write time with a HEAD when the state does not know it (a thumbnail
-// written before the logs the analyzer has read).
-func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key string, head Header, p *Plan) (bool, error) {
+// written before the logs the analyzer has read). A refresh is due only for
+// a key known to be a thumbnail: one whose role the logs did not tell has
+// its tag read first.
+func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key string, bucket Checker, p *Plan) (bool, error) {
 	t := s.Thumbs.get(key)
-	if t.LastWrite != 0 || t.Refresh != 0 {
-		return true, nil // due by the logs, or a refresh whose write never showed
+	if t.LastWrite == 0 && t.Refresh == 0 {
+		if bucket == nil || p.Heads >= cfg.MaxJobs {
+			return false, nil // nothing to ask, or asked enough this run: wait
+		}
+		p.Heads++
+		attrs, err := bucket.Head(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			t.setExists(Gone, now.Unix(), byCheck)
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("head %s: %w", key, err)
+		case attrs.LastModified.IsZero():
+			return false, nil
+		}
+		t.LastWrite = attrs.LastModified.Unix()
+		if lifecycleDue(t.LastWrite, cfg.ExpireDays) > now.Add(refreshAhead).Unix() {
+			return false, nil
+		}
 	}
-	if head == nil || p.Heads >= cfg.MaxJobs {
-		return false, nil // nothing to ask, or asked enough this run: wait
+	if t.Role == RoleUnknown {
+		if bucket == nil || p.TagChecks >= cfg.MaxJobs {
+			return false, nil
+		}
+		if err := checkRole(ctx, s, now, key, t, bucket, p); err != nil {
+			return false, err
+		}
 	}
-	p.Heads++
-	attrs, err := head.Head(ctx, key)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		t.setExists(Gone, now.Unix(), byCheck)
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("head %s: %w", key, err)
-	case attrs.LastModified.IsZero():
-		return false, nil
-	}
-	t.LastWrite = attrs.LastModified.Unix()
-	return lifecycleDue(t.LastWrite, cfg.ExpireDays) <= now.Add(refreshAhead).Unix(), nil
+	return t.Role == RoleThumbnail, nil
 }
 
 // thumbFor returns the state's entry for a thumbnail key, adding it.
@@ -316,7 +468,7 @@ func staleThumbs(s *State, cfg Config, now time.Time) []Stale {
 	}
 	var out []Stale
 	for key, t := range s.Thumbs.All() {
-		if t.Exists == Gone {
+		if t.Exists == Gone || t.Role == RoleOriginal {
 			continue
 		}
 		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen)
@@ -338,10 +490,6 @@ type Cleaner interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// ThumbnailTag is the tag every stored thumbnail carries; cleanup deletes
-// nothing without it.
-const ThumbnailTag, ThumbnailTagValue = "thumbnail", "yes"
-
 // cleanup checks each stale thumbnail's tag on the object itself and
 // deletes it when del is set. It fills in each Outcome and returns the
 // bytes freed.
@@ -357,8 +505,11 @@ func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del b
 		if err != nil {
 			return deleted, freed, fmt.Errorf("tags of %s: %w", st.Key, err)
 		}
-		if tags[ThumbnailTag] != ThumbnailTagValue {
-			st.Outcome = "kept: not tagged " + ThumbnailTag + "=" + ThumbnailTagValue
+		if !thumbtag.Is(tags) {
+			st.Outcome = "kept: not tagged " + thumbtag.Key + "=" + thumbtag.Value
+			if t := s.Thumbs.get(st.Key); t != nil {
+				s.setRole(t, st.Key, RoleOriginal)
+			}
 			continue
 		}
 		if !del {

@@ -2,10 +2,9 @@ package analytics_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,25 +23,30 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
-	bucketDir := t.TempDir()
-	bucket := fileStore(t, bucketDir)
+	// A directory store whose thumbnails were written in the past (moving
+	// a file's time back would make its sidecar, and so its tag, stale).
+	bucket := backdated{Store: fileStore(t, ""), written: map[string]time.Time{}}
 	put := func(key string, written time.Time) {
 		t.Helper()
 		if err := bucket.Put(ctx, key, []byte("thumbnail"), store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(filepath.Join(bucketDir, filepath.FromSlash(key)), written, written); err != nil {
-			t.Fatal(err)
-		}
+		bucket.written[key] = written
 	}
 	var log []byte
 	n := 0
-	add := func(at time.Time, op, key string) {
+	var add func(at time.Time, op, key string)
+	add = func(at time.Time, op, key string) {
 		n++
-		log = accesslog.AppendS3(log, &accesslog.Record{
+		rec := &accesslog.Record{
 			Bucket: "b", Time: at, RequestID: strconv.Itoa(n), Operation: op,
 			Key: key, HTTPStatus: 200, ObjectSize: 9, BytesSent: 9,
-		}, accesslog.S3FieldsLatest)
+		}
+		if op == accesslog.OpRESTPutObject {
+			rec.UserAgent = "aws-sdk-go-v2/1.41.0 os/linux lang/go#1.26 app/s3thumb" // the responder's write
+			add(at, accesslog.OpRESTGetObject, strings.Split(key, "_")[0]+".jpg")    // of the original
+		}
+		log = accesslog.AppendS3(log, rec, accesslog.S3FieldsLatest)
 	}
 	reads := func(key string, count int) {
 		for i := range count {
@@ -64,7 +68,13 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	add(now.Add(-9*day), accesslog.OpRESTPutObject, "photos/expired_200x200.jpg")
 	reads("photos/expired_200x200.jpg", 10)
 	add(now.Add(-time.Hour), accesslog.OpExpireObject, "photos/expired_200x200.jpg")
-	// old and young: written before the logs begin; HEAD tells.
+	// old and young: written before the logs begin; HEAD tells, and so
+	// it does of their originals (and vanished's).
+	for _, key := range []string{"photos/old.jpg", "photos/young.jpg", "photos/vanished.jpg"} {
+		if err := bucket.Put(ctx, key, []byte("original"), store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	put("photos/old_200x200.jpg", now.Add(-9*day-time.Hour))
 	reads("photos/old_200x200.jpg", 10)
 	put("photos/young_200x200.jpg", now.Add(-3*day))
@@ -113,8 +123,9 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	if want := []string{"photos/expired_200x200.jpg", "photos/vanished_200x200.jpg"}; !slices.Equal(made, want) {
 		t.Errorf("jobs queued for %q, want %q", made, want)
 	}
-	if rep.Refreshes != 2 || rep.Heads != 3 {
-		t.Errorf("report: %d refreshes, %d heads; want 2 and 3 (old, young, vanished)", rep.Refreshes, rep.Heads)
+	if rep.Refreshes != 2 || rep.Heads != 6 || rep.TagChecks != 1 {
+		t.Errorf("report: %d refreshes, %d heads, %d tag checks; want 2, 6 (old, young, vanished and their originals) and 1 (old's)",
+			rep.Refreshes, rep.Heads, rep.TagChecks)
 	}
 	s := loadState(t, state)
 	if th, err := s.ThumbState("photos/due_200x200.jpg"); err != nil || th.Refresh != now.Unix() {
@@ -140,4 +151,19 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	if rep.Refreshes != 0 {
 		t.Errorf("with no lifecycle rule: %d refreshes, want none", rep.Refreshes)
 	}
+}
+
+// backdated is a real store whose objects in written report that write
+// time.
+type backdated struct {
+	store.Store
+	written map[string]time.Time
+}
+
+func (b backdated) Head(ctx context.Context, key string) (store.Attrs, error) {
+	a, err := b.Store.Head(ctx, key)
+	if w, ok := b.written[key]; ok && err == nil {
+		a.LastModified = w
+	}
+	return a, err
 }

@@ -32,6 +32,10 @@ type Report struct {
 	JobsQueued int   `json:"jobs_queued"`
 	JobsCapped int   `json:"jobs_capped,omitempty"`
 	Heads      int   `json:"heads,omitempty"`
+	// TagChecks, Originals and MissingOriginals are Plan's.
+	TagChecks        int `json:"tag_checks,omitempty"`
+	Originals        int `json:"originals_named_like_thumbnails,omitempty"`
+	MissingOriginals int `json:"missing_originals,omitempty"`
 	// Refreshes counts the jobs (queued or planned) that are refreshes.
 	Refreshes int `json:"refreshes,omitempty"`
 
@@ -78,7 +82,8 @@ const (
 func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
 	r := &Report{
 		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
-		JobsCapped: p.Capped, Heads: p.Heads, Refreshes: p.Refreshes, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
+		JobsCapped: p.Capped, Heads: p.Heads, TagChecks: p.TagChecks, Originals: p.Originals, MissingOriginals: p.MissingOriginals,
+		Refreshes: p.Refreshes, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
 	}
 	if !cfg.DryRun {
 		r.JobsQueued = len(p.Jobs)

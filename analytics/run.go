@@ -134,11 +134,11 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var head Header
+	var bucket Checker
 	if a.deps.Bucket != nil {
-		head = a.deps.Bucket
+		bucket = a.deps.Bucket
 	}
-	p, err := plan(ctx, s, a.cfg, now, newStems, head)
+	p, err := plan(ctx, s, a.cfg, now, newStems, bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -302,13 +302,14 @@ func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (Run
 	return rs, nil
 }
 
-// ReaderConfig is how the analyzer reads logs: only the fields it uses,
-// and enough keys remembered that popular keys cost no allocation.
+// ReaderConfig is how the analyzer reads logs: only the fields it uses (of
+// the user agents, only writers'), and enough keys remembered that popular
+// keys cost no allocation.
 func ReaderConfig() accesslog.Config {
 	return accesslog.Config{
 		KeyLimit: 1 << 20,
 		Skip: accesslog.FieldBucketOwner | accesslog.FieldRemoteIP | accesslog.FieldRequester |
-			accesslog.FieldReferer | accesslog.FieldUserAgent | accesslog.FieldHostHeader |
+			accesslog.FieldReferer | accesslog.FieldReaderAgent | accesslog.FieldHostHeader |
 			accesslog.FieldTLS | accesslog.FieldAccessPoint | accesslog.FieldRequestID,
 	}
 }

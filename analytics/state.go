@@ -82,6 +82,27 @@ func (c *Counts) since(first int32) int64 {
 	return n
 }
 
+// remove takes back requests counted before: reads and misses from the
+// totals, and as many from the per-day counts, newest first from day last.
+func (c *Counts) remove(reads, misses int64, last int32) {
+	c.Reads = max(c.Reads-reads, 0)
+	c.Misses = max(c.Misses-misses, 0)
+	n := reads + misses
+	for i := len(c.Recent) - 1; i >= 0 && n > 0; i-- {
+		d := &c.Recent[i]
+		if d.Day > last {
+			continue
+		}
+		take := min(int64(d.N), n)
+		d.N -= int32(take)
+		n -= take
+	}
+	c.Recent = slices.DeleteFunc(c.Recent, func(d DayCount) bool { return d.N == 0 })
+	if len(c.Recent) == 0 {
+		c.Recent = nil
+	}
+}
+
 // prune drops the days before first.
 func (c *Counts) prune(first int32) {
 	i := 0
@@ -106,6 +127,24 @@ const (
 	Gone    Existence = -1
 )
 
+// Role is what the state knows a key named like a thumbnail to be. A key
+// is a thumbnail only if it carries the thumbnail tag (package thumbtag);
+// the logs tell part of it (who wrote the key), the tag the rest.
+type Role int8
+
+// Roles.
+const (
+	// RoleUnknown: no write of it seen, its tag not checked.
+	RoleUnknown Role = 0
+	// RoleThumbnail: s3thumb wrote it (its user agent in the logs), or it
+	// carries the thumbnail tag.
+	RoleThumbnail Role = 1
+	// RoleOriginal: somebody else uploaded it, or it is stored without the
+	// tag: an original named like a thumbnail. Its requests count for no
+	// size class and no original of its stem, and nothing is queued for it.
+	RoleOriginal Role = -1
+)
+
 // Thumb is what the state knows about one thumbnail key. It holds no
 // pointers: the state keeps millions of them in blocks (see Thumbs).
 type Thumb struct {
@@ -124,8 +163,11 @@ type Thumb struct {
 	// Refresh is when the analyzer last queued a refresh of it (see
 	// Config.ExpireDays).
 	Refresh int64 `json:"refresh,omitempty"`
+	Role    Role  `json:"role,omitempty"`
 
-	orig, class int32 // numbers in State.origs and State.classes
+	// Numbers in State.origs and State.classes. For a RoleOriginal key,
+	// orig is the original the key itself names.
+	orig, class int32
 }
 
 // add counts one request at unix time t.
@@ -146,8 +188,12 @@ type Original struct {
 	Direct   int64  `json:"direct,omitempty"`   // requests for the original itself
 	Uploaded int64  `json:"uploaded,omitempty"` // unix seconds of its last upload seen
 	Deleted  bool   `json:"deleted,omitempty"`
-	stem     string
-	n        int32 // number in State.origs
+	// Missing is when a check found no object under any of the original's
+	// keys (unix seconds; 0: not found missing). Nothing is queued for it
+	// until a later check or an upload finds it.
+	Missing int64 `json:"missing,omitempty"`
+	stem    string
+	n       int32 // number in State.origs
 }
 
 // Class is a size class: everything in a thumbnail key after the
@@ -272,8 +318,49 @@ func (s *State) link() error {
 		t := s.Thumbs.row(r)
 		t.orig = s.original(stem).n
 		t.class = s.class(suffix).n
+		if t.Role == RoleOriginal {
+			t.orig = s.original(originalStem(key)).n
+		}
 	}
 	return nil
+}
+
+// originalStem is an original's key without its extension.
+func originalStem(key string) string {
+	if dot := strings.LastIndexByte(key, '.'); dot > strings.LastIndexByte(key, '/') {
+		return key[:dot]
+	}
+	return key
+}
+
+// setRole records what key, thumbnail number t, is. A key that turns out to
+// be an original has the requests counted for it taken back from its class
+// and from the original of its stem, and becomes an original of its own; a
+// key that becomes a thumbnail again (s3thumb wrote it after the original
+// was removed) counts as one from then on.
+func (s *State) setRole(t *Thumb, key string, r Role) {
+	if t.Role == r {
+		return
+	}
+	switch r {
+	case RoleOriginal:
+		if t.Role != RoleOriginal {
+			last := dayOf(t.LastRead)
+			s.classes[t.class].remove(t.Reads, t.Misses, last)
+			s.origs[t.orig].remove(t.Reads, t.Misses, last)
+		}
+		o := s.original(strings.Clone(originalStem(key)))
+		if o.Key == "" {
+			o.Key = strings.Clone(key)
+		}
+		t.orig = o.n
+	default:
+		if t.Role == RoleOriginal {
+			stem, _, _ := splitThumb(key)
+			t.orig = s.original(stem).n
+		}
+	}
+	t.Role = r
 }
 
 // check reports counts no run can have written.

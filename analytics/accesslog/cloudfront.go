@@ -245,7 +245,9 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 			}
 			rec.Referer = p.str(slotReferer, &p.clients, p.lenientDecode(undash(v)))
 		case cfUserAgent:
-			if p.skips(slotUserAgent) {
+			// FieldReaderAgent: CloudFront logs requests through the
+			// CDN, never the writes to the bucket behind it.
+			if p.skips(slotUserAgent) || p.Skip&FieldReaderAgent != 0 {
 				continue
 			}
 			rec.UserAgent = p.str(slotUserAgent, &p.clients, p.lenientDecode(undash(v)))

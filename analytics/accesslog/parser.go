@@ -95,6 +95,10 @@ const (
 	// FieldRequestID leaves RequestID empty and fills RequestIDHash
 	// instead: the one per-record allocation saved.
 	FieldRequestID Fields = 1 << 31
+	// FieldReaderAgent leaves UserAgent empty in records that do not write
+	// an object (KindWrite): who wrote an object tells a thumbnail from an
+	// upload, while readers' agents are many and not needed.
+	FieldReaderAgent Fields = 1 << 30
 )
 
 // requestID fills the record's RequestID, or its hash when the field is

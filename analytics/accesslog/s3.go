@@ -321,7 +321,9 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	}
 	rec.ErrorCode = p.str(slotErrorCode, &p.small, undash(errorCode))
 	rec.Referer = p.str(slotReferer, &p.clients, undash(referer))
-	rec.UserAgent = p.str(slotUserAgent, &p.clients, undash(userAgent))
+	if p.Skip&FieldReaderAgent == 0 || KindOf(rec.Operation) == KindWrite {
+		rec.UserAgent = p.str(slotUserAgent, &p.clients, undash(userAgent))
+	}
 	return nil
 }
 

@@ -173,8 +173,9 @@ type Generator struct {
 	rng   *rand.Rand
 	start time.Time
 
-	originals []original // in upload order
-	order     []int      // indexes into originals, most popular first
+	originals []original     // in upload order
+	byKey     map[string]int // indexes into originals, by key
+	order     []int          // indexes into originals, most popular first
 	thumbs    map[string]*thumb
 	expiry    map[int][]expiring // by day index
 	dominant  []sizeClass
@@ -317,6 +318,10 @@ func (g *Generator) addOriginal(t time.Time) *original {
 	}
 	g.originals = append(g.originals, original{key: key, stem: key[:dot], getURI: requestLine("GET", key),
 		embeds: embeds, size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
+	if g.byKey == nil {
+		g.byKey = make(map[string]int)
+	}
+	g.byKey[key] = len(g.originals) - 1
 	u := g.rng.Float64()
 	pos := int(float64(len(g.order)) * u * u * u)
 	g.order = slices.Insert(g.order, pos, len(g.originals)-1)
@@ -376,6 +381,14 @@ func (g *Generator) OnUpload(fn func(key string)) { g.onUpload = fn }
 func (g *Generator) Written(key string) (time.Time, bool) {
 	if t := g.thumbs[key]; t != nil {
 		return t.created, true
+	}
+	return time.Time{}, false
+}
+
+// Uploaded tells when an original that exists was uploaded.
+func (g *Generator) Uploaded(key string) (time.Time, bool) {
+	if i, ok := g.byKey[key]; ok {
+		return g.originals[i].uploaded, true
 	}
 	return time.Time{}, false
 }

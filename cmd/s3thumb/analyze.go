@@ -40,6 +40,7 @@ func analyzeCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-jobs", Value: d.MaxJobs, Usage: "most jobs queued per run"},
 		&cli.DurationFlag{Name: "stale-after", Value: d.StaleAfter, Usage: "a thumbnail unread this long is stale"},
 		&cli.IntFlag{Name: "expire-days", Value: awssetup.DefaultExpireDays, Usage: "the bucket's lifecycle rule for thumbnails, as given to setup: thumbnails still read are written again before it expires them (0: no rule; a file:// store has none unless this is set)"},
+		sourceExtsFlag(),
 		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
@@ -79,6 +80,7 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.DryRun = c.Bool("dry-run")
 	cfg.DedupeWindow = c.Duration("dedupe-window")
 	cfg.LockTTL = c.Duration("lock-ttl")
+	cfg.SourceExts = splitList(c.String("source-exts"))
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err}
 	}

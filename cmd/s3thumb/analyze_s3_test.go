@@ -10,12 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // TestAnalyzeS3AndSQS runs s3thumb analyze against real servers: the access
@@ -57,7 +57,7 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 	// Cleanup's cases: reads 40 days ago, one of them read again yesterday.
 	now := time.Now().UTC()
 	old, recent := now.AddDate(0, 0, -40), now.Add(-20*time.Hour)
-	tagged := store.PutOptions{Tags: map[string]string{analytics.ThumbnailTag: analytics.ThumbnailTagValue}}
+	tagged := store.PutOptions{Tags: map[string]string{thumbtag.Key: thumbtag.Value}}
 	objects := []struct {
 		key     string
 		opts    store.PutOptions

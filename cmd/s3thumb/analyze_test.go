@@ -8,24 +8,19 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
-	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
-	"github.com/s3thumb/s3thumb/internal/thumbnail"
-	"github.com/s3thumb/s3thumb/worker"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // genLogs generates days of logs ending at the start of today (UTC), so that
@@ -289,45 +284,10 @@ func TestAnalyzeLocalLoopWithWorkers(t *testing.T) {
 			written[key] = true
 		}
 	}
-	q, err := queue.OpenFile(d.queue, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vips, err := imaging.New(imaging.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	maker, err := thumbnail.NewMaker(st, vips, nil, thumbnail.DefaultConfig(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wcfg := worker.DefaultConfig()
-	wcfg.Concurrency, wcfg.Wait, wcfg.DepthInterval = 2, 100*time.Millisecond, 0
-	w, err := worker.New(wcfg, q, maker, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(wctx) }()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		n, err := q.Depth(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	if err := <-done; err != nil {
-		t.Fatalf("worker: %v", err)
-	}
+	runQueue(t, d.queue, newTestMaker(t, st))
 	for _, j := range plan.Jobs {
 		tags, err := st.Tags(ctx, j.Key)
-		if err != nil || tags[analytics.ThumbnailTag] != analytics.ThumbnailTagValue {
+		if err != nil || !thumbtag.Is(tags) {
 			t.Errorf("job %s (%s): thumbnail tags %v, %v; want made and tagged", j.Key, j.Reason, tags, err)
 		}
 	}

@@ -45,7 +45,7 @@ func thumbnailFlags() []cli.Flag {
 	d := thumbnail.DefaultConfig()
 	return []cli.Flag{
 		&cli.StringFlag{Name: "default-mode", Value: string(d.DefaultMode), Usage: "mode for keys that name none: fill (cover the box, centre-crop) or fit (inside the box)"},
-		&cli.StringFlag{Name: "source-exts", Value: strings.Join(d.SourceExts, ","), Usage: "extensions tried for the original, after the thumbnail's own"},
+		sourceExtsFlag(),
 		&cli.StringFlag{Name: "allowed-sizes", Usage: "only these boxes are served, e.g. 200x200,400x,x300 (any mode; density multiplies); empty: any box up to --max-dimension"},
 		&cli.IntFlag{Name: "max-dimension", Value: d.Policy.MaxDimension, Usage: "largest output side in pixels, density included"},
 		&cli.Int64Flag{Name: "max-source-pixels", Value: imaging.DefaultMaxPixels, Usage: "largest original in pixels, checked from its header before decoding"},
@@ -59,6 +59,12 @@ func thumbnailFlags() []cli.Flag {
 		&cli.StringFlag{Name: "storage-class", Value: d.StorageClass, Usage: "S3 storage class of stored thumbnails (STANDARD is cheapest for small objects)"},
 		&cli.BoolFlag{Name: "store-back", Value: d.StoreBack, Usage: "store each new thumbnail under its key (turn off only to benchmark the miss path)"},
 	}
+}
+
+// sourceExtsFlag is --source-exts, for the commands that make thumbnails
+// and for analyze, which looks for originals as the workers do.
+func sourceExtsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "source-exts", Value: strings.Join(thumbkey.DefaultSourceExts, ","), Usage: "extensions tried for the original, after the thumbnail's own"}
 }
 
 func thumbnailConfig(c *cli.Context) (thumbnail.Config, error) {

@@ -15,6 +15,10 @@ import (
 	"unicode/utf8"
 )
 
+// DefaultSourceExts are the extensions an original is looked for under,
+// after a thumbnail's own (--source-exts).
+var DefaultSourceExts = []string{"jpg", "jpeg", "png", "webp"}
+
 // MaxKeyBytes is the longest key accepted, the same limit S3 puts on object keys.
 const MaxKeyBytes = 1024
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ func DefaultConfig() Config {
 		Policy:         Policy{MaxDimension: DefaultMaxDimension},
 		MaxSourceBytes: 100 << 20,
 		DefaultMode:    thumbkey.ModeFill,
-		SourceExts:     []string{"jpg", "jpeg", "png", "webp"},
+		SourceExts:     slices.Clone(thumbkey.DefaultSourceExts),
 		Quality:        map[imaging.Format]int{imaging.JPEG: 80, imaging.WebP: 80, imaging.AVIF: 60},
 		Background:     imaging.RGB{R: 255, G: 255, B: 255},
 		StoreBack:      true,

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
@@ -65,11 +65,15 @@ func (m *memLogs) List(ctx context.Context, prefix, startAfter string, fn func(s
 }
 
 // genBucket answers for the thumbnail bucket from the generator's model
-// of it: every thumbnail it holds carries the thumbnail=yes tag.
+// of it: every thumbnail it holds carries the thumbnail=yes tag, and its
+// originals none.
 type genBucket struct{ g *loggen.Generator }
 
 func (b *genBucket) Head(_ context.Context, key string) (store.Attrs, error) {
 	written, ok := b.g.Written(key)
+	if !ok {
+		written, ok = b.g.Uploaded(key)
+	}
 	if !ok {
 		return store.Attrs{}, fmt.Errorf("head %s: %w", key, store.ErrNotFound)
 	}
@@ -77,10 +81,13 @@ func (b *genBucket) Head(_ context.Context, key string) (store.Attrs, error) {
 }
 
 func (b *genBucket) Tags(_ context.Context, key string) (map[string]string, error) {
+	if _, ok := b.g.Uploaded(key); ok {
+		return map[string]string{}, nil // an original
+	}
 	if !b.g.Exists(key) {
 		return nil, fmt.Errorf("tags %s: %w", key, store.ErrNotFound)
 	}
-	return map[string]string{analytics.ThumbnailTag: analytics.ThumbnailTagValue}, nil
+	return thumbtag.Tags(), nil
 }
 
 func (b *genBucket) Delete(_ context.Context, key string) error {
