@@ -12,8 +12,8 @@ import (
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
 	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
-	"github.com/s3thumb/s3thumb/internal/thumbtag"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // memLogs keeps the generated log objects in memory: the generator writes
