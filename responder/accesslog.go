@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // AccessLogger receives one record per request the front answers and per
@@ -178,6 +179,10 @@ func (s *Server) logRequest(r *http.Request, w *statusWriter, key string, start 
 	s.cfg.AccessLog.Log(&rec)
 }
 
+// storeBackAgent is the User-Agent of the front's store-back records: the
+// analyzer takes writes by s3thumb's agent for thumbnails (thumbtag.ByAgent).
+const storeBackAgent = "s3thumb-front app/" + thumbtag.Agent
+
 // logStoreBack records a thumbnail written back, as S3 would log the PUT.
 func (s *Server) logStoreBack(key string, size int) {
 	if s.cfg.AccessLog == nil {
@@ -190,6 +195,7 @@ func (s *Server) logStoreBack(key string, size int) {
 		Key:        key,
 		HTTPStatus: http.StatusOK,
 		ObjectSize: int64(size),
+		UserAgent:  storeBackAgent,
 	})
 }
 

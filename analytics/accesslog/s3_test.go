@@ -378,6 +378,35 @@ func TestParserSkip(t *testing.T) {
 	want(t, "CloudFront Key", r.Key, "photos/img00042_200x200.jpg")
 }
 
+// TestParserReaderAgent: with FieldReaderAgent, a write keeps its user
+// agent (who wrote tells a thumbnail from an upload) and a read does not.
+func TestParserReaderAgent(t *testing.T) {
+	p := Parser{Skip: FieldReaderAgent}
+	line := func(op string) []byte {
+		return AppendS3(nil, &Record{Bucket: "b", Time: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Operation: op,
+			Key: "a_1x1.jpg", HTTPStatus: 200, UserAgent: "aws-cli/2.22.0"}, S3FieldsLatest)
+	}
+	for op, agent := range map[string]string{
+		OpRESTPutObject: "aws-cli/2.22.0", OpRESTCopyObject: "aws-cli/2.22.0", OpRESTPostUpload: "aws-cli/2.22.0",
+		OpWebsiteGetObject: "", OpRESTGetObject: "", OpRESTHeadObject: "", OpRESTDeleteObject: "",
+	} {
+		var r Record
+		if err := p.ParseS3(line(op), &r); err != nil {
+			t.Fatal(err)
+		}
+		want(t, op+" UserAgent", r.UserAgent, agent)
+	}
+	schema, err := ParseCloudFrontFields([]byte(cfFields))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Record
+	if err := p.ParseCloudFront(schema, []byte(cfHit), &r); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "CloudFront UserAgent", r.UserAgent, "")
+}
+
 func TestAppendSafeMatchesByteByByte(t *testing.T) {
 	naive := func(v string, last byte) string {
 		var b strings.Builder

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // TestEveryFlagIsSettableAndDocumented checks that every flag of every
@@ -172,6 +173,9 @@ func TestServeProcess(t *testing.T) {
 		var rec accesslog.Record
 		for r.Read(&rec) == nil {
 			records[fmt.Sprintf("%s %s %d", rec.Operation, rec.Key, rec.HTTPStatus)] = true
+			if rec.Kind() == accesslog.KindWrite && !thumbtag.ByAgent(rec.UserAgent) {
+				t.Errorf("store-back %s logged with user agent %q: the analyzer would take it for an upload", rec.Key, rec.UserAgent)
+			}
 		}
 		if st := r.Stats(); st.Malformed > 0 {
 			t.Fatalf("%s: %d malformed lines", name, st.Malformed)

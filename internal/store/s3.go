@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 var _ Store = (*S3Store)(nil)
@@ -58,6 +59,9 @@ func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
 		return nil, errors.New("no AWS region configured: set AWS_REGION or the store's region option")
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// "app/s3thumb" in every request's User-Agent: the access logs
+		// tell s3thumb's thumbnail writes from uploads by it.
+		o.AppID = thumbtag.Agent
 		if opts.S3Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.S3Endpoint)
 		}

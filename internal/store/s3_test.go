@@ -14,6 +14,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // TestS3Prefix checks that keys are joined to the URL's prefix with exactly
@@ -98,6 +99,10 @@ func TestS3PutHeaders(t *testing.T) {
 		if got := putReq.Header.Get(name); got != want {
 			t.Errorf("PUT %s: %q, want %q", name, got, want)
 		}
+	}
+	// The access logs tell s3thumb's writes from uploads by this.
+	if ua := putReq.Header.Get("User-Agent"); !thumbtag.ByAgent(ua) {
+		t.Errorf("PUT User-Agent %q does not name s3thumb (app/%s)", ua, thumbtag.Agent)
 	}
 	tags, err := s.Tags(t.Context(), "dir/a b_200x.webp")
 	if err != nil || tags["made by"] != "s3thumb 1+1" || tags["thumbnail"] != "yes" {
