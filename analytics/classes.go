@@ -56,7 +56,8 @@ type Getter interface {
 }
 
 // ReadClasses reads the popular classes the last run published: suffixes
-// such as "_200x200.jpg", most requested first. None are published before
+// such as "_200x200.jpg" or, in each original's own format, "_200x200.*"
+// (thumbkey.ParseClass), most requested first. None are published before
 // the first run: then it returns none and no error. Classes that do not
 // end a thumbnail key are refused (ErrBadClasses).
 func ReadClasses(ctx context.Context, st Getter) ([]string, error) {
@@ -81,9 +82,8 @@ func ReadClasses(ctx context.Context, st Getter) ([]string, error) {
 	}
 	out := make([]string, 0, len(pc.Classes))
 	for _, c := range pc.Classes {
-		k, err := thumbkey.Parse("x" + c.Class)
-		if err != nil || k.Dir != "" || k.Name != "x" {
-			return nil, fmt.Errorf("%w: %s: %q is not a size class", ErrBadClasses, ClassesKey, c.Class)
+		if _, err := thumbkey.ParseClass(c.Class); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadClasses, ClassesKey, err)
 		}
 		out = append(out, c.Class)
 	}

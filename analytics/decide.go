@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -20,12 +22,15 @@ type Checker interface {
 	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
-// ClassShare is a size class's requests in the window.
+// ClassShare is a size class's requests in the window. Class is as
+// thumbkey.ParseClass reads it; one in thumbkey.OwnFormat ("_200x200.*")
+// makes each original's thumbnail in the original's format.
 type ClassShare struct {
 	Class    string  `json:"class"`
 	Requests int64   `json:"requests"`
 	Share    float64 `json:"share"`
 	Popular  bool    `json:"popular"`
+	misses   int64   // overall, for the report
 }
 
 // Job is a thumbnail the analyzer wants made, or with Refresh written
@@ -56,19 +61,74 @@ type Plan struct {
 	Refreshes int `json:"refreshes,omitempty"`
 }
 
+// ownFormatShare is the share of a class's thumbnails, of those whose
+// original's key is known, that must be in their originals' own formats for
+// the class to be taken for a size pages show in each original's own
+// format: "_200x200.png" and "_200x200.jpg" asked of photo.png and
+// photo.jpg alike are one class, "_200x200.*". A site whose pages ask JPEG
+// of every original has its PNG originals' thumbnails in the other share.
+const ownFormatShare = 0.98
+
+// ownFormat tells, by class number, which classes are asked in their
+// originals' own formats: it counts the state's thumbnails of each class
+// whose original's key is known, by whether the extensions are the same.
+func ownFormat(s *State) []bool {
+	own := make([]int64, len(s.classes))
+	other := make([]int64, len(s.classes))
+	for r := range int32(s.Thumbs.Len()) {
+		t := s.Thumbs.row(r)
+		o := s.origs[t.orig]
+		if t.Role == RoleOriginal || o.Key == "" {
+			continue
+		}
+		if key := s.Thumbs.key(r); extOf(key) == extOf(o.Key) {
+			own[t.class]++
+		} else {
+			other[t.class]++
+		}
+	}
+	out := make([]bool, len(s.classes))
+	for i := range out {
+		out[i] = own[i] > 0 && float64(own[i]) >= ownFormatShare*float64(own[i]+other[i])
+	}
+	return out
+}
+
+// extOf is a key's extension, as written.
+func extOf(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
+
 // popularClasses ranks the size classes by their requests in the window
-// and marks the popular ones.
+// and marks the popular ones. Classes asked in their originals' own formats
+// are counted together as one own-format class (see ownFormatShare).
 func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
 	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	own := ownFormat(s)
 	var total int64
-	var out []ClassShare
+	merged := make(map[string]*ClassShare)
 	for suffix, c := range s.Classes {
 		n := c.since(first)
 		if n == 0 {
 			continue
 		}
 		total += n
-		out = append(out, ClassShare{Class: suffix, Requests: n})
+		name := suffix
+		if own[c.n] {
+			if cl, err := thumbkey.ParseClass(suffix); err == nil {
+				cl.Ext = thumbkey.OwnFormat
+				name = cl.String()
+			}
+		}
+		cs := merged[name]
+		if cs == nil {
+			cs = &ClassShare{Class: name}
+			merged[name] = cs
+		}
+		cs.Requests += n
+		cs.misses += c.Misses
+	}
+	out := make([]ClassShare, 0, len(merged))
+	for _, cs := range merged {
+		out = append(out, *cs)
 	}
 	slices.SortFunc(out, func(a, b ClassShare) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Class, b.Class))
@@ -80,6 +140,23 @@ func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
 		covered += out[i].Share
 	}
 	return out
+}
+
+// thumbKeyFor is the key of d's thumbnail in class c; an own-format class
+// needs the original's key, which the state may not know.
+func thumbKeyFor(d stemDemand, c thumbkey.Class) (string, bool) {
+	orig := d.o.Key
+	if orig == "" {
+		if c.IsOwnFormat() {
+			return "", false
+		}
+		orig = d.stem + "." + c.Ext // a fixed format: any image extension does
+	}
+	k, err := c.KeyFor(orig)
+	if err != nil {
+		return "", false
+	}
+	return k.String(), true
 }
 
 // candidate is a thumbnail to make or refresh.
@@ -140,10 +217,14 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 		return nil, err
 	}
 	p.Classes = popularClasses(s, cfg, now)
-	var popular []ClassShare
+	type popularClass struct {
+		ClassShare
+		class thumbkey.Class
+	}
+	var popular []popularClass
 	for _, c := range p.Classes {
-		if c.Popular {
-			popular = append(popular, c)
+		if cl, err := thumbkey.ParseClass(c.Class); err == nil && c.Popular {
+			popular = append(popular, popularClass{c, cl})
 		}
 	}
 	newSince := now.Add(-cfg.NewWithin).Unix()
@@ -172,7 +253,10 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if exp < cfg.MinExpected {
 				break // classes are by share, most first
 			}
-			key := d.stem + c.Class
+			key, ok := thumbKeyFor(d, c.class)
+			if !ok {
+				continue
+			}
 			if t := s.Thumbs.get(key); t != nil && (t.Exists == Stored || t.Role == RoleOriginal || t.Pregen >= requeueAfter) {
 				continue
 			}
@@ -278,8 +362,7 @@ func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand
 	case p.Heads >= cfg.MaxJobs:
 		return false, nil // asked enough this run: wait
 	}
-	for _, ext := range cfg.SourceExts {
-		key := d.stem + "." + ext
+	for _, key := range thumbkey.OriginalKeys(d.stem, "", cfg.SourceExts) {
 		p.Heads++
 		_, err := bucket.Head(ctx, key)
 		switch {

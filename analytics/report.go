@@ -119,7 +119,7 @@ func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stal
 		if i == reportClasses {
 			break
 		}
-		r.Classes = append(r.Classes, ClassReport{ClassShare: c, Misses: s.Classes[c.Class].Misses})
+		r.Classes = append(r.Classes, ClassReport{ClassShare: c, Misses: c.misses})
 	}
 	for stem, o := range s.Originals {
 		if n := o.since(first); n > 0 {

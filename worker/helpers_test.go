@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +36,20 @@ func tinyJPEG(t testing.TB, w, h int) []byte {
 	}
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// tinyPNG is tinyJPEG's gradient as a PNG.
+func tinyPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(tinyJPEG(t, w, h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()

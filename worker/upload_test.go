@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"image"
+	_ "image/png"
 	"io"
 	"net/url"
 	"testing"
@@ -241,5 +243,35 @@ func TestOriginalNamedLikeThumbnail(t *testing.T) {
 	}
 	if tags, err := s.store.Tags(t.Context(), "photos/banner_1200x630.jpg"); err != nil || len(tags) != 0 {
 		t.Errorf("the original's tags = %v, %v; want none", tags, err)
+	}
+}
+
+// TestUploadEventOwnFormat: a class in each original's own format makes a
+// PNG original's thumbnail as PNG and IMG_0042.JPG's as .JPG.
+func TestUploadEventOwnFormat(t *testing.T) {
+	t.Parallel()
+	s := newFileSetup(t, queue.Options{})
+	s.putFile(t, "cam/IMG_0042.JPG", tinyJPEG(t, 64, 48))
+	s.putFile(t, "art/logo.png", tinyPNG(t, 64, 48))
+	st := newCountingStore(s.store)
+	cfg := fastConfig()
+	cfg.UploadClasses = staticClasses{"_32x32.*", "_16x.webp"}
+	sendRaw(t, s.q, s3Event(t, "ObjectCreated:Put", "photos", "cam/IMG_0042.JPG"), s3Event(t, "ObjectCreated:Put", "photos", "art/logo.png"))
+	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
+	waitFor(t, 30*time.Second, "2 messages", func() bool { return totalJobs(t, r.reg) >= 2 })
+	r.stop(t)
+	got := st.writes()
+	for _, key := range []string{"cam/IMG_0042_32x32.JPG", "cam/IMG_0042_16x.webp", "art/logo_32x32.png", "art/logo_16x.webp"} {
+		if got[key] != 1 {
+			t.Errorf("writes = %v, want %s once", got, key)
+		}
+	}
+	obj, err := s.store.Get(t.Context(), "art/logo_32x32.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	if _, format, err := image.Decode(obj.Body); err != nil || format != "png" {
+		t.Errorf("art/logo_32x32.png decodes as %q, %v; want a PNG", format, err)
 	}
 }

@@ -379,7 +379,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 	if err != nil {
 		return "", Classify(nil, err), err
 	}
-	var stems []string
+	var originals []string
 	otherBucket := false // an upload outside the store
 	for _, u := range uploads {
 		if w.cfg.UploadBucket != "" {
@@ -389,23 +389,23 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 			}
 			u.Key = u.Key[len(w.cfg.UploadPrefix):]
 		}
-		stem, ok := originalStem(u.Key)
+		ok := hasImageExt(u.Key)
 		if ok {
 			if ok, err = w.uploadedOriginal(ctx, u.Key); err != nil {
 				return u.Key, Verdict{Retried, ReasonError, RetryLater}, err
 			}
 		}
 		if ok {
-			stems = append(stems, stem)
+			originals = append(originals, u.Key)
 			key = u.Key
 		}
 	}
 	switch {
-	case len(stems) == 0 && otherBucket:
+	case len(originals) == 0 && otherBucket:
 		w.log.Warn("an S3 event reports an upload outside this worker's store; removed", "bucket", uploads[0].Bucket, "key", uploads[0].Key,
 			"store_bucket", w.cfg.UploadBucket, "store_prefix", w.cfg.UploadPrefix)
 		return "", Verdict{Skipped, ReasonOutsideStore, Delete}, nil
-	case len(stems) == 0:
+	case len(originals) == 0:
 		return "", Verdict{Skipped, ReasonNotOriginal, Delete}, nil // a thumbnail, a test event
 	}
 	if w.cfg.UploadClasses == nil {
@@ -424,9 +424,13 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 	defer cancel()
 	made, stored := 0, 0
 	var failed *Verdict // the first thumbnail that can never be made
-	for _, stem := range stems {
+	for _, orig := range originals {
 		for _, class := range classes {
-			k, err := thumbkey.Parse(stem + class)
+			c, err := thumbkey.ParseClass(class)
+			if err != nil {
+				continue // ClassSource checked them
+			}
+			k, err := c.KeyFor(orig)
 			if err != nil {
 				continue // too long a key with this class: no such thumbnail
 			}
@@ -462,17 +466,14 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 	return key, Verdict{Done, ReasonUpload, Delete}, nil
 }
 
-// originalStem returns an uploaded key without its extension, when it has
-// an image extension.
-func originalStem(key string) (string, bool) {
+// hasImageExt reports whether key has a name and an image extension.
+func hasImageExt(key string) bool {
 	dot := strings.LastIndexByte(key, '.')
 	if dot <= strings.LastIndexByte(key, '/')+1 {
-		return "", false
+		return false
 	}
-	if _, ok := thumbkey.FormatOf(key[dot+1:]); !ok {
-		return "", false
-	}
-	return key[:dot], true
+	_, ok := thumbkey.FormatOf(key[dot+1:])
+	return ok
 }
 
 // uploadedOriginal tells whether an uploaded key with an image extension

@@ -47,6 +47,11 @@ type Config struct {
 	// StrayShare of the thumbnail requests ask for a long-tail size drawn at
 	// random, whatever the original (hand-typed URLs, scanners).
 	StrayShare float64
+	// OwnFormat makes pages show every original's JPEG sizes in the
+	// original's own format (photo.png as photo_200x200.png, IMG_00005.JPG
+	// as IMG_00005_200x200.JPG) rather than always as JPEG, and names some
+	// originals as cameras do (IMG_00005.JPG, img00007.jpeg).
+	OwnFormat bool
 	// OriginalShare of the requests are for originals themselves.
 	OriginalShare float64
 	// NoiseShare of the requests are listings, HEADs and requests for keys
@@ -118,6 +123,7 @@ func (c *Config) WorkloadFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RecentShare, "recent-share", c.RecentShare, "share of requests for recent uploads")
 	fs.Float64Var(&c.TailShare, "tail-share", c.TailShare, "share of thumbnail requests for the long-tail sizes pages embed an original at")
 	fs.Float64Var(&c.StrayShare, "stray-share", c.StrayShare, "share of thumbnail requests for long-tail sizes drawn at random")
+	fs.BoolVar(&c.OwnFormat, "own-format", c.OwnFormat, "pages show each original's JPEG sizes in its own format (.png, .jpeg, .JPG)")
 	fs.IntVar(&c.ExpireDays, "expire-days", c.ExpireDays, "lifecycle expiration of thumbnails, days after writing (0: none)")
 }
 

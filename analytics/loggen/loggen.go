@@ -40,6 +40,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics/accesslog"
@@ -113,6 +114,7 @@ func tailSizes() []sizeClass {
 
 type original struct {
 	key, stem string // "photos/img00042.jpg", "photos/img00042"
+	ext       string // "jpg"
 	embeds    []int  // indexes into the tail: the sizes pages show it at
 	getURI    string // "GET /photos/img00042.jpg HTTP/1.1"
 	size      int64
@@ -291,8 +293,12 @@ func New(cfg Config) (*Generator, error) {
 
 // originalName names the i-th original: mostly img00042.jpg, with a few
 // names that need URL-encoding and a few PNGs.
-func originalName(i int) string {
+func originalName(i int, cameras bool) string {
 	switch {
+	case cameras && i%10 == 5:
+		return fmt.Sprintf("photos/IMG_%05d.JPG", i)
+	case cameras && i%10 == 7:
+		return fmt.Sprintf("photos/img%05d.jpeg", i)
 	case i%53 == 7:
 		return fmt.Sprintf("photos/Summer Holiday %05d.jpg", i)
 	case i%71 == 19:
@@ -310,13 +316,13 @@ const embedsPerOriginal = 2
 
 // addOriginal adds an original uploaded at t; new ones rank high.
 func (g *Generator) addOriginal(t time.Time) *original {
-	key := originalName(len(g.originals))
-	dot := len(key) - len(".jpg")
+	key := originalName(len(g.originals), g.cfg.OwnFormat)
+	dot := strings.LastIndexByte(key, '.')
 	embeds := make([]int, embedsPerOriginal)
 	for i := range embeds {
 		embeds[i] = int(g.tailZipf.Uint64())
 	}
-	g.originals = append(g.originals, original{key: key, stem: key[:dot], getURI: requestLine("GET", key),
+	g.originals = append(g.originals, original{key: key, stem: key[:dot], ext: key[dot+1:], getURI: requestLine("GET", key),
 		embeds: embeds, size: 800_000 + g.rng.Int64N(7_000_000), uploaded: t})
 	if g.byKey == nil {
 		g.byKey = make(map[string]int)
@@ -594,6 +600,9 @@ func (g *Generator) thumbnailRequest() {
 		}
 	}
 	g.keyBuf = append(append(g.keyBuf[:0], o.stem...), c.suffix...)
+	if base, ok := strings.CutSuffix(c.suffix, ".jpg"); ok && g.cfg.OwnFormat {
+		g.keyBuf = append(append(append(g.keyBuf[:len(o.stem)], base...), '.'), o.ext...)
+	}
 	if t := g.thumbs[string(g.keyBuf)]; t != nil {
 		g.stats.Hits++
 		if t.pregen && !t.read {

@@ -10,6 +10,7 @@ package thumbkey
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -115,20 +116,103 @@ func (k Key) String() string {
 	b.Grow(len(k.Dir) + len(k.Name) + 24)
 	b.WriteString(k.Dir)
 	b.WriteString(k.Name)
-	b.WriteByte('_')
-	b.WriteString(k.Size())
-	if k.Mode != ModeUnset {
-		b.WriteByte('_')
-		b.WriteString(string(k.Mode))
+	k.Class().write(&b)
+	return b.String()
+}
+
+// Class is the key's size class: everything after the original's name.
+func (k Key) Class() Class {
+	return Class{Width: k.Width, Height: k.Height, Mode: k.Mode, Density: k.Density, Ext: k.Ext}
+}
+
+// OwnFormat is the extension of a Class that makes each original's
+// thumbnail in the original's own format, spelled as the original's
+// extension is: "_200x200.*" is photo_200x200.png for photo.png and
+// IMG_0042_200x200.JPG for IMG_0042.JPG.
+const OwnFormat = "*"
+
+// Class is a size class: the part of a thumbnail key after the original's
+// name, "_200x200_fit@2x.webp": box, mode, density and format. With Ext
+// OwnFormat ("_200x200.*") the format is each original's own.
+type Class struct {
+	Width, Height int
+	Mode          Mode
+	Density       int    // 1 (or 0) when the class names none
+	Ext           string // as written, or OwnFormat
+}
+
+// ParseClass parses a class as String writes it: "_200x200.jpg",
+// "_x300_fit@2x.webp", "_200x200.*".
+func ParseClass(s string) (Class, error) {
+	probe, own := strings.CutSuffix(s, "."+OwnFormat)
+	if own {
+		probe += ".jpg"
+	} else {
+		probe = s
 	}
-	if k.Density > 1 {
+	k, err := Parse("x" + probe)
+	if err != nil || k.Dir != "" || k.Name != "x" || !strings.HasPrefix(s, "_") {
+		return Class{}, fmt.Errorf("%q is not a size class (want _WxH[_MODE][@Dx].EXT, EXT an image extension or %s)", s, OwnFormat)
+	}
+	c := k.Class()
+	if own {
+		c.Ext = OwnFormat
+	}
+	return c, nil
+}
+
+// IsOwnFormat reports whether the class takes each original's format.
+func (c Class) IsOwnFormat() bool { return c.Ext == OwnFormat }
+
+// String formats the class as ParseClass reads it.
+func (c Class) String() string {
+	var b strings.Builder
+	c.write(&b)
+	return b.String()
+}
+
+func (c Class) write(b *strings.Builder) {
+	b.WriteByte('_')
+	b.WriteString(Box{Width: c.Width, Height: c.Height}.String())
+	if c.Mode != ModeUnset {
+		b.WriteByte('_')
+		b.WriteString(string(c.Mode))
+	}
+	if c.Density > 1 {
 		b.WriteByte('@')
-		b.WriteString(strconv.Itoa(k.Density))
+		b.WriteString(strconv.Itoa(c.Density))
 		b.WriteByte('x')
 	}
 	b.WriteByte('.')
-	b.WriteString(k.Ext)
-	return b.String()
+	b.WriteString(c.Ext)
+}
+
+// KeyFor is the key of the thumbnail of this class made from the original
+// stored under original (folder, name and extension): in the original's
+// own format with OwnFormat. It fails for a key without an image extension
+// and for a key the grammar cannot read back (too long, or a name the
+// class's own suffix would be read into).
+func (c Class) KeyFor(original string) (Key, error) {
+	dir, base := "", original
+	if i := strings.LastIndexByte(original, '/'); i >= 0 {
+		dir, base = original[:i+1], original[i+1:]
+	}
+	dot := strings.LastIndexByte(base, '.')
+	if dot < 1 {
+		return Key{}, fmt.Errorf("original %q: no name and extension", original)
+	}
+	if _, ok := FormatOf(base[dot+1:]); !ok {
+		return Key{}, fmt.Errorf("original %q: not an image extension", original)
+	}
+	k := Key{Dir: dir, Name: base[:dot], Width: c.Width, Height: c.Height, Mode: c.Mode, Density: max(c.Density, 1), Ext: c.Ext}
+	if c.IsOwnFormat() {
+		k.Ext = base[dot+1:]
+	}
+	s := k.String()
+	if back, err := Parse(s); err != nil || back != k {
+		return Key{}, fmt.Errorf("%q is not a thumbnail key the grammar reads back", s)
+	}
+	return k, nil
 }
 
 // Original is the key of the original with the given extension.
@@ -137,15 +221,29 @@ func (k Key) Original(ext string) string {
 }
 
 // OriginalKeys lists the keys the original may be stored under, most likely
-// first: the thumbnail's own extension, then each of sourceExts.
+// first: the thumbnail's own extension, then each of sourceExts, then each
+// of them in upper case (IMG_0042.JPG, as cameras name files).
 func (k Key) OriginalKeys(sourceExts []string) []string {
-	keys := make([]string, 0, len(sourceExts)+1)
-	keys = append(keys, k.Original(k.Ext))
-	for _, ext := range sourceExts {
-		if ext == k.Ext {
-			continue
+	return OriginalKeys(k.Dir+k.Name, k.Ext, sourceExts)
+}
+
+// OriginalKeys lists the keys the original of stem (folder and name) may be
+// stored under: stem.first when first is not empty, then stem.EXT for each
+// of sourceExts as given and then in upper case, each key once.
+func OriginalKeys(stem, first string, sourceExts []string) []string {
+	keys := make([]string, 0, 2*len(sourceExts)+1)
+	add := func(ext string) {
+		key := stem + "." + ext
+		if ext != "" && !slices.Contains(keys, key) {
+			keys = append(keys, key)
 		}
-		keys = append(keys, k.Original(ext))
+	}
+	add(first)
+	for _, ext := range sourceExts {
+		add(ext)
+	}
+	for _, ext := range sourceExts {
+		add(strings.ToUpper(ext))
 	}
 	return keys
 }

@@ -122,10 +122,13 @@ func TestOriginalKeys(t *testing.T) {
 		want []string
 	}{
 		{"photos/earth_200x200.jpg", []string{"jpg", "jpeg", "png", "webp"},
-			[]string{"photos/earth.jpg", "photos/earth.jpeg", "photos/earth.png", "photos/earth.webp"}},
-		{"earth_200x200.webp", []string{"jpg", "jpeg", "png", "webp"},
-			[]string{"earth.webp", "earth.jpg", "earth.jpeg", "earth.png"}},
+			[]string{"photos/earth.jpg", "photos/earth.jpeg", "photos/earth.png", "photos/earth.webp",
+				"photos/earth.JPG", "photos/earth.JPEG", "photos/earth.PNG", "photos/earth.WEBP"}},
+		{"earth_200x200.webp", []string{"jpg", "png"},
+			[]string{"earth.webp", "earth.jpg", "earth.png", "earth.JPG", "earth.PNG"}},
+		// A camera's IMG_0042.JPG is found from any of its thumbnails.
 		{"IMG_1_10x.JPG", []string{"jpg"}, []string{"IMG_1.JPG", "IMG_1.jpg"}},
+		{"IMG_1_10x.webp", []string{"jpg"}, []string{"IMG_1.webp", "IMG_1.jpg", "IMG_1.JPG"}},
 	}
 	for _, tt := range tests {
 		k, err := Parse(tt.key)
@@ -196,5 +199,48 @@ func FuzzParse(f *testing.F) {
 func TestMaxSideDigits(t *testing.T) {
 	if got := len(strconv.Itoa(MaxSide)); got != maxSideDigits {
 		t.Errorf("MaxSide %d has %d digits, maxSideDigits says %d", MaxSide, got, maxSideDigits)
+	}
+}
+
+func TestClass(t *testing.T) {
+	tests := []struct {
+		class, original, key string
+	}{
+		{"_200x200.jpg", "photos/earth.jpg", "photos/earth_200x200.jpg"},
+		{"_200x200.jpg", "photos/earth.png", "photos/earth_200x200.jpg"},
+		{"_x300_fit@2x.webp", "earth.jpeg", "earth_x300_fit@2x.webp"},
+		{"_200x200.*", "photos/earth.png", "photos/earth_200x200.png"},
+		{"_320x240_fill.*", "cam/IMG_0042.JPG", "cam/IMG_0042_320x240_fill.JPG"},
+		{"_320x.*", "a b/Été.jpeg", "a b/Été_320x.jpeg"},
+		{"_1200x630.*", "social/banner_1200x630.jpg", "social/banner_1200x630_1200x630.jpg"},
+	}
+	for _, tt := range tests {
+		c, err := ParseClass(tt.class)
+		if err != nil {
+			t.Errorf("ParseClass(%q): %v", tt.class, err)
+			continue
+		}
+		if got := c.String(); got != tt.class {
+			t.Errorf("ParseClass(%q).String() = %q", tt.class, got)
+		}
+		k, err := c.KeyFor(tt.original)
+		if err != nil || k.String() != tt.key {
+			t.Errorf("%s.KeyFor(%q) = %q, %v; want %q", tt.class, tt.original, k.String(), err, tt.key)
+			continue
+		}
+		if back, _ := Parse(tt.key); back.Class() != k.Class() || (c.IsOwnFormat() && back.Class().IsOwnFormat()) {
+			t.Errorf("Parse(%q).Class() = %+v, want %+v", tt.key, back.Class(), k.Class())
+		}
+	}
+	for _, bad := range []string{"", "200x200.jpg", "_200x200", "_200x200.gif", "_0x0.jpg", "_200x200.**", "x_200x200.jpg", "_a/b_200x200.jpg", "_200x200_fit.*.jpg"} {
+		if c, err := ParseClass(bad); err == nil {
+			t.Errorf("ParseClass(%q) = %+v, want an error", bad, c)
+		}
+	}
+	c, _ := ParseClass("_200x200.*")
+	for _, bad := range []string{"photos/readme", "photos/notes.txt", "photos/.jpg", strings.Repeat("a", MaxKeyBytes) + ".jpg"} {
+		if k, err := c.KeyFor(bad); err == nil {
+			t.Errorf("KeyFor(%q) = %q, want an error", bad, k.String())
+		}
 	}
 }
