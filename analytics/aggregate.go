@@ -345,6 +345,13 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		if th.Pregen != 0 && !th.PregenRead && t >= th.Pregen {
 			th.PregenRead = true
 			day.Avoided++
+			if th.PregenNew {
+				day.AvoidedNew++
+			}
+		}
+		if th.RescueDue != 0 && t >= th.RescueDue {
+			th.RescueDue = 0
+			day.Rescued++
 		}
 	case accesslog.KindWrite:
 		if rec.HTTPStatus != 200 {

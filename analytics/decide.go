@@ -39,7 +39,17 @@ type Job struct {
 	Key     string `json:"key"`
 	Reason  string `json:"reason"`
 	Refresh bool   `json:"refresh,omitempty"`
+	// Why is the reason's kind: WhyHot, WhyNew, WhyGone or WhyRefresh.
+	Why string `json:"why"`
 }
+
+// The kinds of reason a job is queued for.
+const (
+	WhyHot     = "hot"     // a popular class of an original much requested
+	WhyNew     = "new"     // a popular class of a new upload
+	WhyGone    = "gone"    // a thumbnail still read that expired or was deleted
+	WhyRefresh = "refresh" // written again before the lifecycle rule expires it
+)
 
 // Plan is what the analyzer decided.
 type Plan struct {
@@ -279,13 +289,13 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			}
 			switch t := s.Thumbs.get(c.key); {
 			case due:
-				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true,
+				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true, Why: WhyRefresh,
 					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 				p.Refreshes++
 			case t.Exists == Gone && t.Role != RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
-				p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
+				p.Jobs = append(p.Jobs, Job{Key: c.key, Why: WhyGone, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 			}
 			continue
 		}
@@ -300,12 +310,12 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 				return nil, fmt.Errorf("head %s: %w", c.key, err)
 			}
 		}
-		reason := "hot: " + strconv.FormatInt(c.requests, 10) + " requests in " + strconv.Itoa(int(cfg.windowDays())) + "d"
+		why, reason := WhyHot, "hot: "+strconv.FormatInt(c.requests, 10)+" requests in "+strconv.Itoa(int(cfg.windowDays()))+"d"
 		if c.isNew {
-			reason = "new upload"
+			why, reason = WhyNew, "new upload"
 		}
 		reason += ", " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"
-		p.Jobs = append(p.Jobs, Job{Key: c.key, Reason: reason})
+		p.Jobs = append(p.Jobs, Job{Key: c.key, Why: why, Reason: reason})
 	}
 	return p, nil
 }
@@ -518,16 +528,22 @@ func thumbFor(s *State, key string) *Thumb {
 	return &Thumb{} // not a thumbnail: nothing to remember
 }
 
-// markQueued records that jobs were queued at now.
-func markQueued(s *State, jobs []Job, now time.Time) {
+// markQueued records that jobs were queued at now: for a refresh, also
+// when the lifecycle rule would have expired the thumbnail without it, so
+// that a read after then counts as a miss the refresh avoided.
+func markQueued(s *State, cfg Config, jobs []Job, now time.Time) {
 	for _, j := range jobs {
 		t := thumbFor(s, j.Key)
 		if j.Refresh {
 			t.Refresh = now.Unix()
+			if t.LastWrite != 0 && cfg.ExpireDays > 0 {
+				t.RescueDue = lifecycleDue(t.LastWrite, cfg.ExpireDays)
+			}
 			continue
 		}
 		t.Pregen = now.Unix()
 		t.PregenRead = false
+		t.PregenNew = j.Why == WhyNew
 	}
 }
 

@@ -228,7 +228,7 @@ func shortNumber(v float64) string {
 func pct(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) }
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": pct, "bytes": bytesString,
+	"pct": pct, "bytes": bytesString, "sub": func(a, b int64) int64 { return a - b },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -255,7 +255,8 @@ svg{max-width:100%;height:auto;display:block}
 <tr><th>Thumbnail requests ({{.R.Window}})</th><td class="n">{{.R.Requests}}</td></tr>
 <tr><th>Hit ratio</th><td class="n">{{pct .R.HitRatio}}</td></tr>
 <tr><th>Misses</th><td class="n">{{.R.Misses}}</td></tr>
-<tr><th>Misses avoided by pre-generation</th><td class="n">{{.R.Avoided}}</td></tr>
+<tr><th>Misses avoided by pre-generation (hot originals / new uploads)</th><td class="n">{{.R.Avoided}} ({{sub .R.Avoided .R.AvoidedNew}} / {{.R.AvoidedNew}})</td></tr>
+<tr><th>Misses avoided by refreshes</th><td class="n">{{.R.Rescued}}</td></tr>
 <tr><th>Jobs queued</th><td class="n">{{.R.JobsQueued}}</td></tr>
 <tr><th>Stale thumbnails / deleted</th><td class="n">{{len .R.Stale}} / {{.R.Deleted}}</td></tr>
 <tr><th>Bytes freed</th><td class="n">{{bytes .R.BytesFreed}}</td></tr>

@@ -22,8 +22,12 @@ type Report struct {
 	Hits     int64   `json:"hits"`
 	Misses   int64   `json:"misses"`
 	HitRatio float64 `json:"hit_ratio"`
-	// Avoided counts first reads of pre-generated thumbnails in the window.
-	Avoided int64 `json:"avoided"`
+	// Avoided counts first reads of pre-generated thumbnails in the window,
+	// AvoidedNew those of new uploads'; Rescued the misses refreshes
+	// avoided (see Day).
+	Avoided    int64 `json:"avoided"`
+	AvoidedNew int64 `json:"avoided_new"`
+	Rescued    int64 `json:"rescued"`
 
 	Classes      []ClassReport    `json:"classes"`
 	TopOriginals []OriginalReport `json:"top_originals"`
@@ -109,6 +113,8 @@ func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stal
 			r.Hits += x.Hits
 			r.Misses += x.Misses
 			r.Avoided += x.Avoided
+			r.AvoidedNew += x.AvoidedNew
+			r.Rescued += x.Rescued
 		}
 	}
 	slices.SortFunc(r.Days, func(a, b DayReport) int { return cmp.Compare(a.Date, b.Date) })
@@ -150,7 +156,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	p("thumbnail requests (%s)\t%d\n", r.Window, r.Requests)
 	p("hit ratio\t%.1f%%\t(%d hits, %d misses)\n", 100*r.HitRatio, r.Hits, r.Misses)
-	p("misses avoided by pre-generation\t%d\n", r.Avoided)
+	p("misses avoided\t%d\t(pre-generated: %d for hot originals, %d for new uploads; refreshed: %d)\n",
+		r.Avoided+r.Rescued, r.Avoided-r.AvoidedNew, r.AvoidedNew, r.Rescued)
 	verb := "queued"
 	if r.DryRun {
 		verb = "planned (dry run)"

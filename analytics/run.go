@@ -146,7 +146,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 		if err := a.send(ctx, p.Jobs, now); err != nil {
 			return nil, err
 		}
-		markQueued(s, p.Jobs, now)
+		markQueued(s, a.cfg, p.Jobs, now)
 		s.Totals.JobsQueued += int64(len(p.Jobs))
 	}
 	stale := staleThumbs(s, a.cfg, now)

@@ -160,6 +160,11 @@ type Thumb struct {
 	// it after that while it had not been read before (a miss avoided).
 	Pregen     int64 `json:"pregen,omitempty"`
 	PregenRead bool  `json:"pregen_read,omitempty"`
+	PregenNew  bool  `json:"pregen_new,omitempty"` // queued as a new upload's
+	// RescueDue is when the lifecycle rule would have expired it but for
+	// the refresh last queued: its first read from then on is a miss the
+	// refresh avoided.
+	RescueDue int64 `json:"rescue,omitempty"`
 	// Refresh is when the analyzer last queued a refresh of it (see
 	// Config.ExpireDays).
 	Refresh int64 `json:"refresh,omitempty"`
@@ -209,8 +214,13 @@ type Day struct {
 	Hits     int64 `json:"hits,omitempty"`
 	Misses   int64 `json:"misses,omitempty"`
 	// Avoided counts first reads of thumbnails the analyzer had queued:
-	// requests that would have been misses.
-	Avoided  int64 `json:"avoided,omitempty"`
+	// requests that would have been misses; AvoidedNew those of them queued
+	// for new uploads (the rest for hot originals, or made again). Rescued
+	// counts first reads of refreshed thumbnails after the lifecycle rule
+	// would have expired them: misses the refreshes avoided.
+	Avoided    int64 `json:"avoided,omitempty"`
+	AvoidedNew int64 `json:"avoided_new,omitempty"`
+	Rescued    int64 `json:"rescued,omitempty"`
 	Original int64 `json:"original,omitempty"` // requests for originals
 	Uploads  int64 `json:"uploads,omitempty"`
 	Written  int64 `json:"written,omitempty"` // thumbnails written

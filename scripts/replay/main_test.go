@@ -65,13 +65,19 @@ func TestReplayHourly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var refreshed, queued int64
+	var refreshed, queued, rescued, counted int64
 	for _, d := range res.Days {
 		refreshed += d.Refreshed
 		queued += int64(d.Queued)
+		rescued += d.CountedRescued
+		counted += d.CountedPregen
 	}
 	if refreshed == 0 || queued < refreshed || res.AvoidedShare <= 0 {
 		t.Errorf("hourly: %d refreshed, %d queued, %.3f avoided; want refreshes among the jobs and misses avoided", refreshed, queued, res.AvoidedShare)
+	}
+	// The analyzer's own count of what it saved, from the logs alone.
+	if rescued == 0 || counted == 0 {
+		t.Errorf("hourly: the analyzer counted %d misses avoided by refreshes and %d by pre-generation; want some of each", rescued, counted)
 	}
 }
 
