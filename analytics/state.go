@@ -221,10 +221,10 @@ type Day struct {
 	Avoided    int64 `json:"avoided,omitempty"`
 	AvoidedNew int64 `json:"avoided_new,omitempty"`
 	Rescued    int64 `json:"rescued,omitempty"`
-	Original int64 `json:"original,omitempty"` // requests for originals
-	Uploads  int64 `json:"uploads,omitempty"`
-	Written  int64 `json:"written,omitempty"` // thumbnails written
-	Removed  int64 `json:"removed,omitempty"` // thumbnails deleted or expired
+	Original   int64 `json:"original,omitempty"` // requests for originals
+	Uploads    int64 `json:"uploads,omitempty"`
+	Written    int64 `json:"written,omitempty"` // thumbnails written
+	Removed    int64 `json:"removed,omitempty"` // thumbnails deleted or expired
 	// Stored is how many thumbnails the state knew to be stored at the end of
 	// the last run that saw records of this day (0: no such run).
 	Stored int64 `json:"stored,omitempty"`
