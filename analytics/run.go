@@ -171,6 +171,9 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 		s.day(dayOf(s.Last)).Stored = stored
 	}
 	s.prune(a.cfg.keepDays(), a.cfg.DedupeWindow)
+	if _, err := s.compact(now, a.cfg.Window); err != nil {
+		return nil, err
+	}
 	rep = buildReport(s, a.cfg, now, rs, p, stale, deleted, freed)
 	if a.cfg.DryRun {
 		return rep, nil

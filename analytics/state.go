@@ -259,6 +259,9 @@ type State struct {
 	Last  int64 `json:"last,omitempty"`
 	// LastRun is when the previous run finished.
 	LastRun time.Time `json:"last_run"`
+	// Compacted is when thumbnails, originals and classes that left the
+	// window were last dropped (unix seconds; see compact).
+	Compacted int64 `json:"compacted,omitempty"`
 
 	Thumbs    *Thumbs              `json:"thumbs"`
 	Originals map[string]*Original `json:"originals"` // by stem
@@ -456,6 +459,73 @@ func (s *State) prune(keepDays int, dedupe time.Duration) {
 		}
 	}
 	s.Seen.Prune(s.Last - int64(dedupe/time.Second))
+}
+
+// compactEvery is how often compact runs: it rebuilds the thumbnails'
+// table, which costs about what loading the state does.
+const compactEvery = 24 * time.Hour
+
+// compact forgets the thumbnails, originals and size classes that left the
+// window at now and hold nothing a decision needs, once per compactEvery:
+// a thumbnail not stored with no record, queueing or refresh in the window
+// (one-off sizes, scanners' guesses, thumbnails long deleted); a class with
+// no requests in the window and no thumbnail left; an original known only
+// by such thumbnails (never seen itself, no missing check in force).
+// What comes back is counted from scratch. It returns how many thumbnails
+// it dropped.
+func (s *State) compact(now time.Time, window time.Duration) (int, error) {
+	if now.Unix()-s.Compacted < int64(compactEvery/time.Second) {
+		return 0, nil
+	}
+	s.Compacted = now.Unix()
+	cutoff := now.Add(-window).Unix()
+	keep := make([]bool, s.Thumbs.Len())
+	dropped := 0
+	usedOrig := make([]bool, len(s.origs))
+	usedClass := make([]bool, len(s.classes))
+	for r := range int32(len(keep)) {
+		t := s.Thumbs.row(r)
+		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen, t.Refresh, t.ExistsAt/8)
+		if t.Exists == Stored || last >= cutoff {
+			keep[r] = true
+			usedOrig[t.orig], usedClass[t.class] = true, true
+			continue
+		}
+		dropped++
+	}
+	first := dayOf(cutoff)
+	var staleOrigs, staleClasses []string
+	for stem, o := range s.Originals {
+		if !usedOrig[o.n] && o.since(first) == 0 && o.Key == "" && o.Direct == 0 && o.Uploaded == 0 && !o.Deleted &&
+			now.Unix()-o.Missing >= int64(missingRecheck/time.Second) {
+			staleOrigs = append(staleOrigs, stem)
+		}
+	}
+	for suffix, c := range s.Classes {
+		if !usedClass[c.n] && c.since(first) == 0 {
+			staleClasses = append(staleClasses, suffix)
+		}
+	}
+	if dropped == 0 && len(staleOrigs) == 0 && len(staleClasses) == 0 {
+		return 0, nil
+	}
+	kept := newThumbs()
+	for r, k := range keep {
+		if k {
+			kept.add(s.Thumbs.key(int32(r)), *s.Thumbs.row(int32(r)))
+		}
+	}
+	for _, stem := range staleOrigs {
+		delete(s.Originals, stem)
+	}
+	for _, suffix := range staleClasses {
+		delete(s.Classes, suffix)
+	}
+	s.Thumbs, s.origs, s.classes = kept, nil, nil
+	if err := s.link(); err != nil {
+		return 0, fmt.Errorf("compact: %w", err)
+	}
+	return dropped, nil
 }
 
 // stateKey and lockKey are the objects the analyzer keeps in its state store.
