@@ -61,10 +61,12 @@ bench-analyzer:
 # Whether pre-generation pays, on the log generator's default workload
 # (targets: >= 70% of first-request misses avoided, <= 25% of pre-generated
 # thumbnails unread within 7 days): as deployed on AWS (analyzer hourly,
-# upload events on the queue), then with daily runs and the logs alone.
+# upload events on the queue), then with daily runs and the logs alone,
+# then hourly on a site whose pages show sizes in each original's format.
 bench-replay:
 	$(GO) run ./scripts/replay
 	$(GO) run ./scripts/replay --every 24h --upload-events=false
+	$(GO) run ./scripts/replay --own-format
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
