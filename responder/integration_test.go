@@ -416,3 +416,55 @@ func TestClientThatStopsReading(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOriginalNamedLikeThumbnail: a request for an original whose name fits
+// the thumbnail grammar (banner_1200x630.jpg, no banner.jpg) answers the
+// original and writes nothing, on a directory store and on versitygw; its
+// own thumbnails are made from it.
+func TestOriginalNamedLikeThumbnail(t *testing.T) {
+	gw := testserver.VersityGW(t)
+	gw.CreateBucket(t, "site")
+	dir, err := store.NewFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := samplePhoto(t)
+	for name, st := range map[string]store.Store{"file": dir, "versitygw": newS3Store(t, gw, "site")} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			const key = "social/banner_1200x630.jpg"
+			if err := st.Put(ctx, key, photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			before, err := st.Head(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newStack(t, st, thumbnail.DefaultConfig(), DefaultConfig())
+			for _, path := range []string{"/resize?src=" + key, "/" + key} {
+				resp, body := fetch(t, s.srv.URL+path, "")
+				if resp.StatusCode == http.StatusOK && !bytes.Equal(body, photo) {
+					t.Errorf("GET %s: 200 with %d bytes, not the original's %d", path, len(body), len(photo))
+				}
+			}
+			if s.store.puts.Load() != 0 || s.resizer.made.Load() != 0 {
+				t.Errorf("%d writes and %d resizes for requests of an original", s.store.puts.Load(), s.resizer.made.Load())
+			}
+			resp, body := fetch(t, s.srv.URL+"/resize?src=social/banner_1200x630_200x200.jpg", "")
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("its own thumbnail: %d %q", resp.StatusCode, body)
+			}
+			if w, h := imageSize(t, body); w != 200 || h != 200 {
+				t.Errorf("its own thumbnail is %dx%d", w, h)
+			}
+			after, err := st.Head(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tags, err := st.Tags(ctx, key)
+			if err != nil || len(tags) != 0 || after.ETag != before.ETag || !after.LastModified.Equal(before.LastModified) {
+				t.Errorf("the original changed: %+v (tags %v, %v), before %+v", after, tags, err, before)
+			}
+		})
+	}
+}

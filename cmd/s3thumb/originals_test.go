@@ -33,7 +33,8 @@ import (
 // and untagged, on a directory store and on versitygw; no job may name it
 // or a size of its missing "original" banner.jpg, and its size class must
 // not be made for other originals. The real thumbnail beside it is
-// refreshed, and a stale cleanup after that keeps the original too.
+// refreshed; a stale cleanup after that, and a backfill once banner.jpg
+// exists too, keep the original as well.
 func TestAnalyzeLeavesOriginalsNamedLikeThumbnails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts versitygw")
@@ -118,6 +119,17 @@ func TestAnalyzeLeavesOriginalsNamedLikeThumbnails(t *testing.T) {
 				if s.Key == banner {
 					t.Errorf("the original is listed stale: %+v", s)
 				}
+			}
+
+			// A backfill once banner.jpg exists too: its 1200x630 thumbnail
+			// would be the original's key, which is left as it is.
+			writeOriginal(t, st, "social/banner.jpg")
+			if code, _, errOut := enqueueRun(ctx, nil, append([]string{"--log-level", "warn", "enqueue", "--queue", "file://" + d.queue, "--sizes", "1200x630,200x200"}, storeArgs...)...); code != exitOK {
+				t.Fatalf("enqueue: exit %d\n%s", code, errOut)
+			}
+			runQueue(t, d.queue, maker)
+			if tags, err := st.Tags(ctx, "social/banner_200x200.jpg"); err != nil || !thumbtag.Is(tags) {
+				t.Errorf("the backfill did not make banner.jpg's thumbnail: tags %v, %v", tags, err)
 			}
 
 			after, err := st.Head(ctx, banner)
