@@ -161,6 +161,12 @@ func singleEncodedOp(op string) bool {
 	return strings.HasPrefix(op, "S3.") || strings.HasPrefix(op, "BATCH.")
 }
 
+// mayWrite is a quick look at an operation: false for every one but
+// REST.PUT.*, REST.POST.* and REST.COPY.*, which KindOf then tells apart.
+func mayWrite(op []byte) bool {
+	return len(op) > 5 && (op[5] == 'P' || op[5] == 'C')
+}
+
 // ParseS3 parses one S3 server access log record into rec, replacing all of
 // rec. line may end in "\n" or "\r\n". An error is a *ParseError.
 func (p *Parser) ParseS3(line []byte, rec *Record) error {
@@ -321,7 +327,7 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	}
 	rec.ErrorCode = p.str(slotErrorCode, &p.small, undash(errorCode))
 	rec.Referer = p.str(slotReferer, &p.clients, undash(referer))
-	if p.Skip&FieldReaderAgent == 0 || KindOf(rec.Operation) == KindWrite {
+	if p.Skip&FieldReaderAgent == 0 || mayWrite(op) && KindOf(rec.Operation) == KindWrite {
 		rec.UserAgent = p.str(slotUserAgent, &p.clients, undash(userAgent))
 	}
 	return nil
