@@ -2,6 +2,7 @@ package responder
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -25,7 +26,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := thumbkey.Validate(key); err != nil {
-		plain(w, http.StatusBadRequest, err.Error())
+		s.fail(w, r, err)
 		return
 	}
 	err := s.serveStored(w, r, key)
@@ -37,7 +38,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := thumbkey.Parse(key); err != nil {
-		plain(w, http.StatusNotFound, "no object "+key)
+		s.fail(w, r, fmt.Errorf("%w: no object %s", store.ErrNotFound, key))
 		return
 	}
 	w.Header().Set("Location", resizeURL(key))
@@ -67,6 +68,13 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string)
 	if ctype != "" {
 		h.Set("Content-Type", ctype)
 	}
+	// The type is the one stored, never guessed from the bytes; what is
+	// not an image (HTML, SVG, anything a writable store may hold) runs no
+	// script and reaches no cookie of the image host.
+	h.Set("X-Content-Type-Options", "nosniff")
+	if !isRasterImage(ctype) {
+		h.Set("Content-Security-Policy", "sandbox")
+	}
 	if obj.ETag != "" {
 		h.Set("ETag", obj.ETag)
 	}
@@ -89,6 +97,13 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, key string)
 		}
 	}
 	return nil
+}
+
+// isRasterImage reports whether a content type is an image a browser shows
+// without running anything: image/* but SVG, which may carry scripts.
+func isRasterImage(ctype string) bool {
+	mt, _, err := mime.ParseMediaType(ctype)
+	return err == nil && strings.HasPrefix(mt, "image/") && mt != "image/svg+xml"
 }
 
 // etagMatches reports whether an If-None-Match header names etag (weak

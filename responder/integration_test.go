@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -330,12 +331,17 @@ func TestFrontFlow(t *testing.T) {
 func TestBadOriginals(t *testing.T) {
 	dir := t.TempDir()
 	photo := samplePhoto(t)
+	whole := imagingtest.Photo(600, 400)
 	files := map[string][]byte{
 		"empty.jpg":     nil,
 		"truncated.jpg": photo[:len(photo)/2],
 		"text.jpg":      []byte("this is not an image\n"),
 		"svg.png":       []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>`),
 		"big.jpg":       photo,
+		// Damaged: sound headers, pixel data missing.
+		"cut.jpg":   imagingtest.CutJPEG(imagingtest.JPEG(whole)),
+		"cut.png":   imagingtest.CutPNG(imagingtest.PNG(whole)),
+		"short.png": imagingtest.ShortPNG(7000, 7000),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(dir+"/"+name, data, 0o644); err != nil {
@@ -362,6 +368,9 @@ func TestBadOriginals(t *testing.T) {
 		{"big_100x100.jpg", 413, "original too large"},
 		{"none_100x100.jpg", 404, "original not found"},
 		{"big_101x100.jpg", 403, "size not allowed"},
+		{"cut_100x100.jpg", 422, "damaged image data: VipsJpeg: Corrupt JPEG data"},
+		{"cut_100x100.png", 422, "damaged image data"},
+		{"short_100x100.png", 422, "damaged image data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -380,6 +389,11 @@ func TestBadOriginals(t *testing.T) {
 	}
 	if s.store.puts.Load() != 0 {
 		t.Fatalf("%d writes for bad originals", s.store.puts.Load())
+	}
+	for reason, n := range map[string]float64{"damaged_image": 3, "unsupported_image": 4, "original_too_large": 1, "original_missing": 1, "size_not_allowed": 1} {
+		if got := testutil.ToFloat64(s.metrics.failures.WithLabelValues(reason)); got != n {
+			t.Errorf("s3thumb_http_failures_total{reason=%q} = %v, want %v", reason, got, n)
+		}
 	}
 }
 

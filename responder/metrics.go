@@ -18,6 +18,7 @@ type metrics struct {
 	coalesced         prometheus.Counter
 	shed              prometheus.Counter
 	storeBackFailures prometheus.Counter
+	failures          *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -51,8 +52,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "s3thumb_store_back_failures_total",
 			Help: "Thumbnails served but not stored back because the write failed.",
 		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3thumb_http_failures_total",
+			Help: "Thumbnail requests answered with an error, by reason (damaged_image, original_missing, store_unavailable, ...).",
+		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.resizeSeconds, m.originalBytes, m.thumbnailBytes, m.coalesced, m.shed, m.storeBackFailures} {
+	for _, a := range answers {
+		m.failures.WithLabelValues(a.reason) // every series from the start, at 0
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.resizeSeconds, m.originalBytes, m.thumbnailBytes, m.coalesced, m.shed, m.storeBackFailures, m.failures} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package responder
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ import (
 func (s *Server) handleResize(w http.ResponseWriter, r *http.Request) {
 	src := r.URL.Query().Get("src")
 	if src == "" {
-		plain(w, http.StatusBadRequest, "missing src parameter: ask for /resize?src=photos/earth_200x200.jpg")
+		s.fail(w, r, fmt.Errorf("%w: missing src parameter: ask for /resize?src=photos/earth_200x200.jpg", thumbkey.ErrInvalidKey))
 		return
 	}
 	k, err := thumbkey.Parse(strings.TrimPrefix(src, "/"))
@@ -107,14 +108,26 @@ func (s *Server) serveMade(w http.ResponseWriter, r *http.Request, res *thumbnai
 	}
 }
 
-// fail answers with the status statusOf chooses and a one-line reason.
+// fail answers with the status answerOf chooses and a one-line reason, and
+// counts and logs it once: at info for 4xx (what a developer chasing a
+// broken <img> needs), at error for 5xx.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	code := statusOf(err)
+	a := answerOf(err)
+	code := a.code
+	s.metrics.failures.WithLabelValues(a.reason).Inc()
+	level := slog.LevelInfo
+	if code >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request refused", "key", r.URL.Query().Get("src"), "path", r.URL.Path,
+		"status", code, "reason", a.reason, "err", err)
 	switch {
 	case code == http.StatusServiceUnavailable:
-		s.metrics.shed.Inc()
+		if a.reason == "overloaded" {
+			s.metrics.shed.Inc()
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
-	case code == http.StatusNotFound && s.cfg.Fallback != nil:
+	case a.reason == "original_missing" && s.cfg.Fallback != nil:
 		h := w.Header()
 		h.Set("Content-Type", s.cfg.Fallback.ContentType)
 		h.Set("Content-Length", strconv.Itoa(len(s.cfg.Fallback.Data)))
@@ -124,14 +137,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			w.Write(s.cfg.Fallback.Data)
 		}
 		return
-	case code >= 500:
-		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.RequestURI(), "status", code, "err", err)
-		if code == http.StatusInternalServerError {
-			plain(w, code, "internal error; the server log has the details")
-			return
-		}
-	case code == http.StatusUnprocessableEntity:
-		s.log.WarnContext(r.Context(), "original cannot be made into a thumbnail", "path", r.URL.RequestURI(), "err", err)
+	case code == http.StatusInternalServerError:
+		plain(w, code, "internal error; the server log has the details")
+		return
+	case a.reason == "store_unavailable":
+		plain(w, code, "store unavailable; try again later")
+		return
 	}
 	plain(w, code, err.Error())
 }

@@ -131,8 +131,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
+		// The reason stays in the log: a probe's answer may be public.
 		s.log.WarnContext(ctx, "store not reachable", "err", err)
-		plain(w, http.StatusServiceUnavailable, "store not reachable: "+err.Error())
+		plain(w, http.StatusServiceUnavailable, "store not reachable")
 		return
 	}
 	plain(w, http.StatusOK, "ready")
@@ -150,24 +151,44 @@ func plain(w http.ResponseWriter, code int, msg string) {
 	fmt.Fprintln(w, msg)
 }
 
-// statusOf chooses the HTTP status for an error from the thumbnail path;
-// it is the one place that does.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, thumbkey.ErrInvalidKey), errors.Is(err, thumbkey.ErrNotThumbnail):
-		return http.StatusBadRequest
-	case errors.Is(err, thumbnail.ErrSizeNotAllowed):
-		return http.StatusForbidden
-	case errors.Is(err, thumbnail.ErrOriginalMissing), errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, thumbnail.ErrOriginalTooLarge):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, imaging.ErrTooManyPixels), errors.Is(err, imaging.ErrUnsupportedImage):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, thumbnail.ErrOverloaded):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout
-	}
-	return http.StatusInternalServerError
+// answer is how an error from the thumbnail path is answered: the HTTP
+// status and the reason it is counted and logged under.
+type answer struct {
+	code   int
+	reason string
 }
+
+// answers maps the typed errors of the thumbnail path to their answers, in
+// the order they are looked for (an error may wrap two: ErrDamagedImage
+// wraps ErrUnsupportedImage, a store error may carry a deadline).
+var answers = []struct {
+	err error
+	answer
+}{
+	{thumbkey.ErrInvalidKey, answer{http.StatusBadRequest, "invalid_key"}},
+	{thumbkey.ErrNotThumbnail, answer{http.StatusBadRequest, "not_thumbnail"}},
+	{thumbnail.ErrSizeNotAllowed, answer{http.StatusForbidden, "size_not_allowed"}},
+	{thumbnail.ErrOriginalMissing, answer{http.StatusNotFound, "original_missing"}},
+	{store.ErrNotFound, answer{http.StatusNotFound, "not_found"}},
+	{thumbnail.ErrOriginalTooLarge, answer{http.StatusRequestEntityTooLarge, "original_too_large"}},
+	{imaging.ErrTooManyPixels, answer{http.StatusUnprocessableEntity, "too_many_pixels"}},
+	{imaging.ErrDamagedImage, answer{http.StatusUnprocessableEntity, "damaged_image"}},
+	{imaging.ErrUnsupportedImage, answer{http.StatusUnprocessableEntity, "unsupported_image"}},
+	{thumbnail.ErrOverloaded, answer{http.StatusServiceUnavailable, "overloaded"}},
+	{store.ErrUnavailable, answer{http.StatusServiceUnavailable, "store_unavailable"}},
+	{context.DeadlineExceeded, answer{http.StatusGatewayTimeout, "timeout"}},
+}
+
+// answerOf chooses the answer for an error from the thumbnail path; it is
+// the one place that does.
+func answerOf(err error) answer {
+	for _, a := range answers {
+		if errors.Is(err, a.err) {
+			return a.answer
+		}
+	}
+	return answer{http.StatusInternalServerError, "error"}
+}
+
+// statusOf is the HTTP status answerOf chooses.
+func statusOf(err error) int { return answerOf(err).code }

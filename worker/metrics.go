@@ -22,7 +22,7 @@ var knownVerdicts = map[Outcome][]string{
 	Done:    {ReasonMade, ReasonRefreshed, ReasonUpload},
 	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses, ReasonOutsideStore, ReasonChanged},
 	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonIsOriginal, ReasonOriginalTooLarge,
-		ReasonUnsupportedImage, ReasonTooManyPixels, ReasonInvalidOptions},
+		ReasonUnsupportedImage, ReasonDamagedImage, ReasonTooManyPixels, ReasonInvalidOptions},
 	Retried: {ReasonInterrupted, ReasonTimeout, ReasonStoreBack, ReasonError},
 }
 

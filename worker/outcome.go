@@ -52,6 +52,7 @@ const (
 	ReasonChanged          = "changed"
 	ReasonOriginalTooLarge = "original_too_large"
 	ReasonUnsupportedImage = "unsupported_image"
+	ReasonDamagedImage     = "damaged_image"
 	ReasonTooManyPixels    = "too_many_pixels"
 	ReasonInvalidOptions   = "invalid_options"
 	ReasonInterrupted      = "interrupted"
@@ -114,6 +115,7 @@ var permanent = []struct {
 	{thumbnail.ErrUntagged, ReasonIsOriginal, Delete},
 	{thumbnail.ErrOriginalTooLarge, ReasonOriginalTooLarge, Delete},
 	{imaging.ErrTooManyPixels, ReasonTooManyPixels, Delete},
+	{imaging.ErrDamagedImage, ReasonDamagedImage, Delete}, // before ErrUnsupportedImage, which it wraps
 	{imaging.ErrUnsupportedImage, ReasonUnsupportedImage, Delete},
 	{imaging.ErrInvalidOptions, ReasonInvalidOptions, Delete},
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -348,5 +349,35 @@ func TestRunTwice(t *testing.T) {
 	waitFor(t, 5*time.Second, "the worker to start", func() bool { return r.w.Health() == nil })
 	if err := r.w.Run(context.Background()); err == nil {
 		t.Error("a second Run = nil, want an error")
+	}
+}
+
+// TestDamagedOriginals: an original whose pixel data is damaged fails its
+// job for good (damaged_image) and nothing is stored; one with bytes after
+// its end is whole and made.
+func TestDamagedOriginals(t *testing.T) {
+	t.Parallel()
+	s := newFileSetup(t, queue.Options{})
+	whole := imagingtest.Photo(600, 400)
+	s.putFile(t, "photos/cut.jpg", imagingtest.CutJPEG(imagingtest.JPEG(whole)))
+	s.putFile(t, "photos/cut.png", imagingtest.CutPNG(imagingtest.PNG(whole)))
+	s.putFile(t, "photos/short.png", imagingtest.ShortPNG(7000, 7000))
+	s.putFile(t, "photos/trailing.jpg", imagingtest.TrailingJPEG(imagingtest.JPEG(whole)))
+	st := newCountingStore(s.store)
+	sendJobs(t, s.q, "photos/cut_200x200.jpg", "photos/cut_200x200.png", "photos/short_200x200.png", "photos/trailing_200x200.jpg")
+	r := startWorker(t, fastConfig(), s.q, newMaker(t, st, nil))
+	waitFor(t, 30*time.Second, "4 jobs", func() bool { return totalJobs(t, r.reg) >= 4 })
+	r.stop(t)
+	if got := jobs(t, r.reg, worker.Failed, worker.ReasonDamagedImage); got != 3 {
+		t.Errorf("jobs{failed,damaged_image} = %d, want 3", got)
+	}
+	if got := jobs(t, r.reg, worker.Done, worker.ReasonMade); got != 1 {
+		t.Errorf("jobs{done,made} = %d, want 1 (the JPEG with bytes after its end)", got)
+	}
+	if got := st.writes(); len(got) != 1 || got["photos/trailing_200x200.jpg"] != 1 {
+		t.Errorf("writes = %v, want only photos/trailing_200x200.jpg", got)
+	}
+	if n := dirCount(t, filepath.Join(s.dir, "photos")); n != 5 {
+		t.Errorf("%d files in photos/, want the 4 originals and 1 thumbnail", n)
 	}
 }

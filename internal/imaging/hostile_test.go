@@ -10,10 +10,13 @@ import (
 	"image/color"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/h2non/bimg"
+
+	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 )
 
 // pngWithSize builds a PNG whose header claims w×h RGB pixels, followed by
@@ -194,5 +197,52 @@ func TestMaxPixelsConfigured(t *testing.T) {
 	// The scaled image a thumbnail is cut from is bounded too.
 	if _, err := v.Thumbnail(context.Background(), jpg, Options{Width: 600, Height: 600, Enlarge: true, Format: JPEG}); !errors.Is(err, ErrTooManyPixels) {
 		t.Errorf("enlarged over the limit: %v, want ErrTooManyPixels", err)
+	}
+}
+
+// TestDamagedImages: originals whose headers are sound and whose pixel data
+// is not are refused (ErrDamagedImage), never turned into thumbnails with
+// grey, black or scrambled areas; a JPEG with bytes after its end is whole.
+// Then all of them at once, three times, so that the warnings of one do not
+// pass for another's (the reason may then be lost, not the verdict).
+func TestDamagedImages(t *testing.T) {
+	v := newTestVips(t)
+	src := imagingtest.Photo(600, 400)
+	jpg, png := imagingtest.JPEG(src), imagingtest.PNG(src)
+	tests := []struct {
+		name string
+		data []byte
+		want error
+		says string
+	}{
+		{"jpeg cut with an end marker", imagingtest.CutJPEG(jpg), ErrDamagedImage, "premature end"},
+		{"png with its image data cut", imagingtest.CutPNG(png), ErrDamagedImage, "libpng"},
+		{"png 7000x7000 with 100 bytes of data", imagingtest.ShortPNG(7000, 7000), ErrDamagedImage, "libpng"},
+		{"jpeg with bytes after its end", imagingtest.TrailingJPEG(jpg), nil, ""},
+		{"whole jpeg", jpg, nil, ""},
+		{"whole png", png, nil, ""},
+	}
+	check := func(name string, data []byte, want error, says string) {
+		img, err := v.Thumbnail(context.Background(), data, Options{Width: 120, Height: 80, Format: JPEG})
+		switch {
+		case !errors.Is(err, want) || (want == nil) != (err == nil):
+			t.Errorf("%s: %v, want %v", name, err, want)
+		case err != nil && !errors.Is(err, ErrUnsupportedImage):
+			t.Errorf("%s: %v does not wrap ErrUnsupportedImage", name, err)
+		case err != nil && !strings.Contains(strings.ToLower(err.Error()), says):
+			t.Errorf("%s: %q does not say %q", name, err, says)
+		case err == nil && img.Width != 120:
+			t.Errorf("%s: %dx%d", name, img.Width, img.Height)
+		}
+	}
+	for _, tt := range tests {
+		check(tt.name, tt.data, tt.want, tt.says)
+	}
+	for range 3 {
+		var wg sync.WaitGroup
+		for _, tt := range tests {
+			wg.Go(func() { check(tt.name, tt.data, tt.want, "") })
+		}
+		wg.Wait()
 	}
 }

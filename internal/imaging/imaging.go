@@ -5,6 +5,7 @@ package imaging
 
 import (
 	"errors"
+	"fmt"
 )
 
 var (
@@ -14,6 +15,12 @@ var (
 	// ErrTooManyPixels means the input's header declares more pixels than
 	// the limit (a decompression bomb, or just too large).
 	ErrTooManyPixels = errors.New("image has too many pixels")
+	// ErrDamagedImage means the image's header is sound and its pixel data
+	// is not: the decoder found data missing or corrupt (a file cut short
+	// and given an end, a compressed stream that stops early), and a
+	// thumbnail of it would show grey, black or scrambled areas. It wraps
+	// ErrUnsupportedImage.
+	ErrDamagedImage = fmt.Errorf("%w: damaged image data", ErrUnsupportedImage)
 )
 
 // Format is an output (or input) image format.

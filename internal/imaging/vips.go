@@ -3,6 +3,7 @@ package imaging
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/h2non/bimg"
 )
@@ -60,9 +61,7 @@ func New(cfg Config) (*Vips, error) {
 	bimg.VipsCacheSetMax(0)
 	bimg.VipsCacheSetMaxMem(0)
 	setVipsConcurrency(cfg.Concurrency)
-	if !cfg.LibvipsWarnings {
-		quietVipsWarnings()
-	}
+	countVipsWarnings(cfg.LibvipsWarnings)
 	return &Vips{cfg: cfg}, nil
 }
 
@@ -119,9 +118,18 @@ func (v *Vips) Thumbnail(ctx context.Context, data []byte, opts Options) (Image,
 	if err := ctx.Err(); err != nil {
 		return Image{}, err
 	}
+	warnings := vipsWarnings()
 	out, err := v.render(ctx, h, data, g, opts)
 	if err != nil {
 		return Image{}, err
+	}
+	if vipsWarnings() != warnings {
+		// libvips warned, for this image or for another one being made at
+		// the same moment (warnings come from its worker threads): decode
+		// this one alone, strictly, to tell.
+		if err := checkDecode(data); err != nil {
+			return Image{}, err
+		}
 	}
 	// libvips leaves some metadata behind even when told to strip.
 	switch opts.Format {
@@ -143,6 +151,63 @@ func (v *Vips) Thumbnail(ctx context.Context, data []byte, opts Options) (Image,
 		return Image{}, fmt.Errorf("engine wrote a %dx%d %s, want %dx%d %s", ow, ohgt, oh.format, g.outW, g.outH, opts.Format)
 	}
 	return Image{Data: out, Format: opts.Format, Width: g.outW, Height: g.outH}, nil
+}
+
+// checkDecode decodes every pixel of data, stopping at the decoder's first
+// warning, and returns an error wrapping ErrDamagedImage when that warning
+// says pixel data is missing or corrupt. Warnings about anything else leave
+// the image whole (see recoverableWarnings).
+func checkDecode(data []byte) error {
+	ok, msgs := decodeStrict(data)
+	if !ok && len(msgs) == 0 {
+		// Another thread cleared the shared error buffer: once more, for
+		// the reason.
+		ok, msgs = decodeStrict(data)
+	}
+	if ok {
+		return nil
+	}
+	var damage []string
+	for _, m := range msgs {
+		if !recoverable(m) {
+			damage = append(damage, m)
+		}
+	}
+	switch {
+	case len(msgs) == 0:
+		return fmt.Errorf("%w: libvips stopped decoding it without saying why", ErrDamagedImage)
+	case len(damage) == 0:
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrDamagedImage, strings.Join(damage, "; "))
+}
+
+// recoverableWarnings are the decoders' warnings about images whose every
+// pixel is decoded as stored: metadata a decoder ignores (libpng's
+// ancillary chunks: colour profiles, gamma, text, time), a JPEG flag some
+// encoders set wrongly, and bytes between a JPEG's segments (often padding
+// before its end). Bytes after an image's end are not read at all, so they
+// cause no warning. Any other warning is damage.
+var recoverableWarnings = []string{
+	"Invalid SOS parameters for sequential JPEG",
+	"extraneous bytes before marker",
+	"Unknown APP",
+	"unknown JFIF revision",
+	"iCCP:", "sRGB:", "gAMA:", "cHRM:", "tEXt:", "zTXt:", "iTXt:", "tIME:", "pHYs:", "bKGD:", "sBIT:",
+	"known incorrect sRGB profile",
+}
+
+// recoverable reports whether a decoder's message is one of
+// recoverableWarnings. A message of libvips' error buffer that names none
+// (another image's, written at the same moment) counts as damage: refusing
+// a whole image once is better than storing a damaged one.
+func recoverable(msg string) bool {
+	for _, w := range recoverableWarnings {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // render runs libvips: one pass when the image needs no turning, else a

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ const (
 type FileStore struct {
 	dir  string   // as given, for String
 	root *os.Root // every access goes through it
+	// real is the directory's absolute path with links resolved, what
+	// objects' resolved paths must lie under (see hidden).
+	real string
 	// escapes is the error os.Root gives for a path leaving the root.
 	escapes  error
 	sidecars sidecarCache
@@ -79,7 +83,15 @@ func NewFile(dir string) (*FileStore, error) {
 		root.Close()
 		return nil, fmt.Errorf("open file store %s: not a directory", dir)
 	}
-	s := &FileStore{dir: dir, root: root}
+	real, err := filepath.Abs(dir)
+	if err == nil {
+		real, err = filepath.EvalSymlinks(real)
+	}
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open file store %s: %w", dir, err)
+	}
+	s := &FileStore{dir: dir, root: root, real: real}
 	// os.Root does not export its "path escapes" error; learn it by asking
 	// for the parent, so that escapes can be told apart from other errors.
 	var pe *fs.PathError
@@ -192,7 +204,29 @@ func (s *FileStore) stat(op, key string) (fs.FileInfo, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s %s/%s: %w: not a regular file", op, s, key, ErrNotFound)
 	}
+	if err := s.hidden(op, key); err != nil {
+		return nil, err
+	}
 	return fi, nil
+}
+
+// hidden refuses a key that resolves, through symbolic links, to a file
+// under a dot-folder of the store (the access logs in .logs, sidecars in
+// .s3thumb, the queue in .queue) or outside it: DIR/notes.txt -> .logs/x
+// names no object. Links that stay in the visible tree are followed.
+func (s *FileStore) hidden(op, key string) error {
+	real, err := filepath.EvalSymlinks(filepath.Join(s.real, filepath.FromSlash(key)))
+	if err != nil {
+		return s.fail(op, key, err)
+	}
+	rel, err := filepath.Rel(s.real, real)
+	if err == nil {
+		err = checkKey(filepath.ToSlash(rel))
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s/%s: %w: a link to a hidden or outside file: %w", op, s, key, ErrNotFound, err)
+	}
+	return nil
 }
 
 // Get opens an object. The body is an *os.File, which net/http can send
@@ -218,6 +252,10 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Object, error) {
 	if !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("get %s/%s: %w: not a regular file", s, key, ErrNotFound)
+	}
+	if err := s.hidden("get", key); err != nil {
+		f.Close()
+		return nil, err
 	}
 	return &Object{Attrs: s.attrs(key, fi), Body: f}, nil
 }

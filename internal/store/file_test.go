@@ -451,3 +451,39 @@ func TestFileSidecarCacheSeesOtherWriters(t *testing.T) {
 		t.Fatal("Get of a FIFO blocked")
 	}
 }
+
+// TestFileSymlinksIntoDotFolders: a link inside the store to a file under a
+// dot-folder (the access log, sidecars, the queue) names no object, whatever
+// the link's own name; a link that stays in the visible tree does.
+func TestFileSymlinksIntoDotFolders(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, ".logs"), "2026-12-06-10-00-00-A", "203.0.113.9 GET /private?token=secret")
+	writeFile(t, filepath.Join(dir, "photos"), "real.jpg", "real")
+	s := newFileStore(t, dir)
+	put(t, s, "photos/thumb_10x.jpg", "thumb", store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}})
+	symlink(t, ".logs/2026-12-06-10-00-00-A", filepath.Join(dir, "innerlink.txt"))
+	symlink(t, "../.s3thumb/meta/photos/thumb_10x.jpg.json", filepath.Join(dir, "photos", "x.json"))
+	symlink(t, ".s3thumb", filepath.Join(dir, "meta"))
+	symlink(t, "real.jpg", filepath.Join(dir, "photos", "alias.jpg"))
+	symlink(t, "photos", filepath.Join(dir, "pictures"))
+
+	for _, key := range []string{"innerlink.txt", "photos/x.json", "meta/meta/photos/thumb_10x.jpg.json"} {
+		if obj, err := s.Get(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			if err == nil {
+				obj.Body.Close()
+			}
+			t.Errorf("Get(%q): %v, want ErrNotFound", key, err)
+		}
+		if _, err := s.Head(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Head(%q): %v, want ErrNotFound", key, err)
+		}
+		if _, err := s.Tags(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Tags(%q): %v, want ErrNotFound", key, err)
+		}
+	}
+	for _, key := range []string{"photos/alias.jpg", "pictures/real.jpg"} {
+		if _, body := get(t, s, key); body != "real" {
+			t.Errorf("Get(%q) = %q, want the linked file", key, body)
+		}
+	}
+}

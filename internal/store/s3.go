@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
@@ -162,7 +163,7 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte, opts PutOpti
 		in.IfMatch = aws.String(opts.IfMatch)
 	}
 	if _, err := s.client.PutObject(ctx, in); err != nil {
-		if opts.IfMatch != "" && classify(err) != nil {
+		if c := classify(err); opts.IfMatch != "" && (c == ErrExists || c == ErrNotFound) {
 			// 412: another version; 404: none at all. Either way not the
 			// version read.
 			return fmt.Errorf("put %s/%s: %w: %w", s, key, ErrChanged, err)
@@ -298,7 +299,8 @@ func (s *S3Store) fail(op, key string, err error) error {
 
 // classify maps an S3 error to ErrNotFound (no such key), ErrExists (a
 // conditional write lost: 412 PreconditionFailed, or 409
-// ConditionalRequestConflict while another write of the key is in flight)
+// ConditionalRequestConflict while another write of the key is in flight),
+// ErrUnavailable (no answer: refused, reset, timed out; or 5xx, throttling)
 // or nil.
 func classify(err error) error {
 	var apiErr smithy.APIError
@@ -310,16 +312,24 @@ func classify(err error) error {
 			return ErrExists
 		case "NoSuchBucket":
 			return nil // a configuration error, not a missing object
+		case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout":
+			return ErrUnavailable
 		}
 	}
 	var status interface{ HTTPStatusCode() int }
 	if errors.As(err, &status) {
-		switch status.HTTPStatusCode() {
-		case http.StatusNotFound:
+		switch code := status.HTTPStatusCode(); {
+		case code == http.StatusNotFound:
 			return ErrNotFound
-		case http.StatusPreconditionFailed:
+		case code == http.StatusPreconditionFailed:
 			return ErrExists
+		case code >= 500, code == http.StatusTooManyRequests:
+			return ErrUnavailable
 		}
+	}
+	var send *smithyhttp.RequestSendError
+	if errors.As(err, &send) {
+		return ErrUnavailable
 	}
 	return nil
 }

@@ -3,11 +3,15 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -154,5 +158,35 @@ func TestOpenNeedsRegion(t *testing.T) {
 	}
 	if _, err := store.Open(t.Context(), "s3://bucket", store.Options{Region: "eu-west-1"}); err != nil {
 		t.Errorf("Open with a region: %v", err)
+	}
+}
+
+// TestS3Unavailable: a store whose endpoint refuses connections, or
+// answers 503, fails with ErrUnavailable (a client should try again later),
+// never ErrNotFound.
+func TestS3Unavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+	}))
+	defer busy.Close()
+	for name, endpoint := range map[string]string{"refused": refused, "503 SlowDown": busy.URL} {
+		s := openS3(t, &testserver.S3{Endpoint: endpoint, Region: "us-east-1", AccessKey: "k", SecretKey: "s"}, "s3://photos", store.Options{})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		_, err := s.Get(ctx, "a.jpg")
+		cancel()
+		if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: Get: %v, want ErrUnavailable", name, err)
+		}
+		if err := s.Put(t.Context(), "b.jpg", []byte("b"), store.PutOptions{IfMatch: `"abc"`}); !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrChanged) {
+			t.Errorf("%s: Put with IfMatch: %v, want ErrUnavailable, not ErrChanged", name, err)
+		}
 	}
 }

@@ -20,6 +20,10 @@ var (
 	// ErrChanged means a write with IfMatch found the object replaced (or
 	// gone) since it was read: somebody else wrote it in between.
 	ErrChanged = errors.New("object changed since it was read")
+	// ErrUnavailable means the store could not be reached (refused, reset,
+	// timed out) or answered that it cannot serve now (5xx, throttling):
+	// trying again later may work.
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrInvalidKey means the store cannot hold an object under this key.
 	ErrInvalidKey = errors.New("invalid key for this store")
 )
