@@ -73,12 +73,17 @@ type stack struct {
 
 func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *stack {
 	t.Helper()
+	return newStackLog(t, st, tcfg, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newStackLog is newStack logging to log.
+func newStackLog(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config, log *slog.Logger) *stack {
+	t.Helper()
 	vips, err := imaging.New(imaging.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &stack{store: &countingStore{Store: st}, resizer: &countingResizer{Vips: vips}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	maker, err := thumbnail.NewMaker(s.store, s.resizer, thumbnail.NewLimiter(2, 100), tcfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -481,4 +486,97 @@ func TestOriginalNamedLikeThumbnail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFrontActiveContent: a writable store must not become stored XSS on
+// the image host: every object is served with nosniff, and anything that
+// is not a raster image (HTML, SVG, JSON, text) sandboxed.
+func TestFrontActiveContent(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"page.html": `<script>document.cookie</script>`,
+		"logo.svg":  `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`,
+		"data.json": `{}`,
+		"earth.jpg": string(samplePhoto(t)),
+	} {
+		if err := os.WriteFile(dir+"/"+name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Front = true
+	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
+	for path, sandboxed := range map[string]bool{"/page.html": true, "/logo.svg": true, "/data.json": true, "/earth.jpg": false} {
+		resp, _ := fetch(t, s.srv.URL+path, "")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %d, nosniff %q", path, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"))
+		}
+		if got := resp.Header.Get("Content-Security-Policy") == "sandbox"; got != sandboxed {
+			t.Errorf("%s (%s): sandboxed %v, want %v", path, resp.Header.Get("Content-Type"), got, sandboxed)
+		}
+	}
+}
+
+// TestStoreDown: when the store cannot be reached, a request is answered
+// 503 with Retry-After (try again, nothing is wrong with the request) and
+// readiness says so without the dial error; every refusal is one log line
+// with its key, status and reason.
+func TestStoreDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	gw := &testserver.S3{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "k", SecretKey: "s"}
+	var logs syncBuffer
+	s := newStackLog(t, newS3Store(t, gw, "site"), thumbnail.DefaultConfig(), DefaultConfig(), slog.New(slog.NewTextHandler(&logs, nil)))
+
+	resp, body := fetch(t, s.srv.URL+"/resize?src=photos/earth_200x200.jpg", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || strings.Contains(string(body), addr) {
+		t.Errorf("resize with the store down = %d (Retry-After %q) %q; want 503 with Retry-After, no dial error", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp, body = fetch(t, s.srv.URL+"/readyz", "")
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.TrimSpace(string(body)) != "store not reachable" {
+		t.Errorf("/readyz = %d %q, want 503 \"store not reachable\"", resp.StatusCode, body)
+	}
+	fetch(t, s.srv.URL+"/resize?src=photos/earth_99999x99999.jpg", "")
+	fetch(t, s.srv.URL+"/resize?src=../x_1x1.jpg", "")
+	fetch(t, s.srv.URL+"/resize", "")
+	out := logs.String()
+	for _, want := range []string{
+		`level=ERROR msg="request refused" key=photos/earth_200x200.jpg path=/resize status=503 reason=store_unavailable`,
+		`level=INFO msg="request refused" key=photos/earth_99999x99999.jpg path=/resize status=403 reason=size_not_allowed`,
+		`level=INFO msg="request refused" key=../x_1x1.jpg path=/resize status=400 reason=invalid_key`,
+		`level=INFO msg="request refused" key="" path=/resize status=400 reason=invalid_key`,
+	} {
+		if strings.Count(out, want) != 1 {
+			t.Errorf("log has %d lines with %q; want 1\n%s", strings.Count(out, want), want, out)
+		}
+	}
+	if got := testutil.ToFloat64(s.metrics.failures.WithLabelValues("store_unavailable")); got != 1 {
+		t.Errorf("failures{store_unavailable} = %v, want 1", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger used from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

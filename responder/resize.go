@@ -123,10 +123,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		"status", code, "reason", a.reason, "err", err)
 	switch {
 	case code == http.StatusServiceUnavailable:
-		if a.reason == "overloaded" {
-			s.metrics.shed.Inc()
-		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
+		if a.reason != "overloaded" {
+			// The store's error stays in the log.
+			plain(w, code, "store unavailable; try again later")
+			return
+		}
+		s.metrics.shed.Inc()
 	case a.reason == "original_missing" && s.cfg.Fallback != nil:
 		h := w.Header()
 		h.Set("Content-Type", s.cfg.Fallback.ContentType)
@@ -139,9 +142,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	case code == http.StatusInternalServerError:
 		plain(w, code, "internal error; the server log has the details")
-		return
-	case a.reason == "store_unavailable":
-		plain(w, code, "store unavailable; try again later")
 		return
 	}
 	plain(w, code, err.Error())
