@@ -49,7 +49,10 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 	}}
 	// Making and storing thumbnails: the responder's and the worker's.
 	thumbnails := []Statement{
-		{Sid: "ReadOriginalsAndThumbnails", Effect: "Allow", Action: "s3:GetObject", Resource: b + "/*"},
+		// Tags tell a thumbnail from an original (package thumbtag): a
+		// refresh rewrites only a tagged object, an upload event of a key
+		// named like a thumbnail is an original unless tagged.
+		{Sid: "ReadOriginalsAndThumbnails", Effect: "Allow", Action: []string{"s3:GetObject", "s3:GetObjectTagging"}, Resource: b + "/*"},
 		// Without ListBucket, S3 answers 403 instead of 404 for a missing
 		// original, and the thumbnail cannot be told apart from a failure.
 		{Sid: "TellMissingObjects", Effect: "Allow", Action: "s3:ListBucket", Resource: b},

@@ -74,6 +74,7 @@ func TestIAMPolicy(t *testing.T) {
 	)
 	thumbs := []string{
 		"s3:GetObject " + b + "/*",
+		"s3:GetObjectTagging " + b + "/*", // thumbtag: what is a thumbnail
 		"s3:ListBucket " + b,
 		"s3:PutObject " + b + "/*" + tagged,
 		"s3:PutObjectTagging " + b + "/*" + tagged,
