@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -121,5 +122,58 @@ func TestNothingStaleOnShortHistory(t *testing.T) {
 	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: fileStore(t, ""), Now: func() time.Time { return now }}).Run(ctx)
 	if err != nil || len(rep.Stale) != 0 {
 		t.Fatalf("10 days of history, stale after 20: %d stale (%v), want 0", len(rep.Stale), err)
+	}
+}
+
+// uploadAfterTags is a real store where a person uploads a new version of
+// key (untagged) just after cleanup has read its tags.
+type uploadAfterTags struct {
+	*store.FileStore
+	key string
+}
+
+func (u uploadAfterTags) Tags(ctx context.Context, key string) (map[string]string, error) {
+	tags, err := u.FileStore.Tags(ctx, key)
+	if err == nil && key == u.key {
+		if err := u.FileStore.Put(ctx, key, []byte("an upload"), store.PutOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	return tags, err
+}
+
+// TestCleanupKeepsUploadRace: a stale thumbnail that an upload replaces
+// between cleanup's tag check and its delete is kept: the delete is
+// conditional on the version whose tag was read.
+func TestCleanupKeepsUploadRace(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	files := fileStore(t, "")
+	bucket := uploadAfterTags{FileStore: files, key: "photos/a_200x200.jpg"}
+	if err := files.Put(ctx, "photos/a_200x200.jpg", []byte("thumbnail"), store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}}); err != nil {
+		t.Fatal(err)
+	}
+	log := accesslog.AppendS3(nil, &accesslog.Record{Bucket: "b", Time: now.Add(-40 * 24 * time.Hour), RequestID: "1",
+		Operation: accesslog.OpWebsiteGetObject, Key: "photos/a_200x200.jpg", HTTPStatus: 200}, accesslog.S3FieldsLatest)
+	logs := fileStore(t, "")
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "A1"), log, store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := analytics.DefaultConfig()
+	cfg.DeleteStale = true
+	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: fileStore(t, ""), Bucket: bucket, Now: func() time.Time { return now }}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stale) != 1 || rep.Stale[0].Outcome != "kept: replaced while checked" || rep.Deleted != 0 {
+		t.Errorf("stale %+v, %d deleted; want the thumbnail kept, replaced while checked", rep.Stale, rep.Deleted)
+	}
+	obj, err := files.Get(ctx, "photos/a_200x200.jpg")
+	if err != nil {
+		t.Fatalf("the upload is gone: %v", err)
+	}
+	defer obj.Body.Close()
+	if b, _ := io.ReadAll(obj.Body); string(b) != "an upload" {
+		t.Errorf("stored %q, want the upload", b)
 	}
 }

@@ -552,8 +552,8 @@ type Stale struct {
 	Key      string    `json:"key"`
 	LastRead time.Time `json:"last_read"` // or its last write or first record, when never read
 	Size     int64     `json:"size,omitempty"`
-	// Outcome is "deleted", "listed", "kept: not tagged thumbnail=yes" or
-	// "gone" (already deleted).
+	// Outcome is "deleted", "listed", "kept: not tagged thumbnail=yes",
+	// "kept: replaced while checked" or "gone" (already deleted).
 	Outcome string `json:"outcome"`
 }
 
@@ -586,16 +586,22 @@ func staleThumbs(s *State, cfg Config, now time.Time) []Stale {
 type Cleaner interface {
 	Head(ctx context.Context, key string) (store.Attrs, error)
 	Tags(ctx context.Context, key string) (map[string]string, error)
-	Delete(ctx context.Context, key string) error
+	DeleteIfMatch(ctx context.Context, key, etag string) error
 }
 
 // cleanup checks each stale thumbnail's tag on the object itself and
 // deletes it when del is set. It fills in each Outcome and returns the
-// bytes freed.
+// bytes freed. The version whose tag was read is the one deleted
+// (If-Match on the ETag read before the tag): an upload that replaces the
+// thumbnail meanwhile is kept.
 func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
 	for i := range stale {
 		st := &stale[i]
-		tags, err := bucket.Tags(ctx, st.Key)
+		attrs, err := bucket.Head(ctx, st.Key)
+		var tags map[string]string
+		if err == nil {
+			tags, err = bucket.Tags(ctx, st.Key)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			st.Outcome = "gone"
 			thumbFor(s, st.Key).setExists(Gone, now.Unix(), byCheck)
@@ -615,10 +621,13 @@ func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del b
 			st.Outcome = "listed"
 			continue
 		}
-		if attrs, err := bucket.Head(ctx, st.Key); err == nil {
-			st.Size = attrs.Size
+		st.Size = attrs.Size
+		err = bucket.DeleteIfMatch(ctx, st.Key, attrs.ETag)
+		if errors.Is(err, store.ErrChanged) {
+			st.Outcome = "kept: replaced while checked"
+			continue
 		}
-		if err := bucket.Delete(ctx, st.Key); err != nil {
+		if err != nil {
 			return deleted, freed, fmt.Errorf("delete %s: %w", st.Key, err)
 		}
 		st.Outcome = "deleted"

@@ -31,6 +31,7 @@ var conformance = []struct {
 	{"if-none-match", testIfNoneMatch},
 	{"if-none-match race", testIfNoneMatchRace},
 	{"if-match", testIfMatch},
+	{"delete if-match", testDeleteIfMatch},
 	{"not found", testNotFound},
 	{"delete", testDelete},
 	{"unusual keys", testUnusualKeys},
@@ -292,6 +293,33 @@ func testIfMatch(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Head(t.Context(), "banner_1200x630.jpg"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Head after the refused write: %v, want ErrNotFound", err)
+	}
+}
+
+// testDeleteIfMatch: a delete conditional on the ETag read removes only
+// that version; one uploaded in between stays.
+func testDeleteIfMatch(t *testing.T, s store.Store) {
+	put(t, s, "old_10x.jpg", "thumbnail", store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}})
+	read, err := s.Head(t.Context(), "old_10x.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "old_10x.jpg", "an upload", store.PutOptions{})
+	if err := s.DeleteIfMatch(t.Context(), "old_10x.jpg", read.ETag); !errors.Is(err, store.ErrChanged) {
+		t.Fatalf("DeleteIfMatch of a replaced object: %v, want ErrChanged", err)
+	}
+	if _, body := get(t, s, "old_10x.jpg"); body != "an upload" {
+		t.Fatalf("body = %q, want the upload kept", body)
+	}
+	now, _ := s.Head(t.Context(), "old_10x.jpg")
+	if err := s.DeleteIfMatch(t.Context(), "old_10x.jpg", now.ETag); err != nil {
+		t.Fatalf("DeleteIfMatch of the version read: %v", err)
+	}
+	if _, err := s.Head(t.Context(), "old_10x.jpg"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Head after DeleteIfMatch: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteIfMatch(t.Context(), "old_10x.jpg", now.ETag); err != nil {
+		t.Errorf("DeleteIfMatch of a missing object: %v, want nil", err)
 	}
 }
 

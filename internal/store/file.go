@@ -418,6 +418,23 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteIfMatch removes an object if it is still the version with etag. The
+// check and the removal are one step for this process's writers.
+func (s *FileStore) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	s.condMu.Lock()
+	defer s.condMu.Unlock()
+	cur, err := s.Head(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("delete %s/%s: %w", s, key, err)
+	case cur.ETag != etag:
+		return fmt.Errorf("delete %s/%s: %w: stored as %s, not %s", s, key, ErrChanged, cur.ETag, etag)
+	}
+	return s.Delete(ctx, key)
+}
+
 // List walks the directory in lexical key order, as S3 lists a bucket.
 // Dot-folders, temporary files, names that are not valid keys and
 // symbolic links to directories are skipped.

@@ -237,6 +237,25 @@ func (s *S3Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// DeleteIfMatch removes an object if it is still the version with etag.
+func (s *S3Store) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	if err := thumbkey.Validate(key); err != nil {
+		return fmt.Errorf("delete %s: %w: %w", key, ErrInvalidKey, err)
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
+		Bucket:  aws.String(s.bucket),
+		Key:     aws.String(s.fullKey(key)),
+		IfMatch: aws.String(etag),
+	})
+	switch c := classify(err); {
+	case err == nil, c == ErrNotFound:
+		return nil
+	case c == ErrExists:
+		return fmt.Errorf("delete %s/%s: %w: %w", s, key, ErrChanged, err)
+	}
+	return s.fail("delete", key, err)
+}
+
 // List calls fn for each object under prefix after startAfter, in key order.
 func (s *S3Store) List(ctx context.Context, prefix, startAfter string, fn func(Attrs) error) error {
 	in := &s3.ListObjectsV2Input{

@@ -73,6 +73,10 @@ type Store interface {
 	Tags(ctx context.Context, key string) (map[string]string, error)
 	// Delete removes an object; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// DeleteIfMatch removes an object only if it is stored with this ETag
+	// (If-Match): ErrChanged when another version is stored, nil when
+	// there is none.
+	DeleteIfMatch(ctx context.Context, key, etag string) error
 	// List calls fn for every object whose key starts with prefix, in
 	// lexical key order, beginning after startAfter; fn returning an error
 	// stops the listing with that error.

@@ -90,7 +90,9 @@ func (b *genBucket) Tags(_ context.Context, key string) (map[string]string, erro
 	return thumbtag.Tags(), nil
 }
 
-func (b *genBucket) Delete(_ context.Context, key string) error {
+// DeleteIfMatch deletes key: nothing writes the model's bucket while the
+// analyzer runs.
+func (b *genBucket) DeleteIfMatch(_ context.Context, key, _ string) error {
 	b.g.Delete(key)
 	return nil
 }
