@@ -301,15 +301,18 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		return
 	}
 	if kind == accesslog.KindWrite && rec.HTTPStatus == 200 {
-		// Who wrote it says what it is: s3thumb writes thumbnails, anybody
-		// else uploads originals. A log without the writer's agent says
-		// nothing.
-		switch {
-		case thumbtag.ByAgent(rec.UserAgent):
-			a.s.setRole(th, rec.Key, RoleThumbnail)
-		case rec.UserAgent != "":
-			a.s.setRole(th, rec.Key, RoleOriginal)
+		// Who wrote it last says what it is: s3thumb writes thumbnails,
+		// anybody else uploads originals. Logs arrive out of order, so an
+		// older write says nothing; nor does one without the writer's agent.
+		if t >= th.LastWrite {
+			switch {
+			case thumbtag.ByAgent(rec.UserAgent):
+				a.s.setRole(th, rec.Key, RoleThumbnail)
+			case rec.UserAgent != "":
+				a.s.setRole(th, rec.Key, RoleOriginal)
+			}
 		}
+		th.LastWrite = max(th.LastWrite, t)
 	}
 	if th.Role == RoleOriginal {
 		a.addOriginal(rec, kind, a.s.origs[th.orig], t, day)
@@ -349,7 +352,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 				day.AvoidedNew++
 			}
 		}
-		if th.RescueDue != 0 && t >= th.RescueDue {
+		if th.RescueDue != 0 && t >= th.RescueDue && th.LastWrite >= th.Refresh {
 			th.RescueDue = 0
 			day.Rescued++
 		}
@@ -392,9 +395,13 @@ func (a *Aggregator) pruneSeen(newest int64) {
 func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *Original, t int64, day *Day) {
 	switch kind {
 	case accesslog.KindRead:
-		if rec.HTTPStatus == 200 || rec.HTTPStatus == 206 || rec.HTTPStatus == 304 {
+		switch rec.HTTPStatus {
+		case 200, 206, 304:
 			o.Direct++
 			day.Original++
+			o.Found = max(o.Found, t)
+		case 404:
+			o.Missing = max(o.Missing, t) // as a HEAD would have found it
 		}
 	case accesslog.KindWrite:
 		if rec.HTTPStatus == 200 {
@@ -403,7 +410,7 @@ func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *
 				o.Uploaded = t
 				o.Deleted = false
 			}
-			o.Missing = 0
+			o.Found = max(o.Found, t)
 		}
 	default:
 		if rec.HTTPStatus < 300 && t >= o.Uploaded {

@@ -152,9 +152,12 @@ func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
 	return out
 }
 
-// thumbKeyFor is the key of d's thumbnail in class c; an own-format class
-// needs the original's key, which the state may not know.
-func thumbKeyFor(d stemDemand, c thumbkey.Class) (string, bool) {
+// thumbKeyFor is the key of d's thumbnail in class c, when a worker can
+// make it: the worker looks for the original under the thumbnail's own
+// extension and sourceExts (an AVIF original makes only AVIF thumbnails
+// with the default --source-exts). An own-format class needs the
+// original's key, which the state may not know.
+func thumbKeyFor(d stemDemand, c thumbkey.Class, sourceExts []string) (string, bool) {
 	orig := d.o.Key
 	if orig == "" {
 		if c.IsOwnFormat() {
@@ -163,7 +166,7 @@ func thumbKeyFor(d stemDemand, c thumbkey.Class) (string, bool) {
 		orig = d.stem + "." + c.Ext // a fixed format: any image extension does
 	}
 	k, err := c.KeyFor(orig)
-	if err != nil {
+	if err != nil || d.o.Key != "" && !slices.Contains(k.OriginalKeys(sourceExts), d.o.Key) {
 		return "", false
 	}
 	return k.String(), true
@@ -263,7 +266,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if exp < cfg.MinExpected {
 				break // classes are by share, most first
 			}
-			key, ok := thumbKeyFor(d, c.class)
+			key, ok := thumbKeyFor(d, c.class, cfg.SourceExts)
 			if !ok {
 				continue
 			}
@@ -362,22 +365,24 @@ func originalsInDemand(ctx context.Context, s *State, cfg Config, now time.Time,
 func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand, bucket Checker, p *Plan) (bool, error) {
 	o := d.o
 	switch {
-	case bucket == nil:
+	case bucket == nil, d.isNew: // a new upload, in the logs or the listing
 		return true, nil
+	case o.Found > o.Missing:
+		return true, nil // uploaded, read or found since it was last missing
 	case o.Missing != 0 && now.Unix()-o.Missing < int64(missingRecheck/time.Second):
 		p.MissingOriginals++
 		return false, nil
-	case o.Key != "" && o.Missing == 0, d.isNew:
-		return true, nil
 	case p.Heads >= cfg.MaxJobs:
 		return false, nil // asked enough this run: wait
 	}
-	for _, key := range thumbkey.OriginalKeys(d.stem, "", cfg.SourceExts) {
+	// Under every image extension: an AVIF original is found too, and the
+	// jobs are then those the workers can find it from (see plan).
+	for _, key := range thumbkey.OriginalKeys(d.stem, "", append(slices.Clone(cfg.SourceExts), thumbkey.ImageExts...)) {
 		p.Heads++
 		_, err := bucket.Head(ctx, key)
 		switch {
 		case err == nil:
-			o.Key, o.Missing = key, 0
+			o.Key, o.Found = key, now.Unix()
 			return true, nil
 		case !errors.Is(err, store.ErrNotFound):
 			return false, fmt.Errorf("head %s: %w", key, err)
@@ -398,7 +403,7 @@ func checkOrphans(ctx context.Context, s *State, cfg Config, now time.Time, buck
 	}
 	for r := range int32(s.Thumbs.Len()) {
 		t := s.Thumbs.row(r)
-		if t.Role != RoleUnknown || t.Exists != Stored || s.origs[t.orig].Missing == 0 {
+		if o := s.origs[t.orig]; t.Role != RoleUnknown || t.Exists != Stored || o.Missing == 0 || o.Found > o.Missing {
 			continue
 		}
 		if p.TagChecks >= cfg.MaxJobs {

@@ -82,16 +82,28 @@ func (c *Counts) since(first int32) int64 {
 	return n
 }
 
-// remove takes back requests counted before: reads and misses from the
-// totals, and as many from the per-day counts, newest first from day last.
-func (c *Counts) remove(reads, misses int64, last int32) {
+// remove takes back requests counted before, made from day first to day
+// last: reads and misses from the totals, and from the per-day counts the
+// share of them that fell on the days still kept (assuming they were spread
+// evenly), newest first from day last. The per-day counts do not say whose
+// requests they were, so this is an estimate; it never takes back requests
+// of days before first.
+func (c *Counts) remove(reads, misses int64, first, last int32) {
 	c.Reads = max(c.Reads-reads, 0)
 	c.Misses = max(c.Misses-misses, 0)
 	n := reads + misses
+	if len(c.Recent) > 0 {
+		if kept := c.Recent[0].Day; kept > first && last >= first {
+			n = (n*int64(last-max(kept, first)+1) + int64(last-first)) / int64(last-first+1)
+		}
+	}
 	for i := len(c.Recent) - 1; i >= 0 && n > 0; i-- {
 		d := &c.Recent[i]
 		if d.Day > last {
 			continue
+		}
+		if d.Day < first {
+			break
 		}
 		take := min(int64(d.N), n)
 		d.N -= int32(take)
@@ -162,8 +174,9 @@ type Thumb struct {
 	PregenRead bool  `json:"pregen_read,omitempty"`
 	PregenNew  bool  `json:"pregen_new,omitempty"` // queued as a new upload's
 	// RescueDue is when the lifecycle rule would have expired it but for
-	// the refresh last queued: its first read from then on is a miss the
-	// refresh avoided.
+	// the refresh last queued: its first read from then on, once a write
+	// after the queueing has shown in the logs, is a miss the refresh
+	// avoided.
 	RescueDue int64 `json:"rescue,omitempty"`
 	// Refresh is when the analyzer last queued a refresh of it (see
 	// Config.ExpireDays).
@@ -193,9 +206,11 @@ type Original struct {
 	Direct   int64  `json:"direct,omitempty"`   // requests for the original itself
 	Uploaded int64  `json:"uploaded,omitempty"` // unix seconds of its last upload seen
 	Deleted  bool   `json:"deleted,omitempty"`
-	// Missing is when a check found no object under any of the original's
-	// keys (unix seconds; 0: not found missing). Nothing is queued for it
-	// until a later check or an upload finds it.
+	// Found and Missing are the last times (unix seconds) something showed
+	// the original stored (an upload, a read of it, a HEAD) and not stored
+	// (a 404 for it, a HEAD under every extension). The later one says
+	// which it is now; nothing is queued while it is missing.
+	Found   int64 `json:"found,omitempty"`
 	Missing int64 `json:"missing,omitempty"`
 	stem    string
 	n       int32 // number in State.origs
@@ -357,10 +372,10 @@ func (s *State) setRole(t *Thumb, key string, r Role) {
 	}
 	switch r {
 	case RoleOriginal:
-		if t.Role != RoleOriginal {
-			last := dayOf(t.LastRead)
-			s.classes[t.class].remove(t.Reads, t.Misses, last)
-			s.origs[t.orig].remove(t.Reads, t.Misses, last)
+		if t.Role != RoleOriginal && t.Reads+t.Misses > 0 {
+			first, last := dayOf(t.FirstSeen), dayOf(t.LastRead)
+			s.classes[t.class].remove(t.Reads, t.Misses, first, last)
+			s.origs[t.orig].remove(t.Reads, t.Misses, first, last)
 		}
 		o := s.original(strings.Clone(originalStem(key)))
 		if o.Key == "" {
@@ -486,7 +501,8 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 	for r := range int32(len(keep)) {
 		t := s.Thumbs.row(r)
 		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen, t.Refresh, t.ExistsAt/8)
-		if t.Exists == Stored || last >= cutoff {
+		// An original named like a thumbnail stays known as one.
+		if t.Exists == Stored || t.Role == RoleOriginal || last >= cutoff {
 			keep[r] = true
 			usedOrig[t.orig], usedClass[t.class] = true, true
 			continue

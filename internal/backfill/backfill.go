@@ -225,11 +225,13 @@ func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 					}
 				}
 			}
+			if ok {
+				listed.add(o.dir+o.name, a.Key) // --since or not, its thumbnails follow
+			}
 			if !ok || (!b.cfg.Since.IsZero() && a.LastModified.Before(b.cfg.Since)) {
 				b.ignored.Add(1)
 				return emit(a.Key, nil)
 			}
-			listed.add(o.dir+o.name, a.Key)
 			jobs := b.jobsFor(o)
 			if o.dir == prev.dir && o.name == prev.name {
 				// photo.jpg then photo.png, with --formats webp: one job.

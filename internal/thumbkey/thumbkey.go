@@ -66,6 +66,10 @@ const (
 	AVIF Format = "avif"
 )
 
+// ImageExts are the extensions a key's format may be named by, in lower
+// case (any case is read).
+var ImageExts = []string{"jpg", "jpeg", "png", "webp", "avif"}
+
 // FormatOf returns the format an extension (without the dot, any case) names.
 func FormatOf(ext string) (Format, bool) {
 	switch strings.ToLower(ext) {
