@@ -52,14 +52,17 @@ func (s *countingStore) Put(ctx context.Context, key string, body []byte, opts s
 	return s.Store.Put(ctx, key, body, opts)
 }
 
-// countingResizer counts the thumbnails the real engine makes.
+// countingResizer counts the thumbnails the real engine makes, each after
+// delay (a slow original).
 type countingResizer struct {
 	*imaging.Vips
-	made atomic.Int64
+	made  atomic.Int64
+	delay time.Duration
 }
 
 func (r *countingResizer) Thumbnail(ctx context.Context, data []byte, opts imaging.Options) (imaging.Image, error) {
 	r.made.Add(1)
+	time.Sleep(r.delay)
 	return r.Vips.Thumbnail(ctx, data, opts)
 }
 
@@ -579,4 +582,46 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestResizeAfterDeadline: a resize that ends after its request's deadline
+// is still stored (the work is paid for), and the log does not claim the
+// thumbnail was served when its store-back fails.
+func TestResizeAfterDeadline(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/earth.jpg", samplePhoto(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.RequestTimeout = 300 * time.Millisecond
+	var logs syncBuffer
+	s := newStackLog(t, st, thumbnail.DefaultConfig(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	s.resizer.delay = 400 * time.Millisecond
+
+	resp, _ := fetch(t, s.srv.URL+"/resize?src=earth_100x100.jpg", "")
+	if resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("a resize past the deadline = %d, want 504", resp.StatusCode)
+	}
+	waitUntil(t, 5*time.Second, func() bool { _, err := st.Head(context.Background(), "earth_100x100.jpg"); return err == nil })
+
+	s.store.failPuts = true
+	fetch(t, s.srv.URL+"/resize?src=earth_120x120.jpg", "")
+	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "store-back failed") })
+	if out := logs.String(); strings.Contains(out, "served") {
+		t.Errorf("the log claims a thumbnail nobody received was served:\n%s", out)
+	}
+}
+
+// waitUntil polls cond until it holds or timeout passes.
+func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+	}
 }

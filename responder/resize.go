@@ -80,7 +80,7 @@ func (s *Server) ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result,
 	}
 	if res.SaveErr != nil {
 		s.metrics.storeBackFailures.Inc()
-		s.log.ErrorContext(ctx, "store-back failed; thumbnail served anyway", "key", res.Key, "err", res.SaveErr)
+		s.log.ErrorContext(ctx, "store-back failed; the thumbnail was made but not stored", "key", res.Key, "err", res.SaveErr)
 	}
 	s.log.DebugContext(ctx, "thumbnail made", "key", res.Key, "original", res.OriginalKey,
 		"width", res.Image.Width, "height", res.Image.Height, "bytes", len(res.Image.Data),

@@ -12,8 +12,11 @@ import (
 // ErrSizeNotAllowed means the size policy refuses the requested box.
 var ErrSizeNotAllowed = errors.New("size not allowed")
 
-// DefaultMaxDimension is the default largest output side, in pixels.
-const DefaultMaxDimension = 4096
+// DefaultMaxDimension is the default largest output side, in pixels: what
+// a page shows on a 2x screen up to 1024 CSS pixels wide. Past it a single
+// cheap URL (photo_4096x4096_fit.png) costs seconds of CPU and megabytes
+// stored; sites that need more raise --max-dimension.
+const DefaultMaxDimension = 2048
 
 // Policy decides which boxes may be made. It is checked before the original
 // is touched, so that arbitrary sizes cost nothing (no denial of wallet).

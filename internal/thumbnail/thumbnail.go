@@ -203,10 +203,17 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		return nil, err
 	}
 	if m.cfg.StoreBack {
-		res.Stored, res.SaveErr = m.save(ctx, res)
+		// Stored even when the caller has stopped waiting.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeBackTimeout)
+		res.Stored, res.SaveErr = m.save(sctx, res)
+		cancel()
 	}
 	return res, nil
 }
+
+// storeBackTimeout bounds a thumbnail's store-back, which does not end with
+// the request that made the thumbnail.
+const storeBackTimeout = 30 * time.Second
 
 // Refresh writes a stored thumbnail again, unchanged, so that a lifecycle
 // rule counting from an object's last write starts its count over while the
@@ -283,7 +290,10 @@ func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	}
 	opts := m.options(k)
 	start := time.Now()
-	img, err := m.resizer.Thumbnail(ctx, data, opts)
+	// Once the original is read, the resize runs to its end whatever the
+	// caller's deadline: the work is paid for, and its thumbnail stored
+	// serves the next request.
+	img, err := m.resizer.Thumbnail(context.WithoutCancel(ctx), data, opts)
 	if err != nil {
 		return nil, fmt.Errorf("resize %s: %w", origKey, err)
 	}

@@ -63,7 +63,7 @@ func TestEnsure(t *testing.T) {
 		{"photos/earth_320x.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
 		{"photos/earth_x90@2x.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
 		{"photos/earth_100x50@3x.webp", thumbkey.ModeFill, 300, 150, "image/webp"},
-		{"photos/earth_3200x.jpg", thumbkey.ModeFill, 1600, 900, "image/jpeg"}, // never enlarged
+		{"photos/earth_2000x.jpg", thumbkey.ModeFill, 1600, 900, "image/jpeg"}, // never enlarged
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.defaultMode)+" "+tt.key, func(t *testing.T) {
