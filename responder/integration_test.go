@@ -360,6 +360,10 @@ func TestBadOriginals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A stored thumbnail, whose own thumbnails are refused.
+	if err := st.Put(context.Background(), "small_10x10.jpg", imagingtest.JPEG(imagingtest.Photo(10, 10)), store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}}); err != nil {
+		t.Fatal(err)
+	}
 	tcfg := thumbnail.DefaultConfig()
 	tcfg.MaxSourceBytes = int64(len(photo) - 1)
 	tcfg.Policy.AllowedSizes, _ = thumbnail.ParseSizes("100x100")
@@ -379,6 +383,7 @@ func TestBadOriginals(t *testing.T) {
 		{"cut_100x100.jpg", 422, "damaged image data: VipsJpeg: Corrupt JPEG data"},
 		{"cut_100x100.png", 422, "damaged image data"},
 		{"short_100x100.png", 422, "damaged image data"},
+		{"small_10x10_100x100.jpg", 400, "its original is a thumbnail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

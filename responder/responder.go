@@ -166,7 +166,7 @@ var answers = []struct {
 	answer
 }{
 	{thumbkey.ErrInvalidKey, answer{http.StatusBadRequest, "invalid_key"}},
-	{thumbkey.ErrNotThumbnail, answer{http.StatusBadRequest, "not_thumbnail"}},
+	{thumbkey.ErrNotThumbnail, answer{http.StatusBadRequest, "not_thumbnail"}}, // a thumbnail's thumbnail too
 	{thumbnail.ErrSizeNotAllowed, answer{http.StatusForbidden, "size_not_allowed"}},
 	{thumbnail.ErrOriginalMissing, answer{http.StatusNotFound, "original_missing"}},
 	{store.ErrNotFound, answer{http.StatusNotFound, "not_found"}},

@@ -49,6 +49,7 @@ const (
 	ReasonSizeNotAllowed   = "size_not_allowed"
 	ReasonOriginalMissing  = "original_missing"
 	ReasonIsOriginal       = "is_original"
+	ReasonNotThumbnail     = "not_thumbnail"
 	ReasonChanged          = "changed"
 	ReasonOriginalTooLarge = "original_too_large"
 	ReasonUnsupportedImage = "unsupported_image"
@@ -107,6 +108,7 @@ var permanent = []struct {
 	action Action
 }{
 	{queue.ErrMalformedJob, ReasonMalformed, DeadLetter},
+	{thumbnail.ErrThumbnailOfThumbnail, ReasonNotThumbnail, Delete}, // before thumbkey.ErrNotThumbnail, which it wraps
 	{thumbkey.ErrNotThumbnail, ReasonMalformed, DeadLetter},
 	{thumbkey.ErrInvalidKey, ReasonMalformed, DeadLetter},
 	{store.ErrInvalidKey, ReasonInvalidKey, Delete},

@@ -38,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{"size not allowed", nil, fmt.Errorf("%w: 300x300", thumbnail.ErrSizeNotAllowed), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonSizeNotAllowed, Action: worker.Delete}},
 		{"original missing", nil, fmt.Errorf("%w: tried a.jpg", thumbnail.ErrOriginalMissing), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonOriginalMissing, Action: worker.Delete}},
 		{"original too large", nil, fmt.Errorf("read original: %w", thumbnail.ErrOriginalTooLarge), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonOriginalTooLarge, Action: worker.Delete}},
+		{"thumbnail of a thumbnail", nil, wrap(thumbnail.ErrThumbnailOfThumbnail), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonNotThumbnail, Action: worker.Delete}},
 		{"corrupt image", nil, wrap(imaging.ErrUnsupportedImage), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonUnsupportedImage, Action: worker.Delete}},
 		{"decompression bomb", nil, wrap(imaging.ErrTooManyPixels), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonTooManyPixels, Action: worker.Delete}},
 		{"impossible options", nil, wrap(imaging.ErrInvalidOptions), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonInvalidOptions, Action: worker.Delete}},

@@ -156,3 +156,50 @@ func assertUntouched(t *testing.T, st store.Store, key string, body []byte, befo
 		t.Errorf("%s: tags %v, %v; want none", key, tags, err)
 	}
 }
+
+// TestThumbnailOfThumbnail: a key whose original is a stored thumbnail
+// (tagged) is refused, on a directory store and on versitygw; an untagged
+// original with such a name makes thumbnails.
+func TestThumbnailOfThumbnail(t *testing.T) {
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			m, err := NewMaker(st, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{"earth.jpg", "banner_1200x630.jpg"} {
+				if err := st.Put(ctx, key, photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tt := range []struct {
+				key  string
+				want error
+			}{
+				{"earth_100x100.jpg", nil},
+				{"earth_100x100_20x20.jpg", ErrThumbnailOfThumbnail},
+				{"banner_1200x630_20x20.jpg", nil},
+				{"earth_100x100_20x20_10x.jpg", ErrOriginalMissing},
+			} {
+				k, _ := thumbkey.Parse(tt.key)
+				res, err := m.Ensure(ctx, k)
+				if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+					t.Errorf("Ensure(%s) = %+v, %v; want %v", tt.key, res, err, tt.want)
+				}
+			}
+			if _, err := st.Head(ctx, "earth_100x100_20x20.jpg"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a thumbnail of a thumbnail was stored: %v", err)
+			}
+		})
+	}
+}

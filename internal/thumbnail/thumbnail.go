@@ -34,6 +34,11 @@ var (
 	// only has a thumbnail's name (see package thumbtag). It is never
 	// rewritten.
 	ErrUntagged = errors.New("stored object is an original (no thumbnail tag), not a thumbnail")
+	// ErrThumbnailOfThumbnail means the key's original is itself a
+	// thumbnail (earth_100x100_20x20.jpg of the stored, tagged
+	// earth_100x100.jpg): a thumbnail is never an original. It wraps
+	// thumbkey.ErrNotThumbnail.
+	ErrThumbnailOfThumbnail = fmt.Errorf("%w: its original is a thumbnail", thumbkey.ErrNotThumbnail)
 	// ErrChanged means the stored thumbnail was replaced between reading
 	// and rewriting it; the newer version is left as it is.
 	ErrChanged = errors.New("stored object changed while it was refreshed")
@@ -343,6 +348,19 @@ func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (string, []byt
 		}
 		if err != nil {
 			return "", nil, fmt.Errorf("get original %s: %w", key, err)
+		}
+		if _, err := thumbkey.Parse(key); err == nil {
+			// Named like a thumbnail: an original only if untagged.
+			isThumb, err := thumbtag.Check(ctx, m.store, key)
+			if err != nil || isThumb {
+				obj.Body.Close()
+			}
+			switch {
+			case err != nil:
+				return "", nil, fmt.Errorf("original %s: %w", key, err)
+			case isThumb:
+				return "", nil, fmt.Errorf("%w: %s", ErrThumbnailOfThumbnail, key)
+			}
 		}
 		data, err := m.readBody(obj)
 		if err != nil {
