@@ -15,6 +15,9 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran and failed
 	exitUsage   = 2 // bad flags or arguments
+	// exitAbandoned: serve stopped with work in flight when its shutdown
+	// grace ended (requests cut off, resizes and store-backs abandoned).
+	exitAbandoned = 5
 )
 
 // usageError marks an error in the command line itself.

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -85,11 +89,7 @@ func TestServeProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "s3thumb")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	data := t.TempDir()
 	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
 	if err != nil {
@@ -186,5 +186,120 @@ func TestServeProcess(t *testing.T) {
 		if !records[want] {
 			t.Errorf("access log lacks %q; it has %v", want, records)
 		}
+	}
+}
+
+// buildBinary builds the s3thumb binary into a temporary folder.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "s3thumb")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServe starts `s3thumb serve` with args and returns the process, the
+// address it serves on and its output so far (as it grows).
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "S3THUMB_LOG_FORMAT=json")
+	out := &syncBuffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	re := regexp.MustCompile(`"addr":"(http://[^"]+)"`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return cmd, m[1], out
+		}
+	}
+	t.Fatalf("the server never said where it listens; it said:\n%s", out.String())
+	return nil, "", nil
+}
+
+// syncBuffer collects a process's output for reading while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestServeShutdownBounded: with resizes in flight past --shutdown-timeout,
+// serve closes its connections and exits within the grace and a second,
+// with exitAbandoned; temporary files a killed writer left are swept when
+// it starts.
+func TestServeShutdownBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	// A large original: each resize takes a good part of a second, one at
+	// a time.
+	big := image.NewRGBA(image.Rect(0, 0, 6000, 4000))
+	for i := range big.Pix {
+		big.Pix[i] = uint8(i * 7 % 251)
+	}
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, big, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "big.jpg"), jpg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(data, ".s3thumb-tmp-left-by-kill-9")
+	if err := os.WriteFile(stale, []byte("half a thumbnail"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	cmd, addr, out := startServe(t, bin, "--store", "file://"+data, "--shutdown-timeout", "1s", "--max-concurrent", "1", "--workers", "0")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(stale); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the temporary file left by a killed write was not swept at start")
+		}
+	}
+	for i := range 6 { // distinct keys: no coalescing
+		go http.Get(fmt.Sprintf("%s/resize?src=big_%dx.jpg", addr, 100+i))
+	}
+	time.Sleep(500 * time.Millisecond) // the first resize is running, the rest wait
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitAbandoned {
+			t.Errorf("exit after the grace: %v, want status %d (work abandoned)\n%s", err, exitAbandoned, out.String())
+		}
+		if took > 2*time.Second {
+			t.Errorf("exited %v after SIGTERM, want within the 1s grace and 1s", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit within 10s of SIGTERM with a 1s grace\n%s", out.String())
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,6 +103,9 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if fs, ok := st.(*store.FileStore); ok {
+		go sweepTemp(ctx, log, fs)
+	}
 	vips, err := imaging.New(imagingConfig(c))
 	if err != nil {
 		return usageError{err}
@@ -141,8 +145,10 @@ func runServe(c *cli.Context) error {
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
-// requests in progress get up to grace to finish, then drain runs (to let
-// work that outlives requests, such as store-backs, end).
+// requests in progress and then drain (work that outlives requests, such
+// as store-backs) get up to grace in all to finish. Past it, the remaining
+// connections are closed and the rest is abandoned: the error then exits
+// with exitAbandoned, within a moment of the grace.
 func listenAndServe(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, drain func()) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -168,14 +174,51 @@ func listenAndServe(ctx context.Context, log *slog.Logger, addr string, h http.H
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err = hs.Shutdown(sctx)
-	if drain != nil {
-		drain()
+	if err != nil {
+		hs.Close() // cut the connections still open
 	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	drained := make(chan struct{})
+	go func() {
+		if drain != nil {
+			drain()
+		}
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-sctx.Done():
+		err = cmp.Or(err, sctx.Err())
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		log.Warn("shutdown grace over: work in flight abandoned", "grace", grace)
+		return cli.Exit(fmt.Sprintf("shutdown: work in flight after %s abandoned", grace), exitAbandoned)
+	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// sweepTemp removes the temporary files writers killed mid-write left in a
+// directory store, now and every store.StaleTempAge until ctx ends.
+func sweepTemp(ctx context.Context, log *slog.Logger, fs *store.FileStore) {
+	t := time.NewTicker(store.StaleTempAge)
+	defer t.Stop()
+	for {
+		n, err := fs.SweepTemp(ctx, store.StaleTempAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("could not sweep temporary files", "err", err)
+		case n > 0:
+			log.Info("removed temporary files left by interrupted writes", "count", n, "store", fs.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func loadFallback(path string) (*responder.Fallback, error) {

@@ -203,10 +203,7 @@ func TestWorkProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "s3thumb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	jpeg := sampleJPEG(t)
 
 	// Two workers compete for one file queue: every job is done, by one

@@ -418,6 +418,39 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// StaleTempAge is how old a temporary file of the store must be before
+// SweepTemp takes it for one a crashed writer left: writes take a moment.
+const StaleTempAge = 10 * time.Minute
+
+// SweepTemp removes the temporary files older than age that writers killed
+// mid-write left in the store and in its metadata folder, and returns how
+// many it removed. It follows no link.
+func (s *FileStore) SweepTemp(ctx context.Context, age time.Duration) (int, error) {
+	removed := 0
+	cutoff := time.Now().Add(-age)
+	err := fs.WalkDir(s.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // gone, or unreadable: nothing of ours to sweep there
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			if err := s.root.Remove(name); err == nil {
+				removed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("sweep %s: %w", s, err)
+	}
+	return removed, nil
+}
+
 // DeleteIfMatch removes an object if it is still the version with etag. The
 // check and the removal are one step for this process's writers.
 func (s *FileStore) DeleteIfMatch(ctx context.Context, key, etag string) error {

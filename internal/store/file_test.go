@@ -487,3 +487,30 @@ func TestFileSymlinksIntoDotFolders(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSweepTemp: temporary files a killed writer left, in the store and
+// in its metadata folder, are removed once old; fresh ones (a write in
+// progress) and objects are not.
+func TestFileSweepTemp(t *testing.T) {
+	dir := t.TempDir()
+	s := newFileStore(t, dir)
+	put(t, s, "photos/a_10x.jpg", "thumb", store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}})
+	old := time.Now().Add(-time.Hour)
+	for _, name := range []string{"photos/.s3thumb-tmp-0a1b", ".s3thumb/meta/photos/.s3thumb-tmp-2c3d", ".s3thumb-tmp-4e5f"} {
+		writeFile(t, filepath.Join(dir, filepath.Dir(name)), filepath.Base(name), "half written")
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "photos"), ".s3thumb-tmp-fresh", "being written")
+	n, err := s.SweepTemp(t.Context(), store.StaleTempAge)
+	if err != nil || n != 3 {
+		t.Fatalf("SweepTemp = %d, %v; want 3 removed", n, err)
+	}
+	if names := dirNames(t, filepath.Join(dir, "photos")); !slices.Equal(names, []string{".s3thumb-tmp-fresh", "a_10x.jpg"}) {
+		t.Errorf("photos/ holds %q after the sweep", names)
+	}
+	if tags, err := s.Tags(t.Context(), "photos/a_10x.jpg"); err != nil || tags["thumbnail"] != "yes" {
+		t.Errorf("the object's sidecar was swept: %v, %v", tags, err)
+	}
+}
