@@ -34,41 +34,41 @@ type lockBody struct {
 }
 
 // acquireLock writes the lock object with If-None-Match, so of two runs
-// exactly one gets it. A lock past its expiry (its run died) is removed and
-// taken over once. The returned function releases the lock if it is still
-// this run's.
+// exactly one gets it. A lock past its expiry (its run died) is taken over
+// by a write conditional on that lock's ETag (If-Match), so of two runs
+// that find it expired exactly one gets it too. The returned function
+// releases the lock if it is still this run's.
 func acquireLock(ctx context.Context, st store.Store, owner string, now time.Time, ttl time.Duration) (func(context.Context) error, error) {
 	body, err := json.Marshal(lockBody{Owner: owner, Expires: now.Add(ttl).UTC()})
 	if err != nil {
 		return nil, fmt.Errorf("encode lock: %w", err)
 	}
-	put := func() error {
-		return st.Put(ctx, lockKey, body, store.PutOptions{ContentType: "application/json", IfNoneMatch: true})
+	put := func(opts store.PutOptions) error {
+		opts.ContentType = "application/json"
+		return st.Put(ctx, lockKey, body, opts)
 	}
-	err = put()
+	err = put(store.PutOptions{IfNoneMatch: true})
 	if errors.Is(err, store.ErrExists) {
-		held, rerr := readLock(ctx, st)
+		held, etag, rerr := readLock(ctx, st)
 		switch {
 		case errors.Is(rerr, store.ErrNotFound): // released meanwhile
+			err = put(store.PutOptions{IfNoneMatch: true})
 		case rerr != nil:
 			return nil, rerr
 		case now.Before(held.Expires):
 			return nil, &LockError{Holder: held.Owner, Expires: held.Expires}
 		default:
-			if err := st.Delete(ctx, lockKey); err != nil {
-				return nil, fmt.Errorf("remove expired lock of %s: %w", held.Owner, err)
-			}
+			err = put(store.PutOptions{IfMatch: etag})
 		}
-		err = put()
-		if errors.Is(err, store.ErrExists) {
-			return nil, &LockError{Holder: "a run that took over an expired lock", Expires: now.Add(ttl)}
+		if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrChanged) {
+			return nil, &LockError{Holder: "a run that took it over at the same moment", Expires: now.Add(ttl)}
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("write lock %s: %w", lockKey, err)
 	}
 	return func(ctx context.Context) error {
-		held, err := readLock(ctx, st)
+		held, etag, err := readLock(ctx, st)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -78,27 +78,28 @@ func acquireLock(ctx context.Context, st store.Store, owner string, now time.Tim
 		if held.Owner != owner {
 			return fmt.Errorf("lock %s is now held by %s, not released", lockKey, held.Owner)
 		}
-		if err := st.Delete(ctx, lockKey); err != nil {
+		if err := st.DeleteIfMatch(ctx, lockKey, etag); err != nil {
 			return fmt.Errorf("release lock: %w", err)
 		}
 		return nil
 	}, nil
 }
 
-func readLock(ctx context.Context, st store.Store) (lockBody, error) {
+// readLock reads the lock object and its ETag.
+func readLock(ctx context.Context, st store.Store) (lockBody, string, error) {
 	var l lockBody
 	obj, err := st.Get(ctx, lockKey)
 	if err != nil {
-		return l, fmt.Errorf("read lock: %w", err)
+		return l, "", fmt.Errorf("read lock: %w", err)
 	}
 	defer obj.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(obj.Body, 4096))
 	if err != nil {
-		return l, fmt.Errorf("read lock: %w", err)
+		return l, "", fmt.Errorf("read lock: %w", err)
 	}
 	if err := json.Unmarshal(b, &l); err != nil {
 		// An unreadable lock is treated as expired: it protects nothing.
-		return lockBody{Owner: "unreadable lock"}, nil
+		return lockBody{Owner: "unreadable lock"}, obj.ETag, nil
 	}
-	return l, nil
+	return l, obj.ETag, nil
 }

@@ -68,6 +68,32 @@ type FileStore struct {
 	condMu   sync.Mutex // held by writes with IfMatch from check to rename
 }
 
+// condLockPath is the file conditional writes (IfMatch) lock, so that
+// processes sharing the directory (serve's workers, an analyzer run) take
+// turns from check to rename.
+const condLockPath = ".s3thumb/cond.lock"
+
+// condLock serialises conditional writes and deletes, within this process
+// and across the processes that share the directory; unlock ends it.
+func (s *FileStore) condLock() (unlock func(), err error) {
+	s.condMu.Lock()
+	if err := s.root.MkdirAll(path.Dir(condLockPath), dirPerm); err != nil {
+		s.condMu.Unlock()
+		return nil, err
+	}
+	f, err := s.root.OpenFile(condLockPath, os.O_RDWR|os.O_CREATE, filePerm)
+	if err == nil {
+		if err = lockFile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		s.condMu.Unlock()
+		return nil, fmt.Errorf("lock %s/%s: %w", s, condLockPath, err)
+	}
+	return func() { f.Close(); s.condMu.Unlock() }, nil // closing releases the lock
+}
+
 // NewFile opens the store in dir, which must be an existing directory.
 func NewFile(dir string) (*FileStore, error) {
 	root, err := os.OpenRoot(dir)
@@ -336,11 +362,14 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	defer s.root.Remove(metaTmp)
 
 	if opts.IfMatch != "" {
-		// The check and the rename are one step for this process's
-		// writers; a file replaced by another program in the moment
+		// The check and the rename are one step for s3thumb's writers
+		// (condLock); a file replaced by another program in the moment
 		// between them is not seen.
-		s.condMu.Lock()
-		defer s.condMu.Unlock()
+		unlock, err := s.condLock()
+		if err != nil {
+			return s.failPut(key, err)
+		}
+		defer unlock()
 		cur, err := s.Head(ctx, key)
 		if err != nil || cur.ETag != opts.IfMatch {
 			return fmt.Errorf("put %s/%s: %w: stored as %s, not %s", s, key, ErrChanged, cmp.Or(cur.ETag, "nothing"), opts.IfMatch)
@@ -452,10 +481,13 @@ func (s *FileStore) SweepTemp(ctx context.Context, age time.Duration) (int, erro
 }
 
 // DeleteIfMatch removes an object if it is still the version with etag. The
-// check and the removal are one step for this process's writers.
+// check and the removal are one step for s3thumb's writers (condLock).
 func (s *FileStore) DeleteIfMatch(ctx context.Context, key, etag string) error {
-	s.condMu.Lock()
-	defer s.condMu.Unlock()
+	unlock, err := s.condLock()
+	if err != nil {
+		return fmt.Errorf("delete %s/%s: %w", s, key, err)
+	}
+	defer unlock()
 	cur, err := s.Head(ctx, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
