@@ -87,7 +87,7 @@ func newStackLog(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config
 		t.Fatal(err)
 	}
 	s := &stack{store: &countingStore{Store: st}, resizer: &countingResizer{Vips: vips}}
-	maker, err := thumbnail.NewMaker(s.store, s.resizer, thumbnail.NewLimiter(2, 100), tcfg, log)
+	maker, err := thumbnail.NewMaker(s.store, s.resizer, thumbnail.NewLimiter(2, 100, thumbnail.DefaultMaxMemory), tcfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +350,9 @@ func TestBadOriginals(t *testing.T) {
 		"cut.jpg":   imagingtest.CutJPEG(imagingtest.JPEG(whole)),
 		"cut.png":   imagingtest.CutPNG(imagingtest.PNG(whole)),
 		"short.png": imagingtest.ShortPNG(7000, 7000),
+		// 50 megapixels of RGBA 16-bit, interlaced: 600 MB to decode,
+		// over the whole memory budget.
+		"deep.png": imagingtest.HeaderPNG(7071, 7071, 16, 6, 1),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(dir+"/"+name, data, 0o644); err != nil {
@@ -384,6 +387,7 @@ func TestBadOriginals(t *testing.T) {
 		{"cut_100x100.png", 422, "damaged image data"},
 		{"short_100x100.png", 422, "damaged image data"},
 		{"small_10x10_100x100.jpg", 400, "its original is a thumbnail"},
+		{"deep_100x100.png", 413, "needs more memory than the limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -403,7 +407,7 @@ func TestBadOriginals(t *testing.T) {
 	if s.store.puts.Load() != 0 {
 		t.Fatalf("%d writes for bad originals", s.store.puts.Load())
 	}
-	for reason, n := range map[string]float64{"damaged_image": 3, "unsupported_image": 4, "original_too_large": 1, "original_missing": 1, "size_not_allowed": 1} {
+	for reason, n := range map[string]float64{"damaged_image": 3, "unsupported_image": 4, "original_too_large": 1, "too_much_memory": 1, "original_missing": 1, "size_not_allowed": 1} {
 		if got := testutil.ToFloat64(s.metrics.failures.WithLabelValues(reason)); got != n {
 			t.Errorf("s3thumb_http_failures_total{reason=%q} = %v, want %v", reason, got, n)
 		}

@@ -170,6 +170,7 @@ var answers = []struct {
 	{thumbnail.ErrSizeNotAllowed, answer{http.StatusForbidden, "size_not_allowed"}},
 	{thumbnail.ErrOriginalMissing, answer{http.StatusNotFound, "original_missing"}},
 	{store.ErrNotFound, answer{http.StatusNotFound, "not_found"}},
+	{thumbnail.ErrTooMuchMemory, answer{http.StatusRequestEntityTooLarge, "too_much_memory"}}, // before ErrOriginalTooLarge, which it wraps
 	{thumbnail.ErrOriginalTooLarge, answer{http.StatusRequestEntityTooLarge, "original_too_large"}},
 	{imaging.ErrTooManyPixels, answer{http.StatusUnprocessableEntity, "too_many_pixels"}},
 	{imaging.ErrDamagedImage, answer{http.StatusUnprocessableEntity, "damaged_image"}},

@@ -21,7 +21,7 @@ type metrics struct {
 var knownVerdicts = map[Outcome][]string{
 	Done:    {ReasonMade, ReasonRefreshed, ReasonUpload},
 	Skipped: {ReasonExists, ReasonStoredByAnother, ReasonNotOriginal, ReasonNoClasses, ReasonOutsideStore, ReasonChanged},
-	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonIsOriginal, ReasonNotThumbnail, ReasonOriginalTooLarge,
+	Failed: {ReasonMalformed, ReasonInvalidKey, ReasonSizeNotAllowed, ReasonOriginalMissing, ReasonIsOriginal, ReasonNotThumbnail, ReasonOriginalTooLarge, ReasonTooMuchMemory,
 		ReasonUnsupportedImage, ReasonDamagedImage, ReasonTooManyPixels, ReasonInvalidOptions},
 	Retried: {ReasonInterrupted, ReasonTimeout, ReasonStoreBack, ReasonError},
 }

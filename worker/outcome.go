@@ -52,6 +52,7 @@ const (
 	ReasonNotThumbnail     = "not_thumbnail"
 	ReasonChanged          = "changed"
 	ReasonOriginalTooLarge = "original_too_large"
+	ReasonTooMuchMemory    = "too_much_memory"
 	ReasonUnsupportedImage = "unsupported_image"
 	ReasonDamagedImage     = "damaged_image"
 	ReasonTooManyPixels    = "too_many_pixels"
@@ -115,6 +116,7 @@ var permanent = []struct {
 	{thumbnail.ErrSizeNotAllowed, ReasonSizeNotAllowed, Delete},
 	{thumbnail.ErrOriginalMissing, ReasonOriginalMissing, Delete},
 	{thumbnail.ErrUntagged, ReasonIsOriginal, Delete},
+	{thumbnail.ErrTooMuchMemory, ReasonTooMuchMemory, Delete}, // before ErrOriginalTooLarge, which it wraps
 	{thumbnail.ErrOriginalTooLarge, ReasonOriginalTooLarge, Delete},
 	{imaging.ErrTooManyPixels, ReasonTooManyPixels, Delete},
 	{imaging.ErrDamagedImage, ReasonDamagedImage, Delete}, // before ErrUnsupportedImage, which it wraps

@@ -110,7 +110,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return usageError{err}
 	}
-	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"))
+	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"), int64(c.Int("max-memory"))<<20)
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

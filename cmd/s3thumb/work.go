@@ -94,7 +94,7 @@ func runWork(c *cli.Context) error {
 	}
 	// Every job in flight has a place in the gate's queue: a worker waits
 	// for a slot, it never sheds.
-	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), cfg.Concurrency)
+	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), cfg.Concurrency, int64(c.Int("max-memory"))<<20)
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

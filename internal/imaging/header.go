@@ -43,6 +43,49 @@ type header struct {
 	alpha bool
 	// scan is, for JPEG, the offset of the first start-of-scan marker.
 	scan int
+	// bands and sampleBytes are what one decoded pixel takes: channels
+	// and bytes per channel (0: not known, see decodedBytes).
+	bands, sampleBytes int
+	// wholeFrame is set when the decoder must hold the whole image at once
+	// however little of it is needed: a progressive JPEG (its coefficients)
+	// or an interlaced PNG.
+	wholeFrame bool
+}
+
+// decodedBytes estimates the memory libvips holds to decode the image for
+// geometry g: the pixels it decodes (fewer when JPEG and WebP shrink on
+// load), times the bytes a pixel takes, and for a whole-frame decoder
+// (progressive JPEG, interlaced PNG) the whole image's worth on top; then
+// the scaled image twice over (resize and encode). Formats whose decoder
+// hands over any size decode whole.
+func (h header) decodedBytes(g geometry) int64 {
+	w, ht := int64(h.width), int64(h.height)
+	bands, sample := int64(max(h.bands, 4)), int64(max(h.sampleBytes, 1))
+	if h.bands > 0 {
+		bands = int64(h.bands)
+	}
+	full := w * ht * bands * sample
+	decoded := full
+	switch h.format {
+	case JPEG, WebP:
+		dw, _ := h.decodedSize()
+		shrink := int64(1)
+		for shrink < 8 && int64(dw)/(2*shrink) >= int64(g.scaledW) {
+			shrink *= 2
+		}
+		if h.format == WebP {
+			bands = 4
+		}
+		decoded = (w / shrink) * (ht / shrink) * bands
+		if h.wholeFrame {
+			decoded += w * ht * bands * 2 // 16-bit DCT coefficients
+		}
+	case PNG:
+		if h.wholeFrame {
+			decoded += full / 2 // the passes before the image is whole
+		}
+	}
+	return decoded + 2*int64(g.scaledW)*int64(g.scaledH)*4
 }
 
 // displaySize is the size of the image as the decoder hands it over, with
@@ -219,6 +262,8 @@ func readJPEG(data []byte) (header, error) {
 			sawSOF = true
 			h.height = int(binary.BigEndian.Uint16(seg[1:3]))
 			h.width = int(binary.BigEndian.Uint16(seg[3:5]))
+			h.bands, h.sampleBytes = int(seg[5]), 1
+			h.wholeFrame = marker == 0xC2 || marker == 0xCA
 			switch seg[5] {
 			case 1:
 				h.model = modelGray
@@ -283,13 +328,20 @@ func readPNG(data []byte) (header, error) {
 		return header{}, unsupported("PNG: %v: size %dx%d", errCorrupt, w, ht)
 	}
 	h.width, h.height = int(w), int(ht)
+	h.sampleBytes = 1
+	if c.data[8] == 16 {
+		h.sampleBytes = 2
+	}
+	h.wholeFrame = c.data[12] == 1 // Adam7
 	switch colourType := c.data[9]; colourType {
 	case 0, 4:
 		h.model = modelGray
 		h.alpha = colourType == 4
+		h.bands = 1 + int(colourType/4)
 	case 2, 3, 6:
 		h.model = modelRGB
 		h.alpha = colourType == 6
+		h.bands = 3 + int(colourType/6)
 	default:
 		return header{}, unsupported("PNG: %v: colour type %d", errCorrupt, colourType)
 	}
@@ -304,6 +356,9 @@ func readPNG(data []byte) (header, error) {
 			h.orientation = exifOrientation(bytes.TrimPrefix(c.data, []byte("Exif\x00\x00")))
 		case "tRNS":
 			h.alpha = true
+			if h.bands == 1 || h.bands == 3 {
+				h.bands++ // decoded with an alpha channel
+			}
 		case "IDAT", "IEND":
 			return h, nil
 		}

@@ -246,3 +246,44 @@ func TestDamagedImages(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// pngHeader is a PNG of only its header: w×h, bit depth, colour type and
+// interlace method as given.
+func pngHeader(w, h uint32, depth, colour, interlace byte) []byte {
+	png := pngWithSize(w, h)
+	ihdr := png[len(pngSignature)+8:]
+	ihdr[8], ihdr[9], ihdr[12] = depth, colour, interlace
+	binary.BigEndian.PutUint32(png[len(pngSignature)+8+13:], crc32.ChecksumIEEE(png[len(pngSignature)+4:len(pngSignature)+8+13]))
+	return png
+}
+
+// TestCost: the memory a thumbnail's decoding holds, estimated from the
+// header: what the decoded pixels take (a 7071x7071 RGBA 16-bit PNG, 50
+// megapixels, is 400 MB), more for an interlaced PNG and a progressive
+// JPEG, far less for a JPEG that shrinks on load.
+func TestCost(t *testing.T) {
+	v := newTestVips(t)
+	const mb = 1 << 20
+	jpg := encodeJPEG(t, noiseImage(4000, 3000, 3))
+	progressive, err := bimg.NewImage(jpg).Process(bimg.Options{Type: bimg.JPEG, Interlace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		min, max int64
+	}{
+		{"png rgba16 7071", pngHeader(7071, 7071, 16, 6, 0), 380 * mb, 420 * mb},
+		{"png rgba16 7071 interlaced", pngHeader(7071, 7071, 16, 6, 1), 570 * mb, 620 * mb},
+		{"png rgb8 2000", pngHeader(2000, 2000, 8, 2, 0), 11 * mb, 13 * mb},
+		{"jpeg 12MP shrunk on load", jpg, mb / 2, 3 * mb},
+		{"jpeg 12MP progressive", progressive, 60 * mb, 90 * mb},
+	}
+	for _, tt := range tests {
+		got, err := v.Cost(tt.data, Options{Width: 200, Height: 200, Format: JPEG})
+		if err != nil || got < tt.min || got > tt.max {
+			t.Errorf("%s: Cost = %d MB, %v; want %d to %d MB", tt.name, got/mb, err, tt.min/mb, tt.max/mb)
+		}
+	}
+}

@@ -79,6 +79,23 @@ func (v *Vips) Probe(data []byte) (Info, error) {
 	return Info{Width: h.width, Height: h.height, Format: h.format}, nil
 }
 
+// Cost estimates the memory, in bytes, that making the thumbnail of data
+// with opts holds at its peak, from the header alone: the decoded pixels
+// (after shrink-on-load), the bytes each takes, and the whole frame for
+// decoders that need it (progressive JPEG, interlaced PNG). It fails as
+// Thumbnail's header checks do.
+func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
+	if err := opts.validate(); err != nil {
+		return 0, err
+	}
+	h, err := v.header(data)
+	if err != nil {
+		return 0, err
+	}
+	dw, dh := h.displaySize()
+	return h.decodedBytes(planGeometry(dw, dh, opts)), nil
+}
+
 // header reads and checks the header.
 func (v *Vips) header(data []byte) (header, error) {
 	h, err := readHeader(data)

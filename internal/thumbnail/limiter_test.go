@@ -8,7 +8,7 @@ import (
 )
 
 func TestLimiterSheds(t *testing.T) {
-	l := NewLimiter(1, 1)
+	l := NewLimiter(1, 1, 0)
 	release, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestLimiterSheds(t *testing.T) {
 // TestPatientGateSharesSlots: the patient view waits for the same slots and
 // is never shed, however full the queue is.
 func TestPatientGateSharesSlots(t *testing.T) {
-	l := NewLimiter(1, 0)
+	l := NewLimiter(1, 0, 0)
 	release, err := l.Acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -76,5 +76,46 @@ func TestPatientGateSharesSlots(t *testing.T) {
 	cancel()
 	if _, err := l.Patient().Acquire(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("patient Acquire with a cancelled context = %v", err)
+	}
+}
+
+// TestMemoryBudget: reservations that together exceed the budget wait for
+// each other; one that alone exceeds it is refused at once; a wait ends
+// with its context; the patient view shares the budget.
+func TestMemoryBudget(t *testing.T) {
+	l := NewLimiter(4, 4, 100)
+	if _, err := l.Reserve(context.Background(), 101); !errors.Is(err, ErrTooMuchMemory) || !errors.Is(err, ErrOriginalTooLarge) {
+		t.Fatalf("Reserve over the whole budget = %v, want ErrTooMuchMemory", err)
+	}
+	first, err := l.Reserve(context.Background(), 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Patient().Reserve(ctx, 40); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Reserve past the budget while it is held = %v, want to wait until the deadline", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		r, err := l.Reserve(context.Background(), 40)
+		if err == nil {
+			r()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Reserve of 40 with 70 of 100 held returned %v, want it to wait", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	first()
+	if err := <-got; err != nil {
+		t.Fatalf("Reserve after the release = %v", err)
+	}
+	if r, err := NewLimiter(1, 1, 0).Reserve(context.Background(), 1<<40); err != nil {
+		t.Errorf("Reserve with no budget = %v, want no bound", err)
+	} else {
+		r()
 	}
 }

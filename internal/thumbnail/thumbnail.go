@@ -55,13 +55,17 @@ type Store interface {
 // Resizer is the image engine.
 type Resizer interface {
 	Thumbnail(ctx context.Context, data []byte, opts imaging.Options) (imaging.Image, error)
+	// Cost is the memory making the thumbnail holds, from the header.
+	Cost(data []byte, opts imaging.Options) (int64, error)
 }
 
 // Gate bounds the expensive part of the work (reading the original and
 // resizing it). Acquire either waits for a slot or fails fast when the
-// caller should shed load; release must be called once.
+// caller should shed load; Reserve takes a share of the memory budget
+// before decoding. Each release must be called once.
 type Gate interface {
 	Acquire(ctx context.Context) (release func(), err error)
+	Reserve(ctx context.Context, bytes int64) (release func(), err error)
 }
 
 // Config says how thumbnails are made and stored.
@@ -294,6 +298,17 @@ func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		return nil, err
 	}
 	opts := m.options(k)
+	if m.gate != nil {
+		cost, err := m.resizer.Cost(data, opts)
+		if err != nil {
+			return nil, fmt.Errorf("resize %s: %w", origKey, err)
+		}
+		release, err := m.gate.Reserve(ctx, cost)
+		if err != nil {
+			return nil, fmt.Errorf("resize %s: %w", origKey, err)
+		}
+		defer release()
+	}
 	start := time.Now()
 	// Once the original is read, the resize runs to its end whatever the
 	// caller's deadline: the work is paid for, and its thumbnail stored

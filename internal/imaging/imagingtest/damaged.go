@@ -116,3 +116,20 @@ func writeChunk(b *bytes.Buffer, typ string, data []byte) {
 	binary.BigEndian.PutUint32(n[:], crc.Sum32())
 	b.Write(n[:])
 }
+
+// HeaderPNG is a PNG whose header says w×h pixels of the given bit depth,
+// colour type (2 RGB, 6 RGBA, ...) and interlace method, followed by a
+// token of image data: what a decoder would be asked to hold, for tests
+// that never decode it.
+func HeaderPNG(w, h uint32, depth, colour, interlace byte) []byte {
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9], ihdr[12] = depth, colour, interlace
+	writeChunk(&out, "IHDR", ihdr)
+	writeChunk(&out, "IDAT", []byte{0x78, 0x9C, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01})
+	writeChunk(&out, "IEND", nil)
+	return out.Bytes()
+}
