@@ -52,12 +52,17 @@ type header struct {
 	wholeFrame bool
 }
 
+// discThreshold is libvips' VIPS_DISC_THRESHOLD: an image that must be
+// decoded whole (the formats that cannot shrink on load) and is larger
+// than this is decoded into a temporary file, not into memory.
+const discThreshold = 100 << 20
+
 // decodedBytes estimates the memory libvips holds to decode the image for
 // geometry g: the pixels it decodes (fewer when JPEG and WebP shrink on
-// load), times the bytes a pixel takes, and for a whole-frame decoder
+// load; at most discThreshold of them in memory for the formats decoded
+// whole), times the bytes a pixel takes, and for a whole-frame decoder
 // (progressive JPEG, interlaced PNG) the whole image's worth on top; then
-// the scaled image twice over (resize and encode). Formats whose decoder
-// hands over any size decode whole.
+// the scaled image twice over (resize and encode).
 func (h header) decodedBytes(g geometry) int64 {
 	w, ht := int64(h.width), int64(h.height)
 	bands, sample := int64(max(h.bands, 4)), int64(max(h.sampleBytes, 1))
@@ -65,7 +70,7 @@ func (h header) decodedBytes(g geometry) int64 {
 		bands = int64(h.bands)
 	}
 	full := w * ht * bands * sample
-	decoded := full
+	decoded := min(full, discThreshold)
 	switch h.format {
 	case JPEG, WebP:
 		dw, _ := h.decodedSize()
@@ -82,7 +87,7 @@ func (h header) decodedBytes(g geometry) int64 {
 		}
 	case PNG:
 		if h.wholeFrame {
-			decoded += full / 2 // the passes before the image is whole
+			decoded = full * 3 / 2 // the passes, then the image, in memory
 		}
 	}
 	return decoded + 2*int64(g.scaledW)*int64(g.scaledH)*4

@@ -74,6 +74,9 @@ type config struct {
 	workerConcurrency []int
 	workerVariant     variant
 	noEnqueue         bool
+	noMemory          bool
+	memoryOnly        bool
+	memoryConcurrency []int
 	enqueueMessages   int
 	tools             string
 }
@@ -103,6 +106,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	wconc := fs.String("worker-concurrency", fmt.Sprintf("1,%d", 2*runtime.NumCPU()), "comma-separated worker concurrencies")
 	wvar := fs.String("worker-variant", "200x200_fill.jpg", "the thumbnail the worker makes (compared with the miss path's run of it)")
 	fs.BoolVar(&cfg.noEnqueue, "no-enqueue", false, "skip the enqueue rate to the SQS emulator")
+	fs.BoolVar(&cfg.noMemory, "no-memory", false, "skip the peak RSS of costly originals (50 MP 16-bit PNGs, a 20 MP progressive JPEG)")
+	fs.BoolVar(&cfg.memoryOnly, "memory-only", false, "measure only the peak RSS of costly originals")
+	mconc := fs.String("memory-concurrency", "4,16", "comma-separated concurrencies of the memory runs")
 	fs.IntVar(&cfg.enqueueMessages, "enqueue-messages", 20000, "messages queued per enqueue round")
 	fs.StringVar(&cfg.tools, "tools", cmp.Or(os.Getenv("S3THUMB_TEST_TOOLS"), ".tools"), "where scripts/install-test-tools.sh installed fauxqs (default: $S3THUMB_TEST_TOOLS or .tools)")
 	if err := fs.Parse(args); err != nil {
@@ -117,6 +123,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.enqueueMessages = min(cfg.enqueueMessages, 2000)
 	}
 	var err error
+	if cfg.memoryConcurrency, err = parseInts(*mconc); err != nil {
+		return cfg, fmt.Errorf("--memory-concurrency: %w", err)
+	}
 	if cfg.workerConcurrency, err = parseInts(*wconc); err != nil {
 		return cfg, fmt.Errorf("--worker-concurrency: %w", err)
 	}
@@ -197,6 +206,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	if cfg.memoryOnly {
+		if err := runMemory(ctx, cfg, &rep, stderr); err != nil {
+			return err
+		}
+		return finishReport(stdout, cfg, rep)
+	}
 	if err := fetchCorpus(ctx, cfg.corpusScript, cfg.corpus, stderr); err != nil {
 		return err
 	}
@@ -308,6 +323,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Enqueue = &enq
 	}
 
+	if !cfg.noMemory {
+		if err := runMemory(ctx, cfg, &rep, stderr); err != nil {
+			return err
+		}
+	}
+	return finishReport(stdout, cfg, rep)
+}
+
+// runMemory measures the peak RSS of costly originals, with the default
+// memory budget and without one.
+func runMemory(ctx context.Context, cfg config, rep *report, stderr io.Writer) error {
+	cases, err := makeMemoryCorpus(ctx, filepath.Join(filepath.Dir(cfg.corpus), "memory"), stderr)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(cfg.workdir, "s3thumb-bench-memory-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	rep.Memory, err = benchMemory(ctx, cfg.binary, work, cases, cfg.memoryConcurrency, []int{defaultMaxMemoryMB, 0}, stderr)
+	return err
+}
+
+// defaultMaxMemoryMB is serve's default --max-memory (thumbnail.DefaultMaxMemory).
+const defaultMaxMemoryMB = 384
+
+// finishReport prints the report and writes it as JSON when asked.
+func finishReport(stdout io.Writer, cfg config, rep report) error {
 	rep.LoadAfter = loadavg()
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.Targets = targets(rep)

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -42,6 +44,7 @@ type report struct {
 	Hit         *hitResult     `json:"hit,omitempty"`
 	Worker      []workerRow    `json:"worker,omitempty"`
 	Enqueue     *enqueueResult `json:"enqueue,omitempty"`
+	Memory      []memoryRow    `json:"memory,omitempty"`
 	Targets     []target       `json:"targets"`
 	VipsVersion string         `json:"vips_version"`
 }
@@ -240,6 +243,9 @@ func writeReport(w io.Writer, r report) error {
 		return err
 	}
 	writeEnqueue(&b, r.Enqueue, r.Warmup)
+	if err := writeMemory(&b, r.Memory); err != nil {
+		return err
+	}
 
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -311,4 +317,27 @@ func writeCorpus(w io.Writer, ps []photo) error {
 	}
 	_, err := io.WriteString(w, b.String()+"\n")
 	return err
+}
+
+// writeMemory writes the peak RSS of the costly originals.
+func writeMemory(w io.Writer, rows []memoryRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\npeak RSS of costly originals: c requests of distinct copies at once, 200x200 JPEG, one fresh `serve` each")
+	fmt.Fprintln(w, "(png16: 7071x7071 RGBA 16-bit PNG, 400 MB decoded; png16-interlaced: the same, interlaced; jpeg-progressive: 20 MP)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "original\tc\t--max-memory MB\tpeak RSS MB\tseconds\tanswers\t")
+	for _, r := range rows {
+		budget := strconv.Itoa(r.MaxMemoryMB)
+		if r.MaxMemoryMB == 0 {
+			budget = "none"
+		}
+		var answers []string
+		for _, code := range slices.Sorted(maps.Keys(r.Statuses)) {
+			answers = append(answers, fmt.Sprintf("%s x%d", code, r.Statuses[code]))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.1f\t%s\t\n", r.Case, r.Concurrency, budget, mb(r.PeakRSS), r.Seconds, strings.Join(answers, ", "))
+	}
+	return tw.Flush()
 }
