@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
@@ -19,31 +17,8 @@ import (
 // moment take it over one at most, many times over, on a directory store
 // and on versitygw; a run does not release a lock another run holds.
 func TestLockTakeoverRace(t *testing.T) {
-	gw := testserver.VersityGW(t)
-	var buckets atomic.Int64
-	opens := map[string]func(t *testing.T) store.Store{
-		"file": func(t *testing.T) store.Store {
-			st, err := store.NewFile(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"versitygw": func(t *testing.T) store.Store {
-			name := fmt.Sprintf("lock-%d", buckets.Add(1))
-			gw.CreateBucket(t, name)
-			st, err := store.Open(t.Context(), "s3://"+name+"/state", store.Options{
-				S3Endpoint: gw.Endpoint, S3PathStyle: true, Region: gw.Region,
-				Credentials: credentials.NewStaticCredentialsProvider(gw.AccessKey, gw.SecretKey, ""),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for name, open := range opens {
+	for name, open := range testserver.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			for round := range 20 {

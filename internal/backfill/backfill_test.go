@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/queue/queuetest"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -523,22 +521,7 @@ func seqOf(keys []string) iter.Seq2[string, error] {
 // thumbnails, a tagged orphan (its original deleted) does not, and the
 // thumbnails of a listed original are skipped without asking for tags.
 func TestFromStoreOriginalsNamedLikeThumbnails(t *testing.T) {
-	srv := testserver.VersityGW(t)
-	opens := map[string]func(t *testing.T) store.Store{
-		"file": func(t *testing.T) store.Store { st, _ := files(t); return st },
-		"versitygw": func(t *testing.T) store.Store {
-			srv.CreateBucket(t, "names")
-			st, err := store.Open(t.Context(), "s3://names", store.Options{
-				S3Endpoint: srv.Endpoint, S3PathStyle: true, Region: srv.Region,
-				Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	}
-	for name, open := range opens {
+	for name, open := range testserver.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			thumb := store.PutOptions{Tags: thumbtag.Tags()}

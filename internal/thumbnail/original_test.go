@@ -4,48 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync/atomic"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
-
-// stores opens a fresh, empty store of each kind: a directory, and a bucket
-// on versitygw (where tags and conditional writes are real).
-func stores(t *testing.T) map[string]func(t *testing.T) store.Store {
-	srv := testserver.VersityGW(t)
-	var n atomic.Int64
-	return map[string]func(t *testing.T) store.Store{
-		"file": func(t *testing.T) store.Store {
-			st, err := store.NewFile(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-		"versitygw": func(t *testing.T) store.Store {
-			bucket := fmt.Sprintf("originals-%d", n.Add(1))
-			srv.CreateBucket(t, bucket)
-			st, err := store.Open(t.Context(), "s3://"+bucket, store.Options{
-				S3Endpoint: srv.Endpoint, S3PathStyle: true, Region: srv.Region,
-				Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		},
-	}
-}
 
 // uploadHook is a real store that uploads a new version of a key (as a
 // person would, untagged) just after the key's tags are first read: the
@@ -73,22 +42,12 @@ func (h *uploadHook) Tags(ctx context.Context, key string) (map[string]string, e
 // thumbnail that an upload replaced between a refresh's read and its write
 // is left as the upload wrote it.
 func TestOriginalNamedLikeThumbnail(t *testing.T) {
-	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vips, err := imaging.New(imaging.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, open := range stores(t) {
+	photo := samplePhoto(t)
+	for name, open := range testserver.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			st := open(t)
-			m, err := NewMaker(st, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := makerOn(t, st)
 			const key = "social/banner_1200x630.jpg"
 			if err := st.Put(ctx, key, photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
 				t.Fatal(err)
@@ -117,10 +76,7 @@ func TestOriginalNamedLikeThumbnail(t *testing.T) {
 				t.Fatalf("Ensure(%s) = %+v, %v", thumb, res, err)
 			}
 			hook := &uploadHook{Store: st, key: thumb, body: photo}
-			hm, err := NewMaker(hook, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
+			hm := makerOn(t, hook)
 			if _, err := hm.Refresh(ctx, tk); !errors.Is(err, ErrChanged) {
 				t.Fatalf("Refresh with an upload in between: %v, want ErrChanged", err)
 			}
@@ -161,22 +117,12 @@ func assertUntouched(t *testing.T, st store.Store, key string, body []byte, befo
 // (tagged) is refused, on a directory store and on versitygw; an untagged
 // original with such a name makes thumbnails.
 func TestThumbnailOfThumbnail(t *testing.T) {
-	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vips, err := imaging.New(imaging.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, open := range stores(t) {
+	photo := samplePhoto(t)
+	for name, open := range testserver.Stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			st := open(t)
-			m, err := NewMaker(st, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := makerOn(t, st)
 			for _, key := range []string{"earth.jpg", "banner_1200x630.jpg"} {
 				if err := st.Put(ctx, key, photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
 					t.Fatal(err)
@@ -202,4 +148,28 @@ func TestThumbnailOfThumbnail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// samplePhoto is the sample photograph (1600x900).
+func samplePhoto(t *testing.T) []byte {
+	t.Helper()
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return photo
+}
+
+// makerOn is a maker with the default config and the real engine on st.
+func makerOn(t *testing.T, st Store) *Maker {
+	t.Helper()
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMaker(st, vips, nil, DefaultConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
