@@ -62,8 +62,10 @@ const discThreshold = 100 << 20
 // load; at most discThreshold of them in memory for the formats decoded
 // whole), times the bytes a pixel takes, and for a whole-frame decoder
 // (progressive JPEG, interlaced PNG) the whole image's worth on top; then
-// the scaled image twice over (resize and encode).
-func (h header) decodedBytes(g geometry) int64 {
+// the scaled image twice over (resize and encode). With flatten (a JPEG of
+// an image with transparency, see render) the original is decoded whole,
+// without shrinking, into an uncompressed image that is copied once.
+func (h header) decodedBytes(g geometry, flatten bool) int64 {
 	w, ht := int64(h.width), int64(h.height)
 	bands, sample := int64(max(h.bands, 4)), int64(max(h.sampleBytes, 1))
 	if h.bands > 0 {
@@ -89,6 +91,11 @@ func (h header) decodedBytes(g geometry) int64 {
 		if h.wholeFrame {
 			decoded = full * 3 / 2 // the passes, then the image, in memory
 		}
+	case HEIF, AVIF:
+		decoded = full * 5 / 2 // libheif's own planes, then libvips' image
+	}
+	if flatten {
+		decoded = max(decoded, full) + 2*w*ht*3
 	}
 	return decoded + 2*int64(g.scaledW)*int64(g.scaledH)*4
 }

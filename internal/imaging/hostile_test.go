@@ -283,9 +283,66 @@ func TestCost(t *testing.T) {
 		{"jpeg 12MP progressive", progressive, 60 * mb, 90 * mb},
 	}
 	for _, tt := range tests {
-		got, err := v.Cost(tt.data, Options{Width: 200, Height: 200, Format: JPEG})
+		got, err := v.Cost(tt.data, Options{Width: 200, Height: 200, Format: PNG}) // no flattening: see TestCostOfFlattening
 		if err != nil || got < tt.min || got > tt.max {
 			t.Errorf("%s: Cost = %d MB, %v; want %d to %d MB", tt.name, got/mb, err, tt.min/mb, tt.max/mb)
 		}
+	}
+}
+
+// jpegOddSOS sets the successive approximation of the first scan header:
+// libjpeg warns "Invalid SOS parameters for sequential JPEG" and decodes
+// every pixel as before.
+func jpegOddSOS(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	h, err := readJPEG(jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bytes.Clone(jpg)
+	n := int(binary.BigEndian.Uint16(out[h.scan:]))
+	out[h.scan+n-1] = 0x01 // Ah=0 Al=1
+	return out
+}
+
+// jpegPadded puts bytes between the first two segments after SOI (libjpeg:
+// "extraneous bytes before marker").
+func jpegPadded(jpg []byte) []byte {
+	at := 4 + int(binary.BigEndian.Uint16(jpg[4:6]))
+	return append(append(bytes.Clone(jpg[:at]), 0, 0, 0, 0), jpg[at:]...)
+}
+
+// TestHarmlessFirstWarningHidesNoDamage: a JPEG cut in half is refused even
+// when a harmless flaw before the cut draws libjpeg's first warning (found
+// by review: the strict decode stops at the first warning).
+func TestHarmlessFirstWarningHidesNoDamage(t *testing.T) {
+	v := newTestVips(t)
+	jpg := imagingtest.JPEG(imagingtest.Photo(600, 400))
+	for name, flawed := range map[string][]byte{"odd scan header": jpegOddSOS(t, jpg), "padding": jpegPadded(jpg)} {
+		cut := imagingtest.CutJPEG(flawed)
+		// Refused either way: damaged, or (padding) by the header parser.
+		if img, err := v.Thumbnail(context.Background(), cut, Options{Width: 120, Height: 80, Format: JPEG}); !errors.Is(err, ErrUnsupportedImage) {
+			t.Errorf("%s, then cut: %dx%d, %v; want it refused", name, img.Width, img.Height, err)
+		}
+	}
+}
+
+// TestCostOfFlattening: a transparent image asked for as a JPEG is
+// flattened at full size before it is resized, and Cost counts that (found
+// by review: it assumed shrink-on-load).
+func TestCostOfFlattening(t *testing.T) {
+	v := newTestVips(t)
+	webp := convert(t, encodePNG(t, transparentImage(4000, 3000)), bimg.WEBP)
+	asJPEG, err := v.Cost(webp, Options{Width: 200, Height: 200, Format: JPEG})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asWebP, err := v.Cost(webp, Options{Width: 200, Height: 200, Format: WebP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full := int64(4000 * 3000 * 4); asJPEG < full+2*4000*3000*3 || asWebP > full/8 {
+		t.Errorf("Cost as JPEG %d MB, as WebP %d MB; want the full decode and its flattened copy (%d MB and more) as JPEG, a shrunk decode as WebP",
+			asJPEG>>20, asWebP>>20, (full+2*4000*3000*3)>>20)
 	}
 }

@@ -93,7 +93,7 @@ func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
 		return 0, err
 	}
 	dw, dh := h.displaySize()
-	return h.decodedBytes(planGeometry(dw, dh, opts)), nil
+	return h.decodedBytes(planGeometry(dw, dh, opts), opts.Format == JPEG && h.alpha), nil
 }
 
 // header reads and checks the header.
@@ -200,16 +200,13 @@ func checkDecode(data []byte) error {
 }
 
 // recoverableWarnings are the decoders' warnings about images whose every
-// pixel is decoded as stored: metadata a decoder ignores (libpng's
-// ancillary chunks: colour profiles, gamma, text, time), a JPEG flag some
-// encoders set wrongly, and bytes between a JPEG's segments (often padding
-// before its end). Bytes after an image's end are not read at all, so they
-// cause no warning. Any other warning is damage.
+// pixel is decoded as stored: libpng's about ancillary chunks (colour
+// profiles, gamma, text, time), which it reports and reads on past. Any
+// other warning is damage, a JPEG's included: the strict decode stops at
+// libjpeg's first warning, so a harmless first one (a scan header some
+// encoders write wrongly, padding between segments) would hide damage after
+// it. Bytes after an image's end are not read at all: no warning.
 var recoverableWarnings = []string{
-	"Invalid SOS parameters for sequential JPEG",
-	"extraneous bytes before marker",
-	"Unknown APP",
-	"unknown JFIF revision",
 	"iCCP:", "sRGB:", "gAMA:", "cHRM:", "tEXt:", "zTXt:", "iTXt:", "tIME:", "pHYs:", "bKGD:", "sBIT:",
 	"known incorrect sRGB profile",
 }
