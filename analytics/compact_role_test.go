@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 

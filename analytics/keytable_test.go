@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // TestKeyTable: keys of every length (empty, long ones held apart, enough

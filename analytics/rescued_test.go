@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // A read after the lifecycle due date counts as a miss the refresh avoided

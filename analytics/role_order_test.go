@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // The role a key ends with does not depend on the order the log records

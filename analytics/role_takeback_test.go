@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // TestSetRoleTakesBackItsShare: a key found to be an original has its

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 

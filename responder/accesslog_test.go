@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // TestAccessLogKeepsBatchWhenWriteFails: records logged while the log

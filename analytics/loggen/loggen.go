@@ -43,7 +43,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/accesslog"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
 // ErrDone is returned by Day when every configured day has been generated.
