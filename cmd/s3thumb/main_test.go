@@ -303,3 +303,19 @@ func TestServeShutdownBounded(t *testing.T) {
 		t.Fatalf("no exit within 10s of SIGTERM with a 1s grace\n%s", out.String())
 	}
 }
+
+// TestHelpSaysOneDefault: no flag's help gives two defaults (a usage text
+// that names its own default and the library's "(default: false)").
+func TestHelpSaysOneDefault(t *testing.T) {
+	for _, cmd := range newApp(io.Discard, io.Discard).Commands {
+		var out bytes.Buffer
+		if err := newApp(&out, io.Discard).Run([]string{"s3thumb", cmd.Name, "--help"}); err != nil {
+			t.Fatalf("%s --help: %v", cmd.Name, err)
+		}
+		for line := range strings.Lines(out.String()) {
+			if strings.Count(line, "(default:") > 1 {
+				t.Errorf("%s --help: two defaults in %q", cmd.Name, strings.TrimSpace(line))
+			}
+		}
+	}
+}

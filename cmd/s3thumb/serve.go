@@ -26,7 +26,7 @@ func serveCommand() *cli.Command {
 	d := responder.DefaultConfig()
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to serve HTTP on"},
-		&cli.BoolFlag{Name: "front", Usage: "serve stored objects at /KEY and redirect missing thumbnails to /resize, like the S3 website (default: on for a file:// store)"},
+		&cli.BoolFlag{Name: "front", Usage: "serve stored objects at /KEY and redirect missing thumbnails to /resize, like the S3 website", DefaultText: "on for a file:// store, else off"},
 		&cli.IntFlag{Name: "max-concurrent", Value: runtime.NumCPU(), Usage: "resizes that may run at once"},
 		&cli.IntFlag{Name: "max-queue", Value: 4 * runtime.NumCPU(), Usage: "resizes that may wait for a slot; more are answered 503 with Retry-After"},
 		&cli.DurationFlag{Name: "request-timeout", Value: d.RequestTimeout, Usage: "longest a request may take, waiting, resizing and storing included"},
@@ -35,7 +35,7 @@ func serveCommand() *cli.Command {
 		&cli.StringFlag{Name: "access-log", Usage: "directory the front writes its access log to, in the S3 server access log format, for the analyzer (default: DIR/.logs for a file://DIR store; \"off\" for none)"},
 		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
 	}
-	flags = append(flags, &cli.IntFlag{Name: "workers", Usage: "pre-generation jobs run at once in this process, taken from --queue (default: 1 for a file:// store, else 0)"})
+	flags = append(flags, &cli.IntFlag{Name: "workers", Usage: "pre-generation jobs run at once in this process, taken from --queue", DefaultText: "1 for a file:// store, else 0"})
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, consumerFlags()...)
 	flags = append(flags, storeFlags()...)
