@@ -40,14 +40,12 @@ func openStore(ctx context.Context, c *cli.Context) (store.Store, error) {
 	return st, nil
 }
 
-// thumbnailFlags say which thumbnails may be made and how.
+// thumbnailFlags say which thumbnails may be made and how: the policy, then
+// how they are made.
 func thumbnailFlags() []cli.Flag {
 	d := thumbnail.DefaultConfig()
-	return []cli.Flag{
+	return append(policyFlags(), []cli.Flag{
 		&cli.StringFlag{Name: "default-mode", Value: string(d.DefaultMode), Usage: "mode for keys that name none: fill (cover the box, centre-crop) or fit (inside the box)"},
-		sourceExtsFlag(),
-		&cli.StringFlag{Name: "allowed-sizes", Usage: "only these boxes are served, e.g. 200x200,400x,x300 (any mode; density multiplies); empty: any box up to --max-dimension"},
-		&cli.IntFlag{Name: "max-dimension", Value: d.Policy.MaxDimension, Usage: "largest output side in pixels, density included"},
 		&cli.Int64Flag{Name: "max-source-pixels", Value: imaging.DefaultMaxPixels, Usage: "largest original in pixels, checked from its header before decoding"},
 		&cli.Int64Flag{Name: "max-source-bytes", Value: d.MaxSourceBytes, Usage: "largest original in bytes, checked before reading it"},
 		&cli.IntFlag{Name: "max-memory", Value: thumbnail.DefaultMaxMemory >> 20, Usage: "megabytes the resizes in flight may hold for decoding, estimated from each original's header: a resize waits while others hold too much, an original that needs more alone is refused (413); 0: no bound"},
@@ -59,7 +57,30 @@ func thumbnailFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cache-control", Value: d.CacheControl, Usage: "Cache-Control of thumbnails, in answers and stored with them"},
 		&cli.StringFlag{Name: "storage-class", Value: d.StorageClass, Usage: "S3 storage class of stored thumbnails (STANDARD is cheapest for small objects)"},
 		&cli.BoolFlag{Name: "store-back", Value: d.StoreBack, Usage: "store each new thumbnail under its key (turn off only to benchmark the miss path)"},
+	}...)
+}
+
+// policyFlags say which thumbnails may be made and where their originals
+// are: what enqueue checks its jobs against too.
+func policyFlags() []cli.Flag {
+	return []cli.Flag{
+		sourceExtsFlag(),
+		&cli.StringFlag{Name: "allowed-sizes", Usage: "only these boxes are served, e.g. 200x200,400x,x300 (any mode; density multiplies); empty: any box up to --max-dimension"},
+		&cli.IntFlag{Name: "max-dimension", Value: thumbnail.DefaultMaxDimension, Usage: "largest output side in pixels, density included"},
 	}
+}
+
+// policyConfig reads policyFlags.
+func policyConfig(c *cli.Context) (thumbnail.Policy, []string, error) {
+	p := thumbnail.Policy{MaxDimension: c.Int("max-dimension")}
+	var err error
+	if p.AllowedSizes, err = thumbnail.ParseSizes(c.String("allowed-sizes")); err != nil {
+		return p, nil, usagef("--allowed-sizes: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return p, nil, usageError{err}
+	}
+	return p, splitList(c.String("source-exts")), nil
 }
 
 // sourceExtsFlag is --source-exts, for the commands that make thumbnails
@@ -75,11 +96,9 @@ func thumbnailConfig(c *cli.Context) (thumbnail.Config, error) {
 		return cfg, usagef("--default-mode: %w", err)
 	}
 	cfg.DefaultMode = mode
-	cfg.SourceExts = splitList(c.String("source-exts"))
-	if cfg.Policy.AllowedSizes, err = thumbnail.ParseSizes(c.String("allowed-sizes")); err != nil {
-		return cfg, usagef("--allowed-sizes: %w", err)
+	if cfg.Policy, cfg.SourceExts, err = policyConfig(c); err != nil {
+		return cfg, err
 	}
-	cfg.Policy.MaxDimension = c.Int("max-dimension")
 	cfg.MaxSourceBytes = c.Int64("max-source-bytes")
 	cfg.Quality = map[imaging.Format]int{
 		imaging.JPEG: c.Int("jpeg-quality"),

@@ -58,7 +58,7 @@ func enqueueCommand() *cli.Command {
 	}
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, storeFlags()...)
-	flags = append(flags, thumbnailFlags()...)
+	flags = append(flags, policyFlags()...)
 	return &cli.Command{
 		Name:        "enqueue",
 		Usage:       "queue thumbnails to be made ahead of demand (a backfill)",
@@ -161,12 +161,9 @@ func backfillConfig(c *cli.Context) (backfill.Config, error) {
 			return cfg, usagef("--since: %w", err)
 		}
 	}
-	tcfg, err := thumbnailConfig(c)
-	if err != nil {
+	if cfg.Policy, cfg.SourceExts, err = policyConfig(c); err != nil {
 		return cfg, err
 	}
-	cfg.Policy = tcfg.Policy
-	cfg.SourceExts = tcfg.SourceExts
 	cfg.Prefix = c.String("prefix")
 	cfg.StartAfter = c.String("start-after")
 	cfg.SkipExisting = c.Bool("skip-existing")
