@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/internal/awssetup"
-	"github.com/s3thumb/s3thumb/internal/store"
 )
 
 // Exit codes of analyze, besides exitOK, exitFailure and exitUsage.
@@ -86,33 +84,6 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 		return cfg, usageError{err}
 	}
 	return cfg, nil
-}
-
-// openURL opens a store for one of analyze's URL flags, with the S3
-// options of --store; a file:// directory is created when create is set.
-func openURL(ctx context.Context, c *cli.Context, flag string, create bool) (store.Store, error) {
-	raw := c.String(flag)
-	loc, err := store.ParseURL(raw)
-	if err != nil {
-		return nil, usagef("--%s: %w", flag, err)
-	}
-	if create && loc.Dir != "" {
-		if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("--%s: %w", flag, err)
-		}
-	}
-	st, err := store.Open(ctx, raw, store.Options{
-		S3Endpoint:  c.String("s3-endpoint"),
-		S3PathStyle: c.Bool("s3-path-style"),
-		Region:      c.String("region"),
-	})
-	if errors.Is(err, store.ErrBadURL) {
-		return nil, usagef("--%s: %w", flag, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", raw, err)
-	}
-	return st, nil
 }
 
 func runAnalyze(c *cli.Context) error {

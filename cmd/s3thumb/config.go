@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -25,17 +26,35 @@ func storeFlags() []cli.Flag {
 	}
 }
 
+// openStore opens --store.
 func openStore(ctx context.Context, c *cli.Context) (store.Store, error) {
-	st, err := store.Open(ctx, c.String("store"), store.Options{
+	return openURL(ctx, c, "store", false)
+}
+
+// openURL opens the store a URL flag names, with the S3 options of
+// storeFlags; a file:// directory is created first when create is set. It
+// is the one place a command opens a store.
+func openURL(ctx context.Context, c *cli.Context, flag string, create bool) (store.Store, error) {
+	raw := c.String(flag)
+	loc, err := store.ParseURL(raw)
+	if err != nil {
+		return nil, usagef("--%s: %w", flag, err)
+	}
+	if create && loc.Dir != "" {
+		if err := os.MkdirAll(loc.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("--%s: %w", flag, err)
+		}
+	}
+	st, err := store.Open(ctx, raw, store.Options{
 		S3Endpoint:  c.String("s3-endpoint"),
 		S3PathStyle: c.Bool("s3-path-style"),
 		Region:      c.String("region"),
 	})
 	if errors.Is(err, store.ErrBadURL) {
-		return nil, usagef("--store: %w", err)
+		return nil, usagef("--%s: %w", flag, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open %s: %w", raw, err)
 	}
 	return st, nil
 }
