@@ -21,7 +21,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/s3thumb
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/s3thumb
 
 run: build
 	@mkdir -p $(DATA)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -53,6 +54,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage: "image thumbnails on demand and ahead of demand, for images in S3 or a local directory",
 		Description: "Every flag can also be set from the environment as S3THUMB_<FLAG>, " +
 			"upper case with dashes as underscores (--max-concurrent is S3THUMB_MAX_CONCURRENT).",
+		Version:   version(),
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: withEnv([]cli.Flag{
@@ -96,4 +98,30 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, usagef("--log-format %q: want text or json", c.String("log-format"))
+}
+
+// version is the module's version and the VCS revision the binary was
+// built from, as the Go toolchain records them ("(devel) (0123456789ab)"
+// for a build in a checkout; "+dirty" when it had changes).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (" + rev + dirty + ")"
+	}
+	return v
 }

@@ -90,6 +90,15 @@ func TestServeProcess(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	bin := buildBinary(t)
+	// The version names the revision it was built from (in a checkout).
+	out, err := exec.Command(bin, "--version").Output()
+	want := `^s3thumb version \S+ \([0-9a-f]{12}(\+dirty)?\)\n$`
+	if exec.Command("git", "rev-parse", "HEAD").Run() != nil {
+		want = `^s3thumb version \S+`
+	}
+	if err != nil || !regexp.MustCompile(want).Match(out) {
+		t.Errorf("s3thumb --version = %q, %v; want the module version and the VCS revision", out, err)
+	}
 	data := t.TempDir()
 	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
 	if err != nil {
@@ -193,7 +202,7 @@ func TestServeProcess(t *testing.T) {
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "s3thumb")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
