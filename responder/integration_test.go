@@ -27,6 +27,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -369,7 +370,7 @@ func TestBadOriginals(t *testing.T) {
 	}
 	tcfg := thumbnail.DefaultConfig()
 	tcfg.MaxSourceBytes = int64(len(photo) - 1)
-	tcfg.Policy.AllowedSizes, _ = thumbnail.ParseSizes("100x100")
+	tcfg.Policy.AllowedSizes, _ = policy.ParseSizes("100x100")
 	s := newStack(t, st, tcfg, DefaultConfig())
 	tests := []struct {
 		key  string

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -167,7 +168,7 @@ var answers = []struct {
 }{
 	{thumbkey.ErrInvalidKey, answer{http.StatusBadRequest, "invalid_key"}},
 	{thumbkey.ErrNotThumbnail, answer{http.StatusBadRequest, "not_thumbnail"}}, // a thumbnail's thumbnail too
-	{thumbnail.ErrSizeNotAllowed, answer{http.StatusForbidden, "size_not_allowed"}},
+	{policy.ErrSizeNotAllowed, answer{http.StatusForbidden, "size_not_allowed"}},
 	{thumbnail.ErrOriginalMissing, answer{http.StatusNotFound, "original_missing"}},
 	{store.ErrNotFound, answer{http.StatusNotFound, "not_found"}},
 	{thumbnail.ErrTooMuchMemory, answer{http.StatusRequestEntityTooLarge, "too_much_memory"}}, // before ErrOriginalTooLarge, which it wraps

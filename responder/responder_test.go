@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -94,7 +95,7 @@ func TestResizeStatuses(t *testing.T) {
 		{"no src", "/resize", nil, 400, "missing src"},
 		{"not a thumbnail", "/resize?src=a.jpg", nil, 400, "not a thumbnail key"},
 		{"escape", "/resize?src=../a_10x10.jpg", nil, 400, "invalid key"},
-		{"size", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", thumbnail.ErrSizeNotAllowed), 403, "size not allowed"},
+		{"size", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", policy.ErrSizeNotAllowed), 403, "size not allowed"},
 		{"missing", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", thumbnail.ErrOriginalMissing), 404, "original not found"},
 		{"bytes", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", thumbnail.ErrOriginalTooLarge), 413, "original too large"},
 		{"pixels", "/resize?src=a_10x10.jpg", fmt.Errorf("x: %w", imaging.ErrTooManyPixels), 422, "too many pixels"},

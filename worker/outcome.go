@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -113,7 +114,7 @@ var permanent = []struct {
 	{thumbkey.ErrNotThumbnail, ReasonMalformed, DeadLetter},
 	{thumbkey.ErrInvalidKey, ReasonMalformed, DeadLetter},
 	{store.ErrInvalidKey, ReasonInvalidKey, Delete},
-	{thumbnail.ErrSizeNotAllowed, ReasonSizeNotAllowed, Delete},
+	{policy.ErrSizeNotAllowed, ReasonSizeNotAllowed, Delete},
 	{thumbnail.ErrOriginalMissing, ReasonOriginalMissing, Delete},
 	{thumbnail.ErrUntagged, ReasonIsOriginal, Delete},
 	{thumbnail.ErrTooMuchMemory, ReasonTooMuchMemory, Delete}, // before ErrOriginalTooLarge, which it wraps

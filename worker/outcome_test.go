@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -35,7 +36,7 @@ func TestClassify(t *testing.T) {
 		{"not a thumbnail key", nil, fmt.Errorf("job key: %w", thumbkey.ErrNotThumbnail), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
 		{"unsafe key", nil, fmt.Errorf("job key: %w", thumbkey.ErrInvalidKey), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonMalformed, Action: worker.DeadLetter}},
 		{"store refuses the key", nil, fmt.Errorf("look for stored thumbnail: %w", store.ErrInvalidKey), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonInvalidKey, Action: worker.Delete}},
-		{"size not allowed", nil, fmt.Errorf("%w: 300x300", thumbnail.ErrSizeNotAllowed), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonSizeNotAllowed, Action: worker.Delete}},
+		{"size not allowed", nil, fmt.Errorf("%w: 300x300", policy.ErrSizeNotAllowed), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonSizeNotAllowed, Action: worker.Delete}},
 		{"original missing", nil, fmt.Errorf("%w: tried a.jpg", thumbnail.ErrOriginalMissing), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonOriginalMissing, Action: worker.Delete}},
 		{"original too large", nil, fmt.Errorf("read original: %w", thumbnail.ErrOriginalTooLarge), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonOriginalTooLarge, Action: worker.Delete}},
 		{"thumbnail of a thumbnail", nil, wrap(thumbnail.ErrThumbnailOfThumbnail), worker.Verdict{Outcome: worker.Failed, Reason: worker.ReasonNotThumbnail, Action: worker.Delete}},

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -85,19 +86,22 @@ func policyFlags() []cli.Flag {
 	return []cli.Flag{
 		sourceExtsFlag(),
 		&cli.StringFlag{Name: "allowed-sizes", Usage: "only these boxes are served, e.g. 200x200,400x,x300 (any mode; density multiplies); empty: any box up to --max-dimension"},
-		&cli.IntFlag{Name: "max-dimension", Value: thumbnail.DefaultMaxDimension, Usage: "largest output side in pixels, density included"},
+		&cli.IntFlag{Name: "max-dimension", Value: policy.DefaultMaxDimension, Usage: "largest output side in pixels, density included"},
 	}
 }
 
 // policyConfig reads policyFlags.
-func policyConfig(c *cli.Context) (thumbnail.Policy, []string, error) {
-	p := thumbnail.Policy{MaxDimension: c.Int("max-dimension")}
+func policyConfig(c *cli.Context) (policy.Policy, []string, error) {
+	p := policy.Policy{MaxDimension: c.Int("max-dimension")}
 	var err error
-	if p.AllowedSizes, err = thumbnail.ParseSizes(c.String("allowed-sizes")); err != nil {
+	if p.AllowedSizes, err = policy.ParseSizes(c.String("allowed-sizes")); err != nil {
 		return p, nil, usagef("--allowed-sizes: %w", err)
 	}
 	if err := p.Validate(); err != nil {
 		return p, nil, usageError{err}
+	}
+	if p.MaxDimension > imaging.MaxDimension {
+		return p, nil, usagef("--max-dimension %d: at most %d, the largest image the encoders write", p.MaxDimension, imaging.MaxDimension)
 	}
 	return p, splitList(c.String("source-exts")), nil
 }

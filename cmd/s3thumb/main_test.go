@@ -328,3 +328,18 @@ func TestHelpSaysOneDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestLeavesLinkNoEngine: what setup, enqueue and the analyzer need (the
+// size policy, the tag rule, the key grammar, the stores and the queue)
+// does not link the image engine.
+func TestLeavesLinkNoEngine(t *testing.T) {
+	for _, pkg := range []string{"internal/awssetup", "internal/backfill", "analytics", "internal/policy", "internal/thumbtag", "internal/thumbkey", "internal/store", "internal/queue"} {
+		out, err := exec.Command("go", "list", "-deps", "../../"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		if strings.Contains(string(out), "h2non/bimg") {
+			t.Errorf("%s links libvips (through bimg)", pkg)
+		}
+	}
+}

@@ -3,15 +3,13 @@ package awssetup
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/s3thumb/s3thumb/internal/thumbnail"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // Defaults of Config.
@@ -90,15 +88,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// thumbnailTag is the first (in practice the only) tag thumbnails get.
-func thumbnailTag() Tag {
-	tags := thumbnail.DefaultConfig().Tags
-	keys := slices.Sorted(maps.Keys(tags))
-	if len(keys) == 0 {
-		return Tag{}
-	}
-	return Tag{Key: keys[0], Value: tags[keys[0]]}
-}
+// thumbnailTag is the tag thumbnails get (package thumbtag).
+func thumbnailTag() Tag { return Tag{Key: thumbtag.Key, Value: thumbtag.Value} }
 
 // Validate reports the first field that cannot work.
 func (c Config) Validate() error {

@@ -27,10 +27,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
-	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -66,10 +66,9 @@ type Config struct {
 	Since time.Time
 	// SkipExisting looks each thumbnail up first and queues only missing ones.
 	SkipExisting bool
-	// Policy and SourceExts are the workers' (thumbnail.Config): keys the
-	// policy refuses, or whose original the workers would not find, are not
-	// queued.
-	Policy     thumbnail.Policy
+	// Policy and SourceExts are the workers': keys the policy refuses, or
+	// whose original the workers would not find, are not queued.
+	Policy     policy.Policy
 	SourceExts []string
 	// Reason is written into every job ("backfill").
 	Reason string
@@ -92,8 +91,8 @@ type Config struct {
 // DefaultConfig returns the defaults the command line shows.
 func DefaultConfig() Config {
 	return Config{
-		Policy:          thumbnail.DefaultConfig().Policy,
-		SourceExts:      thumbnail.DefaultConfig().SourceExts,
+		Policy:          policy.Policy{MaxDimension: policy.DefaultMaxDimension},
+		SourceExts:      slices.Clone(thumbkey.DefaultSourceExts),
 		Reason:          "backfill",
 		Concurrency:     8,
 		HeadConcurrency: 16,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
@@ -70,7 +71,7 @@ type Gate interface {
 
 // Config says how thumbnails are made and stored.
 type Config struct {
-	Policy Policy
+	Policy policy.Policy
 	// DefaultMode applies to keys that name no mode.
 	DefaultMode thumbkey.Mode
 	// SourceExts are the extensions tried for the original after the
@@ -94,7 +95,7 @@ type Config struct {
 // DefaultConfig returns the defaults that the command line also shows.
 func DefaultConfig() Config {
 	return Config{
-		Policy:         Policy{MaxDimension: DefaultMaxDimension},
+		Policy:         policy.Policy{MaxDimension: policy.DefaultMaxDimension},
 		MaxSourceBytes: 100 << 20,
 		DefaultMode:    thumbkey.ModeFill,
 		SourceExts:     slices.Clone(thumbkey.DefaultSourceExts),
@@ -111,6 +112,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if err := c.Policy.Validate(); err != nil {
 		return err
+	}
+	if c.Policy.MaxDimension > imaging.MaxDimension {
+		return fmt.Errorf("max dimension %d: must be at most %d, the largest image the encoders write", c.Policy.MaxDimension, imaging.MaxDimension)
 	}
 	if _, err := thumbkey.ParseMode(string(c.DefaultMode)); err != nil {
 		return fmt.Errorf("default mode: %w", err)
@@ -162,7 +166,7 @@ func (m *Maker) IsThumbnail(ctx context.Context, key string) (bool, error) {
 }
 
 // Policy is the size policy the maker enforces.
-func (m *Maker) Policy() Policy { return m.cfg.Policy }
+func (m *Maker) Policy() policy.Policy { return m.cfg.Policy }
 
 // Result is what Ensure did.
 type Result struct {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -137,8 +138,8 @@ func TestRefresh(t *testing.T) {
 	}
 	// The size policy holds for refreshes too.
 	big, _ := thumbkey.Parse("photos/earth_9000x.jpg")
-	if _, err := m.Refresh(ctx, big); !errors.Is(err, ErrSizeNotAllowed) {
-		t.Errorf("Refresh of a size the policy refuses: %v, want ErrSizeNotAllowed", err)
+	if _, err := m.Refresh(ctx, big); !errors.Is(err, policy.ErrSizeNotAllowed) {
+		t.Errorf("Refresh of a size the policy refuses: %v, want policy.ErrSizeNotAllowed", err)
 	}
 }
 
@@ -147,7 +148,7 @@ func TestEnsureErrors(t *testing.T) {
 	cfg.Policy.MaxDimension = 500
 	m, st := newMaker(t, cfg)
 	for key, want := range map[string]error{
-		"photos/earth_600x10.jpg":  ErrSizeNotAllowed,
+		"photos/earth_600x10.jpg":  policy.ErrSizeNotAllowed,
 		"photos/mars_100x100.jpg":  ErrOriginalMissing,
 		"elsewhere/earth_10x.jpeg": ErrOriginalMissing,
 	} {

@@ -1,11 +1,14 @@
-package thumbnail
+// Package policy is the size policy: which thumbnail boxes may be made,
+// decided from the key alone, before any original is read, so that
+// arbitrary sizes cost nothing. serve, work and enqueue apply the same one.
+// It is a leaf: commands that only check sizes link no image engine.
+package policy
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
@@ -47,8 +50,8 @@ func ParseSizes(s string) ([]thumbkey.Box, error) {
 
 // Validate checks the policy itself.
 func (p Policy) Validate() error {
-	if p.MaxDimension < 1 || p.MaxDimension > imaging.MaxDimension {
-		return fmt.Errorf("max dimension %d: must be from 1 to %d (the largest image the encoders write)", p.MaxDimension, imaging.MaxDimension)
+	if p.MaxDimension < 1 || p.MaxDimension > thumbkey.MaxSide {
+		return fmt.Errorf("max dimension %d: must be from 1 to %d", p.MaxDimension, thumbkey.MaxSide)
 	}
 	return nil
 }
