@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -16,7 +17,7 @@ import (
 // ClassesKey is the object in the state store where each run publishes the
 // popular size classes, for workers that make a new upload's thumbnails as
 // soon as S3 reports the upload (see worker and queue.DecodeS3Event).
-const ClassesKey = "popular-classes.json"
+const ClassesKey = layout.PopularClasses
 
 // maxClassesBytes bounds what ReadClasses reads.
 const maxClassesBytes = 1 << 20

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
@@ -546,8 +547,8 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 
 // stateKey and lockKey are the objects the analyzer keeps in its state store.
 const (
-	stateKey = "analyzer-state.json.gz"
-	lockKey  = "analyzer.lock"
+	stateKey = layout.AnalyzerState
+	lockKey  = layout.AnalyzerLock
 )
 
 // LoadState reads the state from st; a store without one gives an empty

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/s3thumb/s3thumb/internal/layout"
 )
 
 // Role is a part of s3thumb that runs under its own IAM identity.
@@ -21,14 +23,6 @@ const (
 
 // Roles lists the roles in the order --help shows them.
 func Roles() []Role { return []Role{RoleResponder, RoleWorker, RoleAnalyzer, RoleSetup} }
-
-// AnalyzerStatePrefix is where, in the log bucket, the analyzer's policy
-// lets it keep its state between runs.
-const AnalyzerStatePrefix = "s3thumb-state/"
-
-// PopularClassesKey is the object, in the analyzer's state, where it
-// publishes the popular classes workers read (analytics.ClassesKey).
-const PopularClassesKey = "popular-classes.json"
 
 // ErrUnknownRole means IAMPolicy was asked for a role it does not know.
 var ErrUnknownRole = errors.New("unknown role")
@@ -77,7 +71,7 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		if cfg.LogBucket != "" {
 			// work --state: the classes an upload event makes.
 			st = append(st, Statement{Sid: "ReadPopularClasses", Effect: "Allow", Action: "s3:GetObject",
-				Resource: bucketARN(part, cfg.LogBucket) + "/" + AnalyzerStatePrefix + PopularClassesKey})
+				Resource: bucketARN(part, cfg.LogBucket) + "/" + layout.StatePrefix + layout.PopularClasses})
 		}
 	case RoleAnalyzer:
 		if err := ValidBucket(cfg.LogBucket); err != nil {
@@ -87,10 +81,10 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		prefix := cfg.logPrefix()
 		st = []Statement{
 			{Sid: "ListAccessLogs", Effect: "Allow", Action: "s3:ListBucket", Resource: logs,
-				Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "*", AnalyzerStatePrefix + "*"}}}},
+				Condition: map[string]any{"StringLike": map[string]any{"s3:prefix": []string{prefix + "*", layout.StatePrefix + "*"}}}},
 			{Sid: "ReadAccessLogs", Effect: "Allow", Action: "s3:GetObject", Resource: logs + "/" + prefix + "*"},
 			{Sid: "KeepState", Effect: "Allow", Action: []string{"s3:DeleteObject", "s3:GetObject", "s3:PutObject"},
-				Resource: logs + "/" + AnalyzerStatePrefix + "*"},
+				Resource: logs + "/" + layout.StatePrefix + "*"},
 			// HEAD of thumbnails and originals, listing new originals.
 			{Sid: "LookAtBucket", Effect: "Allow", Action: []string{"s3:GetObject", "s3:GetObjectTagging"}, Resource: b + "/*"},
 			{Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: b},

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/layout"
 )
 
 // grants flattens a policy to "Action Resource" lines, one per action and
@@ -87,7 +87,7 @@ func TestIAMPolicy(t *testing.T) {
 		{RoleWorker, append(slices.Clone(thumbs),
 			"sqs:ChangeMessageVisibility "+q, "sqs:DeleteMessage "+q, "sqs:GetQueueAttributes "+q, "sqs:GetQueueUrl "+q,
 			"sqs:ReceiveMessage "+q, "sqs:GetQueueUrl "+dlq, "sqs:SendMessage "+dlq,
-			"s3:GetObject arn:aws:s3:::example-logs/s3thumb-state/"+analytics.ClassesKey)},
+			"s3:GetObject arn:aws:s3:::example-logs/s3thumb-state/"+layout.PopularClasses)},
 		{RoleAnalyzer, []string{
 			"s3:ListBucket arn:aws:s3:::example-logs if StringLike:s3:prefix",
 			"s3:GetObject arn:aws:s3:::example-logs/images.example.com/*",
