@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/atomicfile"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -108,20 +109,8 @@ func (d *AccessLogDir) Flush(now time.Time) error {
 // write writes one batch as a new log object.
 func (d *AccessLogDir) write(batch []byte, now time.Time) error {
 	name := accesslog.SimpleLogKey("", now, strconv.FormatUint(rand.Uint64(), 36))
-	tmp, err := os.CreateTemp(d.dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write access log: %w", err)
-	}
-	_, err = tmp.Write(batch)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(d.dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write access log %s: %w", name, err)
+	if err := atomicfile.WriteFile(filepath.Join(d.dir, name), "", batch); err != nil {
+		return fmt.Errorf("access log: %w", err)
 	}
 	return nil
 }

@@ -2,11 +2,12 @@ package loggen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/s3thumb/s3thumb/internal/atomicfile"
 )
 
 // Sink receives the log objects a Generator makes.
@@ -41,19 +42,8 @@ func (d DirSink) WriteObject(ctx context.Context, key string, body []byte) error
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write log object %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".loggen-*")
-	if err != nil {
-		return fmt.Errorf("write log object %s: %w", key, err)
-	}
-	_, werr := tmp.Write(body)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write log object %s: %w", key, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write log object %s: %w", key, err)
+	if err := atomicfile.WriteFile(path, "", body); err != nil {
+		return fmt.Errorf("log object %s: %w", key, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/atomicfile"
 	"github.com/s3thumb/s3thumb/internal/awssetup"
 )
 
@@ -141,7 +142,7 @@ func runAnalyze(c *cli.Context) error {
 
 func writeReport(c *cli.Context, rep *analytics.Report) error {
 	if path := c.String("report"); path != "" {
-		if err := writeFileAtomic(path, rep.WriteHTML); err != nil {
+		if err := atomicfile.Write(path, "", 0o644, rep.WriteHTML); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}
 	}
@@ -151,32 +152,6 @@ func writeReport(c *cli.Context, rep *analytics.Report) error {
 		return enc.Encode(rep)
 	}
 	return rep.WriteText(c.App.Writer)
-}
-
-// writeFileAtomic writes a file through a temporary file and a rename.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir, base := ".", path
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		dir, base = path[:i+1], path[i+1:]
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	werr := write(tmp)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }
 
 // progress shows the logs read on a terminal.

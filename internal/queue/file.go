@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/s3thumb/s3thumb/internal/atomicfile"
 )
 
 // FileQueue is a durable at-least-once queue in a directory, safe for
@@ -377,7 +379,7 @@ func (q *FileQueue) bury(src, name, reason string) error {
 	q.opts.Logger.Warn("message dead-lettered", slog.String("queue", q.String()),
 		slog.String("message", name), slog.String("reason", reason))
 	line := time.Now().UTC().Format(time.RFC3339) + " " + reason + "\n"
-	if err := writeFileAtomic(q.path(tmpDir), q.path(deadDir, name+reasonExt), []byte(line)); err != nil {
+	if err := atomicfile.WriteFile(q.path(deadDir, name+reasonExt), q.path(tmpDir), []byte(line)); err != nil {
 		return fmt.Errorf("dead-letter %s in %s: reason: %w", name, q, err)
 	}
 	return nil
@@ -452,26 +454,6 @@ func writeTemp(dir string, data []byte) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// writeFileAtomic writes data to a temporary file in tmp, flushes it and
-// renames it to path, so that path never holds a partial file.
-func writeFileAtomic(tmp, path string, data []byte) error {
-	f, err := writeTemp(tmp, data)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
 }
 
 // syncDir flushes a directory's entries (the renames into it) to disk.
