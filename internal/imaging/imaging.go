@@ -6,6 +6,8 @@ package imaging
 import (
 	"errors"
 	"fmt"
+
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
 var (
@@ -23,41 +25,23 @@ var (
 	ErrDamagedImage = fmt.Errorf("%w: damaged image data", ErrUnsupportedImage)
 )
 
-// Format is an output (or input) image format.
-type Format string
+// Format is an image format: the one a thumbnail key names (package
+// thumbkey owns it), or one an original may be in.
+type Format = thumbkey.Format
 
 // The formats thumbnails are written in (originals may be in them too).
 const (
-	JPEG Format = "jpeg"
-	PNG  Format = "png"
-	WebP Format = "webp"
-	AVIF Format = "avif"
+	JPEG = thumbkey.JPEG
+	PNG  = thumbkey.PNG
+	WebP = thumbkey.WebP
+	AVIF = thumbkey.AVIF
 )
 
 // The formats originals may be in that thumbnails are not written in.
 const (
-	HEIF Format = "heif"
-	GIF  Format = "gif"
+	HEIF = thumbkey.HEIF
+	GIF  = thumbkey.GIF
 )
-
-// ContentType is the MIME type of the format.
-func (f Format) ContentType() string {
-	switch f {
-	case JPEG:
-		return "image/jpeg"
-	case PNG:
-		return "image/png"
-	case WebP:
-		return "image/webp"
-	case AVIF:
-		return "image/avif"
-	case HEIF:
-		return "image/heif"
-	case GIF:
-		return "image/gif"
-	}
-	return "application/octet-stream"
-}
 
 // Fit is how the image meets the box.
 type Fit int

@@ -55,7 +55,8 @@ func ParseMode(s string) (Mode, error) {
 	return ModeUnset, fmt.Errorf("unknown mode %q (want fit or fill)", s)
 }
 
-// Format is an image format named by a key's extension.
+// Format is an image format: one a key's extension names, or one an
+// original may be in.
 type Format string
 
 // The output formats a thumbnail key can name.
@@ -65,6 +66,31 @@ const (
 	WebP Format = "webp"
 	AVIF Format = "avif"
 )
+
+// The formats an original may be in that no thumbnail key names.
+const (
+	HEIF Format = "heif"
+	GIF  Format = "gif"
+)
+
+// ContentType is the MIME type of the format.
+func (f Format) ContentType() string {
+	switch f {
+	case JPEG:
+		return "image/jpeg"
+	case PNG:
+		return "image/png"
+	case WebP:
+		return "image/webp"
+	case AVIF:
+		return "image/avif"
+	case HEIF:
+		return "image/heif"
+	case GIF:
+		return "image/gif"
+	}
+	return "application/octet-stream"
+}
 
 // ImageExts are the extensions a key's format may be named by, in lower
 // case (any case is read).

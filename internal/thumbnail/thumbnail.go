@@ -345,7 +345,7 @@ func (m *Maker) options(k thumbkey.Key) imaging.Options {
 	if mode == thumbkey.ModeFill && w > 0 && h > 0 {
 		fit = imaging.Cover
 	}
-	format := imaging.Format(k.Format())
+	format := k.Format()
 	return imaging.Options{
 		Width:      w,
 		Height:     h,
