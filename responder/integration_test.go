@@ -29,6 +29,7 @@ import (
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
@@ -546,7 +547,7 @@ func TestStoreDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	gw := &testserver.S3{Endpoint: "http://" + addr, Region: "us-east-1", AccessKey: "k", SecretKey: "s"}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	s := newStackLog(t, newS3Store(t, gw, "site"), thumbnail.DefaultConfig(), DefaultConfig(), slog.New(slog.NewTextHandler(&logs, nil)))
 
 	resp, body := fetch(t, s.srv.URL+"/resize?src=photos/earth_200x200.jpg", "")
@@ -576,24 +577,6 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger used from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestResizeAfterDeadline: a resize that ends after its request's deadline
 // is still stored (the work is paid for), and the log does not claim the
 // thumbnail was served when its store-back fails.
@@ -608,7 +591,7 @@ func TestResizeAfterDeadline(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.RequestTimeout = 300 * time.Millisecond
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	s := newStackLog(t, st, thumbnail.DefaultConfig(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	s.resizer.delay = 400 * time.Millisecond
 
@@ -616,22 +599,12 @@ func TestResizeAfterDeadline(t *testing.T) {
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("a resize past the deadline = %d, want 504", resp.StatusCode)
 	}
-	waitUntil(t, 5*time.Second, func() bool { _, err := st.Head(context.Background(), "earth_100x100.jpg"); return err == nil })
+	testkit.WaitFor(t, 5*time.Second, "it", func() bool { _, err := st.Head(context.Background(), "earth_100x100.jpg"); return err == nil })
 
 	s.store.failPuts = true
 	fetch(t, s.srv.URL+"/resize?src=earth_120x120.jpg", "")
-	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "store-back failed") })
+	testkit.WaitFor(t, 5*time.Second, "it", func() bool { return strings.Contains(logs.String(), "store-back failed") })
 	if out := logs.String(); strings.Contains(out, "served") {
 		t.Errorf("the log claims a thumbnail nobody received was served:\n%s", out)
-	}
-}
-
-// waitUntil polls cond until it holds or timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
 	}
 }

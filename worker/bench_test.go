@@ -11,6 +11,8 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/worker"
+
+	"github.com/s3thumb/s3thumb/internal/testkit"
 )
 
 // BenchmarkWorker measures worker throughput (thumbnails made and stored
@@ -60,7 +62,7 @@ func BenchmarkWorker(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			r := startWorker(b, cfg, s.q, newMaker(b, st, nil))
-			waitFor(b, time.Hour, "every job", func() bool { return totalJobs(b, r.reg) >= b.N })
+			testkit.WaitFor(b, time.Hour, "every job", func() bool { return totalJobs(b, r.reg) >= b.N })
 			elapsed := time.Since(start)
 			b.StopTimer()
 			r.stop(b)

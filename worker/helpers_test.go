@@ -302,18 +302,6 @@ func totalJobs(t testing.TB, reg prometheus.Gatherer) int {
 	return int(n)
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // slowMaker delays a real maker, or blocks until its context ends when
 // block is set.
 type slowMaker struct {

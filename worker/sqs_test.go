@@ -14,6 +14,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/worker"
 )
@@ -83,7 +84,7 @@ func TestSQS(t *testing.T) {
 	cfg.MaxRetryBackoff = time.Second
 	r := startWorker(t, cfg, q, newMaker(t, st, nil))
 	// 3 poison + 2 duplicates + b's deliveries until the redrive.
-	waitFor(t, 60*time.Second, "the redrive of the failing job", func() bool {
+	testkit.WaitFor(t, 60*time.Second, "the redrive of the failing job", func() bool {
 		visible, inFlight := sqsSrv.Counts(t, queueURL)
 		dead, _ := sqsSrv.Counts(t, dlqURL)
 		return totalJobs(t, r.reg) >= 5+maxReceives && visible == 0 && inFlight == 0 && dead == 4

@@ -15,6 +15,7 @@ import (
 	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/worker"
 )
@@ -67,7 +68,7 @@ func TestUploadEvents(t *testing.T) {
 		[]byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"photos"},"object":{"key":"100%.jpg"}}}]}`),
 	)
 	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
-	waitFor(t, 30*time.Second, "7 messages", func() bool { return totalJobs(t, r.reg) >= 7 })
+	testkit.WaitFor(t, 30*time.Second, "7 messages", func() bool { return totalJobs(t, r.reg) >= 7 })
 	r.stop(t)
 
 	for k, n := range map[[2]string]int{
@@ -126,7 +127,7 @@ func TestUploadEventsWithoutClasses(t *testing.T) {
 			cfg.UploadClasses = tt.classes
 			sendRaw(t, s.q, s3Event(t, "ObjectCreated:Put", "photos", "a.jpg"))
 			r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
-			waitFor(t, 30*time.Second, "the event", func() bool { return totalJobs(t, r.reg) >= 1 })
+			testkit.WaitFor(t, 30*time.Second, "the event", func() bool { return totalJobs(t, r.reg) >= 1 })
 			r.stop(t)
 			if got := jobs(t, r.reg, tt.outcome, tt.reason); got < 1 {
 				t.Errorf("jobs{outcome=%s,reason=%s} = %d, want at least 1", tt.outcome, tt.reason, got)
@@ -181,7 +182,7 @@ func TestUploadEventsSQS(t *testing.T) {
 		s3Event(t, "ObjectCreated:Put", "elsewhere", "photos/summer day.jpg"),
 		s3Event(t, "ObjectCreated:Put", "images", "drafts/summer day.jpg"))
 	r := startWorker(t, cfg, q, newMaker(t, bucket, nil))
-	waitFor(t, 30*time.Second, "the three events", func() bool { return totalJobs(t, r.reg) >= 3 })
+	testkit.WaitFor(t, 30*time.Second, "the three events", func() bool { return totalJobs(t, r.reg) >= 3 })
 	r.stop(t)
 	if done, outside := jobs(t, r.reg, worker.Done, worker.ReasonUpload), jobs(t, r.reg, worker.Skipped, worker.ReasonOutsideStore); done != 1 || outside != 2 {
 		t.Errorf("events: %d done, %d outside the store; want 1 and 2", done, outside)
@@ -219,7 +220,7 @@ func TestOriginalNamedLikeThumbnail(t *testing.T) {
 	sendRaw(t, s.q, s3Event(t, "ObjectCreated:Put", "photos", "photos/banner_1200x630.jpg"), refresh)
 	sendJobs(t, s.q, "photos/banner_1200x630.jpg")
 	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
-	waitFor(t, 30*time.Second, "3 messages", func() bool { return totalJobs(t, r.reg) >= 3 })
+	testkit.WaitFor(t, 30*time.Second, "3 messages", func() bool { return totalJobs(t, r.reg) >= 3 })
 	r.stop(t)
 	for k, n := range map[[2]string]int{
 		{string(worker.Done), worker.ReasonUpload}:       1,
@@ -258,7 +259,7 @@ func TestUploadEventOwnFormat(t *testing.T) {
 	cfg.UploadClasses = staticClasses{"_32x32.*", "_16x.webp"}
 	sendRaw(t, s.q, s3Event(t, "ObjectCreated:Put", "photos", "cam/IMG_0042.JPG"), s3Event(t, "ObjectCreated:Put", "photos", "art/logo.png"))
 	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
-	waitFor(t, 30*time.Second, "2 messages", func() bool { return totalJobs(t, r.reg) >= 2 })
+	testkit.WaitFor(t, 30*time.Second, "2 messages", func() bool { return totalJobs(t, r.reg) >= 2 })
 	r.stop(t)
 	got := st.writes()
 	for _, key := range []string{"cam/IMG_0042_32x32.JPG", "cam/IMG_0042_16x.webp", "art/logo_32x32.png", "art/logo_16x.webp"} {

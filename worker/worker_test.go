@@ -13,6 +13,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/worker"
@@ -45,17 +46,17 @@ func TestOutcomes(t *testing.T) {
 		[]byte(`{"v":1,"key":"photos/a.jpg"}`),
 	)
 	r := startWorker(t, fastConfig(), s.q, maker)
-	waitFor(t, 30*time.Second, "9 jobs", func() bool { return totalJobs(t, r.reg) >= 9 })
+	testkit.WaitFor(t, 30*time.Second, "9 jobs", func() bool { return totalJobs(t, r.reg) >= 9 })
 	// The same thumbnail again, now that it exists, then a refresh of it.
 	sendJobs(t, s.q, "photos/a_200x200.jpg")
-	waitFor(t, 30*time.Second, "the 10th job", func() bool { return totalJobs(t, r.reg) >= 10 })
+	testkit.WaitFor(t, 30*time.Second, "the 10th job", func() bool { return totalJobs(t, r.reg) >= 10 })
 	refresh, err := queue.Encode(queue.Job{Key: "photos/a_200x200.jpg", Reason: "refresh", Refresh: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sendRaw(t, s.q, refresh)
-	waitFor(t, 30*time.Second, "the refresh", func() bool { return totalJobs(t, r.reg) >= 11 })
-	waitFor(t, 5*time.Second, "the depth gauge to show an empty queue", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the refresh", func() bool { return totalJobs(t, r.reg) >= 11 })
+	testkit.WaitFor(t, 5*time.Second, "the depth gauge to show an empty queue", func() bool {
 		return metric(t, r.reg, "s3thumb_worker_queue_depth", nil) == 0
 	})
 	if err := r.w.Health(); err != nil {
@@ -153,7 +154,7 @@ func TestRetryAfterStoreBackFailure(t *testing.T) {
 	r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
 	start := time.Now()
 	sendJobs(t, s.q, "a_200x200.jpg")
-	waitFor(t, 20*time.Second, "the retried job", func() bool { return jobs(t, r.reg, worker.Done, worker.ReasonMade) == 1 })
+	testkit.WaitFor(t, 20*time.Second, "the retried job", func() bool { return jobs(t, r.reg, worker.Done, worker.ReasonMade) == 1 })
 	if took := time.Since(start); took < cfg.RetryBackoff/2 {
 		t.Errorf("retried after %v, before the backoff of at least %v", took, cfg.RetryBackoff/2)
 	}
@@ -199,7 +200,7 @@ func TestHeartbeat(t *testing.T) {
 	if len(stolen) > 0 {
 		t.Fatalf("another consumer received %d messages while the job ran", len(stolen))
 	}
-	waitFor(t, 10*time.Second, "the job", func() bool { return totalJobs(t, r.reg) == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the job", func() bool { return totalJobs(t, r.reg) == 1 })
 	r.stop(t)
 	if got := jobs(t, r.reg, worker.Done, worker.ReasonMade); got != 1 {
 		t.Errorf("done = %d, want 1", got)
@@ -256,7 +257,7 @@ func TestShutdownGraceAbandonsJobs(t *testing.T) {
 	sendJobs(t, s.q, "a_200x200.jpg", "b_200x200.jpg", "c_200x200.jpg")
 	r := startWorker(t, cfg, s.q, maker)
 	<-started
-	waitFor(t, 5*time.Second, "the depth gauge to count the 2 waiting jobs", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the depth gauge to count the 2 waiting jobs", func() bool {
 		return metric(t, r.reg, "s3thumb_worker_queue_depth", nil) == 2
 	})
 	r.stop(t)
@@ -329,7 +330,7 @@ func TestDuplicateJobWritesOnce(t *testing.T) {
 			cfg.Concurrency = concurrency
 			sendJobs(t, s.q, "a_200x200.jpg", "a_200x200.jpg")
 			r := startWorker(t, cfg, s.q, newMaker(t, st, nil))
-			waitFor(t, 20*time.Second, "both jobs", func() bool { return totalJobs(t, r.reg) == 2 })
+			testkit.WaitFor(t, 20*time.Second, "both jobs", func() bool { return totalJobs(t, r.reg) == 2 })
 			r.stop(t)
 			if got := st.writes()["a_200x200.jpg"]; got != 1 {
 				t.Errorf("written %d times, want 1", got)
@@ -346,7 +347,7 @@ func TestDuplicateJobWritesOnce(t *testing.T) {
 func TestRunTwice(t *testing.T) {
 	s := newFileSetup(t, queue.Options{})
 	r := startWorker(t, fastConfig(), s.q, &slowMaker{block: true})
-	waitFor(t, 5*time.Second, "the worker to start", func() bool { return r.w.Health() == nil })
+	testkit.WaitFor(t, 5*time.Second, "the worker to start", func() bool { return r.w.Health() == nil })
 	if err := r.w.Run(context.Background()); err == nil {
 		t.Error("a second Run = nil, want an error")
 	}
@@ -366,7 +367,7 @@ func TestDamagedOriginals(t *testing.T) {
 	st := newCountingStore(s.store)
 	sendJobs(t, s.q, "photos/cut_200x200.jpg", "photos/cut_200x200.png", "photos/short_200x200.png", "photos/trailing_200x200.jpg")
 	r := startWorker(t, fastConfig(), s.q, newMaker(t, st, nil))
-	waitFor(t, 30*time.Second, "4 jobs", func() bool { return totalJobs(t, r.reg) >= 4 })
+	testkit.WaitFor(t, 30*time.Second, "4 jobs", func() bool { return totalJobs(t, r.reg) >= 4 })
 	r.stop(t)
 	if got := jobs(t, r.reg, worker.Failed, worker.ReasonDamagedImage); got != 3 {
 		t.Errorf("jobs{failed,damaged_image} = %d, want 3", got)

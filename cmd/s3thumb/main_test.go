@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -210,11 +210,11 @@ func buildBinary(t *testing.T) string {
 
 // startServe starts `s3thumb serve` with args and returns the process, the
 // address it serves on and its output so far (as it grows).
-func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *syncBuffer) {
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *testkit.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "S3THUMB_LOG_FORMAT=json")
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -228,24 +228,6 @@ func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *s
 	}
 	t.Fatalf("the server never said where it listens; it said:\n%s", out.String())
 	return nil, "", nil
-}
-
-// syncBuffer collects a process's output for reading while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestServeShutdownBounded: with resizes in flight past --shutdown-timeout,

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -120,18 +121,6 @@ func (p *workerProc) terminate(t *testing.T) {
 	}
 }
 
-// poll calls cond every 100ms until it holds, or fails the test.
-func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // sampleJPEG is a small real JPEG, made with the analyzer tests' helper.
 func sampleJPEG(t *testing.T) []byte {
 	t.Helper()
@@ -221,7 +210,7 @@ func TestWorkProcesses(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, "queued                 200") {
 			t.Fatalf("enqueue: exit %d\n%s\n%s", code, out, errOut)
 		}
-		poll(t, 90*time.Second, "200 jobs", func() bool { return sum(a.jobs(t))+sum(b.jobs(t)) >= 200 })
+		testkit.WaitFor(t, 90*time.Second, "200 jobs", func() bool { return sum(a.jobs(t))+sum(b.jobs(t)) >= 200 })
 		ja, jb := a.jobs(t), b.jobs(t)
 		a.terminate(t)
 		b.terminate(t)
@@ -270,7 +259,7 @@ func TestWorkProcesses(t *testing.T) {
 		work := append([]string{"work", "--concurrency", "4", "--visibility-timeout", "3s", "--metrics-listen", "127.0.0.1:0"}, common...)
 		start = time.Now()
 		a := startWorkerProc(t, bin, work...)
-		poll(t, 120*time.Second, "the first worker to make 300 thumbnails", func() bool { return a.jobs(t)["done"] >= 300 })
+		testkit.WaitFor(t, 120*time.Second, "the first worker to make 300 thumbnails", func() bool { return a.jobs(t)["done"] >= 300 })
 		if err := a.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +272,7 @@ func TestWorkProcesses(t *testing.T) {
 		}
 
 		b := startWorkerProc(t, bin, work...)
-		poll(t, 180*time.Second, "the second worker to finish", func() bool {
+		testkit.WaitFor(t, 180*time.Second, "the second worker to finish", func() bool {
 			return sqsSrv.Len(t, queueURL) == 0 && sum(b.jobs(t)) >= left
 		})
 		jb := b.jobs(t)
@@ -337,7 +326,7 @@ func TestServeRunsWorkers(t *testing.T) {
 		}
 		done <- code
 	}()
-	poll(t, 30*time.Second, "the worker in serve to make a_30x30.jpg", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "the worker in serve to make a_30x30.jpg", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "a_30x30.jpg"))
 		return err == nil
 	})

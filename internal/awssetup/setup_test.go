@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
 
@@ -79,13 +80,6 @@ func (c *countingSQS) SetQueueAttributes(ctx context.Context, in *sqs.SetQueueAt
 	return c.SQSAPI.SetQueueAttributes(ctx, in, o...)
 }
 
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // testConfig is a configuration for bucket on a test server.
 func testConfig(bucket string) Config {
 	cfg := DefaultConfig()
@@ -98,7 +92,7 @@ func testConfig(bucket string) Config {
 // mustRun runs setup and fails the test on an error.
 func mustRun(t *testing.T, s Setup, cfg Config) Plan {
 	t.Helper()
-	plan, err := s.Run(testContext(t), cfg, false)
+	plan, err := s.Run(testkit.Context(t, 2*time.Minute), cfg, false)
 	if err != nil {
 		t.Fatalf("setup: %v", err)
 	}
@@ -140,7 +134,7 @@ func parts(plan Plan) []string {
 
 func websiteOf(t *testing.T, c *s3.Client, bucket string) *s3.GetBucketWebsiteOutput {
 	t.Helper()
-	out, err := c.GetBucketWebsite(testContext(t), &s3.GetBucketWebsiteInput{Bucket: aws.String(bucket)})
+	out, err := c.GetBucketWebsite(testkit.Context(t, 2*time.Minute), &s3.GetBucketWebsiteInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatalf("get website: %v", err)
 	}
@@ -149,7 +143,7 @@ func websiteOf(t *testing.T, c *s3.Client, bucket string) *s3.GetBucketWebsiteOu
 
 func policyOf(t *testing.T, c *s3.Client, bucket string) map[string]json.RawMessage {
 	t.Helper()
-	out, err := c.GetBucketPolicy(testContext(t), &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
+	out, err := c.GetBucketPolicy(testkit.Context(t, 2*time.Minute), &s3.GetBucketPolicyInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatalf("get policy: %v", err)
 	}
@@ -167,7 +161,7 @@ func policyOf(t *testing.T, c *s3.Client, bucket string) map[string]json.RawMess
 // websiteGet asks the server's website endpoint for key.
 func websiteGet(t *testing.T, srv *testserver.S3, bucket, key string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, srv.WebsiteEndpoint+"/"+key, nil)
+	req, err := http.NewRequestWithContext(testkit.Context(t, 2*time.Minute), http.MethodGet, srv.WebsiteEndpoint+"/"+key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +189,7 @@ func TestSetupWebsiteAndPolicyOnVersity(t *testing.T) {
 	const bucket = "images-example"
 	srv.CreateBucket(t, bucket)
 	client := srv.Client()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 
 	docsRule := s3types.RoutingRule{
 		Condition: &s3types.Condition{KeyPrefixEquals: aws.String("docs/")},
@@ -298,7 +292,7 @@ func TestSetupRoutingRuleRedirectsLikeAWS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 	if _, err := srv.Client().PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String(bucket), WebsiteConfiguration: plan.Website}); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +320,7 @@ func TestSetupLifecycleNotImplemented(t *testing.T) {
 	const bucket = "images.example.com"
 	srv.CreateBucket(t, bucket)
 	cfg := testConfig(bucket)
-	_, err := Setup{S3: srv.Client()}.Run(testContext(t), cfg, false)
+	_, err := Setup{S3: srv.Client()}.Run(testkit.Context(t, 2*time.Minute), cfg, false)
 	var ni *NotImplementedError
 	if !errors.As(err, &ni) || ni.Part != "lifecycle" {
 		t.Fatalf("error %v, want a NotImplementedError for the lifecycle", err)
@@ -348,7 +342,7 @@ func TestSetupLifecycleLoggingAndPublicAccessOnMoto(t *testing.T) {
 	srv.CreateBucket(t, bucket)
 	srv.CreateBucket(t, logBucket)
 	client := srv.Client()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 
 	unrelated := s3types.LifecycleRule{
 		ID:         aws.String("expire-uploads"),
@@ -454,7 +448,7 @@ func TestSetupLifecycleLoggingAndPublicAccessOnMoto(t *testing.T) {
 
 func lifecycleRules(t *testing.T, c *s3.Client, bucket string) []s3types.LifecycleRule {
 	t.Helper()
-	out, err := c.GetBucketLifecycleConfiguration(testContext(t), &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(bucket)})
+	out, err := c.GetBucketLifecycleConfiguration(testkit.Context(t, 2*time.Minute), &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatalf("get lifecycle: %v", err)
 	}
@@ -475,7 +469,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestSetupBucketErrorsOnMoto(t *testing.T) {
 	srv := testserver.Moto(t)
 	client := srv.Client()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 
 	cfg := testConfig("missing.example.com")
 	if _, err := (Setup{S3: client}).Run(ctx, cfg, false); !errors.Is(err, ErrNoBucket) {
@@ -524,7 +518,7 @@ func TestSetupQueuesOnFauxqs(t *testing.T) {
 	s3srv.CreateBucket(t, bucket)
 	q := testserver.Fauxqs(t)
 	sq := q.Client()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 
 	cfg := testConfig(bucket)
 	cfg.ExpireDays = 0
@@ -593,7 +587,7 @@ func TestSetupQueuesOnFauxqs(t *testing.T) {
 
 func queueState(t *testing.T, c *sqs.Client, name string) *QueueState {
 	t.Helper()
-	st, err := Setup{SQS: c}.readQueue(testContext(t), name)
+	st, err := Setup{SQS: c}.readQueue(testkit.Context(t, 2*time.Minute), name)
 	if err != nil || st == nil {
 		t.Fatalf("queue %s: %+v, error %v", name, st, err)
 	}
@@ -608,7 +602,7 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 	srv.CreateBucket(t, bucket)
 	cs := &countingS3{S3API: srv.Client()}
 	cfg := testConfig(bucket)
-	plan, err := Setup{S3: cs}.Run(testContext(t), cfg, true)
+	plan, err := Setup{S3: cs}.Run(testkit.Context(t, 2*time.Minute), cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +612,7 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 	if n := cs.writes.Load(); n != 0 {
 		t.Errorf("dry run made %d writes", n)
 	}
-	if _, err := srv.Client().GetBucketWebsite(testContext(t), &s3.GetBucketWebsiteInput{Bucket: aws.String(bucket)}); !isCode(err, "NoSuchWebsiteConfiguration") {
+	if _, err := srv.Client().GetBucketWebsite(testkit.Context(t, 2*time.Minute), &s3.GetBucketWebsiteInput{Bucket: aws.String(bucket)}); !isCode(err, "NoSuchWebsiteConfiguration") {
 		t.Errorf("website after a dry run: %v, want none", err)
 	}
 }

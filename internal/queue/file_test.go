@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/s3thumb/s3thumb/internal/testkit"
 )
 
 // consumerEnv, when set, makes the test binary a queue consumer process
@@ -46,7 +48,7 @@ func TestFileQueueConformance(t *testing.T) {
 func deadBodies(t *testing.T, dir string) []string {
 	t.Helper()
 	var bodies []string
-	for _, name := range dirNames(t, filepath.Join(dir, deadDir)) {
+	for _, name := range testkit.DirNames(t, filepath.Join(dir, deadDir)) {
 		if strings.HasSuffix(name, reasonExt) {
 			continue
 		}
@@ -58,19 +60,6 @@ func deadBodies(t *testing.T, dir string) []string {
 	}
 	slices.Sort(bodies)
 	return bodies
-}
-
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Name()
-	}
-	return names
 }
 
 func TestFileQueueDeadReasons(t *testing.T) {
@@ -97,7 +86,7 @@ func TestFileQueueDeadReasons(t *testing.T) {
 		t.Fatalf("received %+v after max receives", got)
 	}
 	reasons := map[string]string{}
-	for _, name := range dirNames(t, filepath.Join(dir, deadDir)) {
+	for _, name := range testkit.DirNames(t, filepath.Join(dir, deadDir)) {
 		if base, ok := strings.CutSuffix(name, reasonExt); ok {
 			body, err1 := os.ReadFile(filepath.Join(dir, deadDir, base))
 			reason, err2 := os.ReadFile(filepath.Join(dir, deadDir, name))
@@ -316,7 +305,7 @@ func startConsumer(t *testing.T, cfg consumerConfig) *consumer {
 			<-c.done
 		}
 	})
-	waitFor(t, 30*time.Second, "consumer to start", func() bool {
+	testkit.WaitFor(t, 30*time.Second, "consumer to start", func() bool {
 		_, err := os.Stat(filepath.Join(cfg.Results, "ready."+strconv.Itoa(c.cmd.Process.Pid)))
 		return err == nil
 	})
@@ -336,15 +325,6 @@ func (c *consumer) wait(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
-}
-
 // handling is one record a consumer wrote.
 type handling struct {
 	body, pid, id string
@@ -356,7 +336,7 @@ type handling struct {
 func readResults(t *testing.T, dir string) []handling {
 	t.Helper()
 	var hs []handling
-	for _, name := range dirNames(t, dir) {
+	for _, name := range testkit.DirNames(t, dir) {
 		if !strings.HasPrefix(name, "job-") {
 			continue
 		}
@@ -389,7 +369,7 @@ func sendJobs(t *testing.T, q Queue, n int) []string {
 func checkDrained(t *testing.T, dir string) {
 	t.Helper()
 	for _, sub := range []string{readyDir, inflightDir, deadDir} {
-		if names := dirNames(t, filepath.Join(dir, sub)); len(names) > 0 {
+		if names := testkit.DirNames(t, filepath.Join(dir, sub)); len(names) > 0 {
 			t.Errorf("%s/ still holds %d files, e.g. %s", sub, len(names), names[0])
 		}
 	}
@@ -406,7 +386,7 @@ func TestFileQueueCompetingProcesses(t *testing.T) {
 	consumers := []*consumer{startConsumer(t, cfg), startConsumer(t, cfg)}
 	bodies := sendJobs(t, q, 500)
 
-	waitFor(t, 2*time.Minute, "500 messages handled", func() bool { return len(readResults(t, results)) >= len(bodies) })
+	testkit.WaitFor(t, 2*time.Minute, "500 messages handled", func() bool { return len(readResults(t, results)) >= len(bodies) })
 	if err := os.WriteFile(filepath.Join(results, "stop"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +428,7 @@ func TestFileQueueKilledConsumer(t *testing.T) {
 	victim := startConsumer(t, consumerConfig{Queue: qdir, Results: results, Visibility: vt, Work: 20 * time.Millisecond, Goroutines: 1})
 	// Killed in the middle of its third batch of 10: it holds some messages
 	// it has handled but not deleted, and some it has not begun.
-	waitFor(t, time.Minute, "the victim to handle 25 messages", func() bool { return len(readResults(t, results)) >= 25 })
+	testkit.WaitFor(t, time.Minute, "the victim to handle 25 messages", func() bool { return len(readResults(t, results)) >= 25 })
 	if err := victim.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
@@ -456,7 +436,7 @@ func TestFileQueueKilledConsumer(t *testing.T) {
 
 	// What the victim held when it died: claimed, perhaps handled, never deleted.
 	held := map[string]bool{}
-	for _, name := range dirNames(t, filepath.Join(qdir, inflightDir)) {
+	for _, name := range testkit.DirNames(t, filepath.Join(qdir, inflightDir)) {
 		if id, _, _, ok := parseInflight(name); ok {
 			held[id] = true
 		}
@@ -466,13 +446,13 @@ func TestFileQueueKilledConsumer(t *testing.T) {
 	}
 
 	rescuer := startConsumer(t, consumerConfig{Queue: qdir, Results: results, Visibility: vt, Work: time.Millisecond, Goroutines: 2})
-	waitFor(t, 2*time.Minute, "every message handled and deleted", func() bool {
+	testkit.WaitFor(t, 2*time.Minute, "every message handled and deleted", func() bool {
 		seen := map[string]bool{}
 		for _, h := range readResults(t, results) {
 			seen[h.body] = true
 		}
 		return len(seen) == len(bodies) &&
-			len(dirNames(t, filepath.Join(qdir, readyDir))) == 0 && len(dirNames(t, filepath.Join(qdir, inflightDir))) == 0
+			len(testkit.DirNames(t, filepath.Join(qdir, readyDir))) == 0 && len(testkit.DirNames(t, filepath.Join(qdir, inflightDir))) == 0
 	})
 	if err := os.WriteFile(filepath.Join(results, "stop"), nil, 0o644); err != nil {
 		t.Fatal(err)

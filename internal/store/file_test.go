@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 )
 
 // writeFile writes a file under dir as a user would, outside the store.
@@ -36,20 +37,6 @@ func symlink(t *testing.T, target, link string) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// dirNames lists the names in dir.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, de := range des {
-		names = append(names, de.Name())
-	}
-	return names
 }
 
 func TestFileSymlinksDoNotEscape(t *testing.T) {
@@ -91,7 +78,7 @@ func TestFileSymlinksDoNotEscape(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(outside, "secret.jpg")); err != nil || string(got) != "secret" {
 		t.Errorf("outside file now %q, %v; want it untouched", got, err)
 	}
-	if names := dirNames(t, outside); !slices.Equal(names, []string{"secret.jpg"}) {
+	if names := testkit.DirNames(t, outside); !slices.Equal(names, []string{"secret.jpg"}) {
 		t.Errorf("outside folder holds %q, want only secret.jpg", names)
 	}
 	// A link to a file inside the store is an object.
@@ -379,10 +366,10 @@ func FuzzFileKey(f *testing.F) {
 		if err != nil && !errors.Is(err, store.ErrInvalidKey) {
 			t.Fatalf("Put(%q): %v, want nil or ErrInvalidKey", key, err)
 		}
-		if names := dirNames(t, outside); !slices.Equal(names, []string{"keep"}) {
+		if names := testkit.DirNames(t, outside); !slices.Equal(names, []string{"keep"}) {
 			t.Fatalf("Put(%q) wrote outside the store: %q", key, names)
 		}
-		if names := dirNames(t, base); !slices.Equal(names, []string{"outside", "store"}) {
+		if names := testkit.DirNames(t, base); !slices.Equal(names, []string{"outside", "store"}) {
 			t.Fatalf("Put(%q) wrote beside the store: %q", key, names)
 		}
 		if err != nil {
@@ -507,7 +494,7 @@ func TestFileSweepTemp(t *testing.T) {
 	if err != nil || n != 3 {
 		t.Fatalf("SweepTemp = %d, %v; want 3 removed", n, err)
 	}
-	if names := dirNames(t, filepath.Join(dir, "photos")); !slices.Equal(names, []string{".s3thumb-tmp-fresh", "a_10x.jpg"}) {
+	if names := testkit.DirNames(t, filepath.Join(dir, "photos")); !slices.Equal(names, []string{".s3thumb-tmp-fresh", "a_10x.jpg"}) {
 		t.Errorf("photos/ holds %q after the sweep", names)
 	}
 	if tags, err := s.Tags(t.Context(), "photos/a_10x.jpg"); err != nil || tags["thumbnail"] != "yes" {

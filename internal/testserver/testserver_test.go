@@ -2,7 +2,6 @@ package testserver_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -13,20 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
-
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // putGet writes an object and reads it back through the server's S3 API.
 func putGet(t *testing.T, srv *testserver.S3, bucket string) {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 	client := srv.Client()
 	body := []byte("hello from s3thumb")
 	_, err := client.PutObject(ctx, &s3.PutObjectInput{
@@ -67,14 +60,14 @@ func TestVersityGW(t *testing.T) {
 	// Credentials are checked: a wrong secret must be refused.
 	bad := *srv
 	bad.SecretKey = "wrong"
-	_, err := bad.Client().HeadBucket(testContext(t), &s3.HeadBucketInput{Bucket: aws.String("bucket")})
+	_, err := bad.Client().HeadBucket(testkit.Context(t, 2*time.Minute), &s3.HeadBucketInput{Bucket: aws.String("bucket")})
 	if err == nil {
 		t.Error("HeadBucket with a wrong secret succeeded")
 	}
 
 	// With a website configuration and a public-read policy, the website
 	// endpoint serves the bucket's objects under WebsiteHost.
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 	client := srv.Client()
 	_, err = client.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{
 		Bucket:               aws.String("bucket"),
@@ -97,7 +90,7 @@ func TestVersityGW(t *testing.T) {
 // redirects, and returns the status, the Location header and the body.
 func websiteGet(t *testing.T, srv *testserver.S3, bucket, path string) (status int, location, body string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, srv.WebsiteEndpoint+path, nil)
+	req, err := http.NewRequestWithContext(testkit.Context(t, 2*time.Minute), http.MethodGet, srv.WebsiteEndpoint+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +138,7 @@ func TestS3rver(t *testing.T) {
 func TestFauxqs(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Fauxqs(t)
-	ctx := testContext(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 	client := srv.Client()
 	q, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs")})
 	if err != nil {
