@@ -325,3 +325,21 @@ func TestLeavesLinkNoEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestServeTakesJobFlags: serve --workers runs jobs as work does, so it
+// takes the same job flags (defined once).
+func TestServeTakesJobFlags(t *testing.T) {
+	names := func(flags []cli.Flag) map[string]bool {
+		out := map[string]bool{}
+		for _, f := range flags {
+			out[f.Names()[0]] = true
+		}
+		return out
+	}
+	serve, work := names(serveCommand().Flags), names(workCommand().Flags)
+	for _, f := range append(jobFlags(), append(jobQueueFlags(), consumerFlags()...)...) {
+		if name := f.Names()[0]; !serve[name] || !work[name] {
+			t.Errorf("--%s: serve has it %v, work %v; want both", name, serve[name], work[name])
+		}
+	}
+}

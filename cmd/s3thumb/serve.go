@@ -36,6 +36,7 @@ func serveCommand() *cli.Command {
 		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
 	}
 	flags = append(flags, &cli.IntFlag{Name: "workers", Usage: "pre-generation jobs run at once in this process, taken from --queue", DefaultText: "1 for a file:// store, else 0"})
+	flags = append(flags, jobFlags()...)
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, consumerFlags()...)
 	flags = append(flags, storeFlags()...)

@@ -38,13 +38,10 @@ func workCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "concurrency", Value: d.Concurrency, Usage: "jobs run at once (more than --max-concurrent overlaps store reads and writes with resizing)"},
 		&cli.IntFlag{Name: "max-concurrent", Value: runtime.NumCPU(), Usage: "resizes that may run at once; other jobs in flight wait for a slot"},
-		&cli.DurationFlag{Name: "job-timeout", Value: d.JobTimeout, Usage: "longest one job may take; a job that takes longer is retried"},
-		&cli.DurationFlag{Name: "retry-backoff", Value: d.RetryBackoff, Usage: "wait before the first retry of a job that failed for a passing reason (store error, timeout); it doubles with each delivery"},
-		&cli.DurationFlag{Name: "max-retry-backoff", Value: d.MaxRetryBackoff, Usage: "longest wait before a retry"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: d.ShutdownGrace, Usage: "on SIGTERM, how long jobs in flight may take to finish; jobs still running then are made visible again"},
 		&cli.StringFlag{Name: "metrics-listen", Usage: "address to serve /metrics and /healthz on, e.g. 127.0.0.1:9090 (default: none)"},
-		&cli.StringFlag{Name: "state", Usage: "the analyzer's --state (s3://BUCKET[/PREFIX] or file://DIR): S3 event notifications of uploads on the queue make the popular size classes it publishes there (default: none; such events are removed with a warning)"},
 	}
+	flags = append(flags, jobFlags()...)
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, consumerFlags()...)
 	flags = append(flags, storeFlags()...)
@@ -64,15 +61,9 @@ func runWork(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := workerConfig(c, c.Int("concurrency"))
+	cfg, err := workerConfig(ctx, c, c.Int("concurrency"))
 	if err != nil {
 		return err
-	}
-	cfg.JobTimeout = c.Duration("job-timeout")
-	cfg.RetryBackoff = c.Duration("retry-backoff")
-	cfg.MaxRetryBackoff = c.Duration("max-retry-backoff")
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
 	}
 	tcfg, err := thumbnailConfig(c)
 	if err != nil {
@@ -103,16 +94,6 @@ func runWork(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.String("state") != "" {
-		state, err := openURL(ctx, c, "state", false)
-		if err != nil {
-			return err
-		}
-		cfg.UploadClasses = analytics.NewClassCache(state, classesTTL, nil)
-		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
-			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
-		}
-	}
 	reg := processRegistry(vips)
 	w, err := worker.New(cfg, q, maker, log, reg)
 	if err != nil {
@@ -130,15 +111,40 @@ func runWork(c *cli.Context) error {
 // again.
 const classesTTL = 5 * time.Minute
 
-// workerConfig is the worker configuration the queue flags and the
-// shutdown timeout give, with concurrency jobs at once.
-func workerConfig(c *cli.Context, concurrency int) (worker.Config, error) {
+// jobFlags say how jobs are run, for work and for serve --workers alike.
+func jobFlags() []cli.Flag {
+	d := worker.DefaultConfig()
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "job-timeout", Value: d.JobTimeout, Usage: "longest one job may take; a job that takes longer is retried"},
+		&cli.DurationFlag{Name: "retry-backoff", Value: d.RetryBackoff, Usage: "wait before the first retry of a job that failed for a passing reason (store error, timeout); it doubles with each delivery"},
+		&cli.DurationFlag{Name: "max-retry-backoff", Value: d.MaxRetryBackoff, Usage: "longest wait before a retry"},
+		&cli.StringFlag{Name: "state", Usage: "the analyzer's --state (s3://BUCKET[/PREFIX] or file://DIR): S3 event notifications of uploads on the queue make the popular size classes it publishes there (default: none; such events are removed with a warning)"},
+	}
+}
+
+// workerConfig is the worker configuration jobFlags, the queue flags and
+// the shutdown timeout give, with concurrency jobs at once; with --state,
+// the analyzer's popular classes for upload events.
+func workerConfig(ctx context.Context, c *cli.Context, concurrency int) (worker.Config, error) {
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = concurrency
 	cfg.Visibility = c.Duration("visibility-timeout")
 	cfg.ShutdownGrace = c.Duration("shutdown-timeout")
+	cfg.JobTimeout = c.Duration("job-timeout")
+	cfg.RetryBackoff = c.Duration("retry-backoff")
+	cfg.MaxRetryBackoff = c.Duration("max-retry-backoff")
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err}
+	}
+	if c.String("state") != "" {
+		state, err := openURL(ctx, c, "state", false)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.UploadClasses = analytics.NewClassCache(state, classesTTL, nil)
+		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
+			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
+		}
 	}
 	return cfg, nil
 }
@@ -147,7 +153,7 @@ func workerConfig(c *cli.Context, concurrency int) (worker.Config, error) {
 // maker and registering their metrics on reg. The returned function waits
 // for them to stop once ctx has ended.
 func startWorkers(ctx context.Context, c *cli.Context, log *slog.Logger, reg prometheus.Registerer, maker worker.Maker, n int) (wait func(), err error) {
-	cfg, err := workerConfig(c, n)
+	cfg, err := workerConfig(ctx, c, n)
 	if err != nil {
 		return nil, fmt.Errorf("--workers: %w", err)
 	}
