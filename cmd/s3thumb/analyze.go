@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -73,8 +72,10 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.MaxJobs = c.Int("max-jobs")
 	cfg.StaleAfter = c.Duration("stale-after")
 	cfg.ExpireDays = c.Int("expire-days")
-	if !c.IsSet("expire-days") && strings.HasPrefix(c.String("store"), "file://") {
-		cfg.ExpireDays = 0 // a directory has no lifecycle rule
+	if local, err := defaultsFor(c); err != nil {
+		return cfg, err
+	} else if local.local && !c.IsSet("expire-days") {
+		cfg.ExpireDays = local.expireDays // a directory has no lifecycle rule
 	}
 	cfg.DeleteStale = c.Bool("delete-stale")
 	cfg.DryRun = c.Bool("dry-run")

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/queue"
-	"github.com/s3thumb/s3thumb/internal/store"
 )
 
 // jobQueueFlags choose the pre-generation job queue.
@@ -36,14 +34,14 @@ func consumerFlags() []cli.Flag {
 func openJobQueue(ctx context.Context, c *cli.Context, log *slog.Logger, consumer bool) (queue.Queue, error) {
 	raw := c.String("queue")
 	if raw == "" {
-		loc, err := store.ParseURL(c.String("store"))
+		local, err := defaultsFor(c)
 		if err != nil {
-			return nil, usagef("--store: %w", err)
+			return nil, err
 		}
-		if loc.Scheme != "file" {
-			return nil, usagef("--queue is required with an %s:// store", loc.Scheme)
+		if !local.local {
+			return nil, usagef("--queue is required with an s3:// store")
 		}
-		raw = "file://" + filepath.Join(loc.Dir, ".queue")
+		raw = local.queue
 	}
 	opts := queue.Options{Endpoint: c.String("sqs-endpoint"), Region: c.String("region"), Logger: log}
 	if consumer {

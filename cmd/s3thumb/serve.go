@@ -55,23 +55,13 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := responder.DefaultConfig()
-	cfg.RequestTimeout = c.Duration("request-timeout")
-	loc, err := store.ParseURL(c.String("store"))
+	local, err := defaultsFor(c)
 	if err != nil {
-		return usagef("--store: %w", err)
+		return err
 	}
-	cfg.Front = c.Bool("front")
-	if !c.IsSet("front") {
-		cfg.Front = loc.Scheme == "file"
-	}
-	if path := c.String("fallback-image"); path != "" {
-		if cfg.Fallback, err = loadFallback(path); err != nil {
-			return usagef("--fallback-image: %w", err)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+	cfg, err := responderConfig(c, local)
+	if err != nil {
+		return err
 	}
 	tcfg, err := thumbnailConfig(c)
 	if err != nil {
@@ -80,24 +70,16 @@ func runServe(c *cli.Context) error {
 	if c.Int("max-concurrent") < 1 {
 		return usagef("--max-concurrent %d: must be at least 1", c.Int("max-concurrent"))
 	}
-
-	logDir := c.String("access-log")
-	if !c.IsSet("access-log") && loc.Scheme == "file" {
-		logDir = filepath.Join(loc.Dir, ".logs")
+	workers, err := serveWorkers(c, local, tcfg)
+	if err != nil {
+		return err
 	}
-	if cfg.Front && logDir != "" && logDir != "off" {
-		if c.Duration("access-log-interval") <= 0 {
-			return usagef("--access-log-interval must be positive")
-		}
-		accessLog, err := responder.NewAccessLogDir(logDir, loc.String(), log)
+	if cfg.Front {
+		stopLog, err := startAccessLog(ctx, c, log, local, &cfg)
 		if err != nil {
 			return err
 		}
-		cfg.AccessLog = accessLog
-		logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
-		logDone := make(chan struct{})
-		go func() { accessLog.Run(logCtx, c.Duration("access-log-interval")); close(logDone) }()
-		defer func() { stopLog(); <-logDone }() // the last batch is written after the server stops
+		defer stopLog() // the last batch is written after the server stops
 	}
 
 	st, err := openStore(ctx, c)
@@ -122,13 +104,6 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	drain := srv.Wait
-	workers := c.Int("workers")
-	if !c.IsSet("workers") && loc.Scheme == "file" && tcfg.StoreBack {
-		workers = 1
-	}
-	if workers < 0 || (workers > 0 && !tcfg.StoreBack) {
-		return usagef("--workers %d: want 0 or more, and --store-back on", workers)
-	}
 	if workers > 0 {
 		// The workers share the responder's resize slots but wait for them
 		// rather than being shed when requests fill the queue.
@@ -143,6 +118,69 @@ func runServe(c *cli.Context) error {
 		drain = func() { srv.Wait(); waitWorkers() }
 	}
 	return listenAndServe(ctx, log, c.String("listen"), srv, c.Duration("shutdown-timeout"), drain)
+}
+
+// responderConfig reads the responder's flags: --front (on for a
+// directory store unless set), timeouts, the fallback image.
+func responderConfig(c *cli.Context, local localDefaults) (responder.Config, error) {
+	cfg := responder.DefaultConfig()
+	cfg.RequestTimeout = c.Duration("request-timeout")
+	cfg.Front = c.Bool("front")
+	if !c.IsSet("front") {
+		cfg.Front = local.front
+	}
+	if path := c.String("fallback-image"); path != "" {
+		var err error
+		if cfg.Fallback, err = loadFallback(path); err != nil {
+			return cfg, usagef("--fallback-image: %w", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+// serveWorkers is how many in-process workers serve runs: --workers, or one
+// for a directory store unless set (and none without store-back).
+func serveWorkers(c *cli.Context, local localDefaults, tcfg thumbnail.Config) (int, error) {
+	workers := c.Int("workers")
+	if !c.IsSet("workers") && tcfg.StoreBack {
+		workers = local.workers
+	}
+	if workers < 0 || (workers > 0 && !tcfg.StoreBack) {
+		return 0, usagef("--workers %d: want 0 or more, and --store-back on", workers)
+	}
+	return workers, nil
+}
+
+// startAccessLog starts the front's access log (--access-log, beside the
+// objects for a directory store unless set; "off" for none) and sets it in
+// cfg; stop writes the last batch.
+func startAccessLog(ctx context.Context, c *cli.Context, log *slog.Logger, local localDefaults, cfg *responder.Config) (stop func(), err error) {
+	dir := c.String("access-log")
+	if !c.IsSet("access-log") {
+		dir = local.accessLog
+	}
+	if dir == "" || dir == "off" {
+		return func() {}, nil
+	}
+	if c.Duration("access-log-interval") <= 0 {
+		return nil, usagef("--access-log-interval must be positive")
+	}
+	loc, err := store.ParseURL(c.String("store"))
+	if err != nil {
+		return nil, usagef("--store: %w", err)
+	}
+	accessLog, err := responder.NewAccessLogDir(dir, loc.String(), log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.AccessLog = accessLog
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { accessLog.Run(logCtx, c.Duration("access-log-interval")); close(done) }()
+	return func() { stopLog(); <-done }, nil
 }
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully:
