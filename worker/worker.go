@@ -353,11 +353,17 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 		verdict Verdict
 		cause   error
 	)
-	if queue.IsS3Event(m.Body) {
-		key, verdict, cause = w.runUploads(ctx, m)
-	} else {
+	content, err := queue.DecodeContent(m.Body)
+	switch {
+	case err != nil:
+		w.observeLag(m.SentAt)
+		verdict, cause = Classify(nil, err), err
+	case content.Job == nil:
+		key, verdict, cause = w.runUploads(ctx, m, content.Uploads)
+	default:
 		var res *thumbnail.Result
-		key, res, cause = w.run(ctx, m)
+		key = content.Job.Key
+		res, cause = w.run(ctx, m, *content.Job)
 		verdict = Classify(res, cause)
 		if cause == nil && res != nil {
 			cause = res.SaveErr
@@ -373,12 +379,8 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 // message (the thumbnails made before it are found stored next time); a
 // thumbnail that can never be made (a size the policy refuses) is left out,
 // and when none can be (a corrupt original) the message fails for good.
-func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v Verdict, cause error) {
+func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queue.Upload) (key string, v Verdict, cause error) {
 	w.observeLag(m.SentAt)
-	uploads, err := queue.DecodeS3Event(m.Body)
-	if err != nil {
-		return "", Classify(nil, err), err
-	}
 	var originals []string
 	otherBucket := false // an upload outside the store
 	for _, u := range uploads {
@@ -391,6 +393,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message) (key string, v
 		}
 		ok := hasImageExt(u.Key)
 		if ok {
+			var err error
 			if ok, err = w.uploadedOriginal(ctx, u.Key); err != nil {
 				return u.Key, Verdict{Retried, ReasonError, RetryLater}, err
 			}
@@ -495,34 +498,25 @@ func (w *Worker) uploadedOriginal(ctx context.Context, key string) (bool, error)
 	return !isThumb, nil
 }
 
-// run decodes the job and ensures its thumbnail exists, or refreshes it.
-func (w *Worker) run(ctx context.Context, m queue.Message) (key string, res *thumbnail.Result, err error) {
-	job, err := queue.Decode(m.Body)
-	if err != nil {
-		w.observeLag(m.SentAt)
-		return "", nil, err
-	}
+// run ensures the job's thumbnail exists, or refreshes it.
+func (w *Worker) run(ctx context.Context, m queue.Message, job queue.Job) (res *thumbnail.Result, err error) {
 	if job.EnqueuedAt.IsZero() {
 		w.observeLag(m.SentAt)
 	} else {
 		w.observeLag(job.EnqueuedAt)
 	}
-	k, err := thumbkey.Parse(job.Key)
-	if err != nil {
-		return job.Key, nil, fmt.Errorf("job key: %w", err)
-	}
 	jctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
 	if job.Refresh {
-		res, err = w.maker.Refresh(jctx, k)
+		res, err = w.maker.Refresh(jctx, job.Thumb)
 	} else {
-		res, err = w.maker.Ensure(jctx, k)
+		res, err = w.maker.Ensure(jctx, job.Thumb)
 	}
 	if err != nil && ctx.Err() != nil {
 		// Abandoned at shutdown, whatever the error says.
 		err = fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
-	return job.Key, res, err
+	return res, err
 }
 
 func (w *Worker) observeLag(since time.Time) {

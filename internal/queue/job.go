@@ -40,9 +40,10 @@ var ErrMalformedJob = errors.New("malformed job")
 
 // Job asks for one thumbnail to be made.
 type Job struct {
-	Key        string    // thumbnail key, e.g. "photos/earth_200x200.jpg"
-	Reason     string    // why it was queued: "backfill", "popular", ...
-	EnqueuedAt time.Time // when it was queued; zero when the sender did not say
+	Key        string       // thumbnail key, e.g. "photos/earth_200x200.jpg"
+	Thumb      thumbkey.Key // Key, parsed: set by Decode
+	Reason     string       // why it was queued: "backfill", "popular", ...
+	EnqueuedAt time.Time    // when it was queued; zero when the sender did not say
 	// Refresh asks for a stored thumbnail to be written again, so that a
 	// lifecycle rule counting from its last write does not expire it while
 	// it is still read; a missing one is made.
@@ -137,7 +138,32 @@ func Decode(body []byte) (Job, error) {
 	if err := j.validate(); err != nil {
 		return Job{}, err
 	}
+	j.Thumb, _ = thumbkey.Parse(j.Key) // validate parsed it
 	return j, nil
+}
+
+// Content is what one message on the job queue asks for: a thumbnail job,
+// or the uploads an S3 event notification reports (Job is nil then; S3's
+// test event reports none).
+type Content struct {
+	Job     *Job
+	Uploads []Upload
+}
+
+// DecodeContent reads a message body: an S3 event notification (or an SNS
+// notification wrapping one) gives its uploads, anything else is read as a
+// job. Every refusal wraps ErrMalformedJob. It is where a worker learns
+// what a message is; it reads no body twice.
+func DecodeContent(body []byte) (Content, error) {
+	if IsS3Event(body) {
+		uploads, err := DecodeS3Event(body)
+		return Content{Uploads: uploads}, err
+	}
+	j, err := Decode(body)
+	if err != nil {
+		return Content{}, err
+	}
+	return Content{Job: &j}, nil
 }
 
 // validate checks what both Encode and Decode require of a job.

@@ -176,3 +176,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeContent: a message is read once into what it asks for: a job
+// with its key parsed, or an S3 event's uploads; anything else is malformed.
+func TestDecodeContent(t *testing.T) {
+	job, err := Encode(Job{Key: "photos/earth_200x200@2x.webp", Reason: "backfill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := DecodeContent(job)
+	if err != nil || c.Job == nil || c.Uploads != nil {
+		t.Fatalf("DecodeContent(job) = %+v, %v", c, err)
+	}
+	if k := c.Job.Thumb; k.Dir != "photos/" || k.Name != "earth" || k.Width != 200 || k.Density != 2 || k.Ext != "webp" {
+		t.Errorf("the job's parsed key = %+v", k)
+	}
+	event := []byte(`{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"photos/new+photo.jpg","size":5}}}]}`)
+	c, err = DecodeContent(event)
+	if err != nil || c.Job != nil || len(c.Uploads) != 1 || c.Uploads[0].Key != "photos/new photo.jpg" {
+		t.Fatalf("DecodeContent(event) = %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "not json", `{"v":1,"key":"photos/earth.jpg"}`, `{"Records":"no"}`} {
+		if _, err := DecodeContent([]byte(bad)); !errors.Is(err, ErrMalformedJob) {
+			t.Errorf("DecodeContent(%q) = %v, want ErrMalformedJob", bad, err)
+		}
+	}
+}
