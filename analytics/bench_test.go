@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 )
 
 // benchLines is how many log lines BenchmarkAnalyze generates:

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"

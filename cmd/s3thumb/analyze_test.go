@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"

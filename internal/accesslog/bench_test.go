@@ -7,8 +7,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 )
 
 // generatedLog is a day of realistic access log records, all of them well

@@ -20,7 +20,8 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/loggen"
+	"github.com/s3thumb/s3thumb/scripts/internal/workload"
 )
 
 func main() {
@@ -40,7 +41,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("loggen", flag.ContinueOnError)
 	out := fs.String("out", "", "directory to write the log objects into (required)")
 	start := fs.String("start", cfg.Start.Format(time.DateOnly), "first day, YYYY-MM-DD")
-	cfg.WorkloadFlags(fs)
+	workload.Flags(fs, &cfg)
 	fs.StringVar(&cfg.Bucket, "bucket", cfg.Bucket, "bucket the requests are for")
 	fs.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "log object key prefix")
 	fs.StringVar(&cfg.Layout, "layout", cfg.Layout, "key layout: simple, partitioned or both")

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 )
 
 func TestRun(t *testing.T) {

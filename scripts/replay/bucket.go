@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics/loggen"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"

@@ -31,9 +31,10 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/scripts/internal/workload"
 )
 
 func main() {
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	gcfg := loggen.DefaultConfig()
 	acfg := analytics.DefaultConfig()
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	gcfg.WorkloadFlags(fs) // --expire-days is the analyzer's too
+	workload.Flags(fs, &gcfg) // --expire-days is the analyzer's too
 	fs.Float64Var(&acfg.MinShare, "min-share", acfg.MinShare, "analyzer --min-share")
 	fs.Float64Var(&acfg.Coverage, "coverage", acfg.Coverage, "analyzer --coverage")
 	fs.IntVar(&acfg.MinRequests, "min-requests", acfg.MinRequests, "analyzer --min-requests")

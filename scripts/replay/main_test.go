@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
-	"github.com/s3thumb/s3thumb/analytics/loggen"
+	"github.com/s3thumb/s3thumb/internal/loggen"
 )
 
 // smallWorkload is the default workload, scaled down to run in seconds.
