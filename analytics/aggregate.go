@@ -199,13 +199,11 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 		*a.s.Thumbs.row(row) = a.s.newThumb(key[:len(stem)], key[len(stem):])
 		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
 	} else if errors.Is(err, thumbkey.ErrNotThumbnail) {
-		if dot := strings.LastIndexByte(k.key, '.'); dot > 0 && !strings.Contains(k.key[dot:], "/") {
-			if _, ok := thumbkey.FormatOf(k.key[dot+1:]); ok {
-				key := strings.Clone(k.key) // the state's own
-				o := a.s.original(key[:dot])
-				o.Key = key
-				ki = keyInfo{kind: keyOriginal, orig: o}
-			}
+		if orig, ok := thumbkey.ParseOriginal(k.key); ok {
+			key := strings.Clone(k.key) // the state's own
+			o := a.s.original(key[:len(orig.Stem())])
+			o.Key = key
+			ki = keyInfo{kind: keyOriginal, orig: o}
 		}
 	}
 	switch {

@@ -372,12 +372,8 @@ func (a *Analyzer) listNew(ctx context.Context, now time.Time) (map[string]bool,
 		if _, err := thumbkey.Parse(at.Key); err == nil || !errors.Is(err, thumbkey.ErrNotThumbnail) {
 			return nil // a thumbnail, or a key no thumbnail can be made of
 		}
-		dot := strings.LastIndexByte(at.Key, '.')
-		if dot <= 0 || strings.Contains(at.Key[dot:], "/") {
-			return nil
-		}
-		if _, ok := thumbkey.FormatOf(at.Key[dot+1:]); ok {
-			out[at.Key[:dot]] = true
+		if o, ok := thumbkey.ParseOriginal(at.Key); ok {
+			out[o.Stem()] = true
 		}
 		return nil
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
 // StateVersion is the version of the state object this package writes.
@@ -356,8 +357,8 @@ func (s *State) link() error {
 
 // originalStem is an original's key without its extension.
 func originalStem(key string) string {
-	if dot := strings.LastIndexByte(key, '.'); dot > strings.LastIndexByte(key, '/') {
-		return key[:dot]
+	if o, ok := thumbkey.ParseOriginal(key); ok {
+		return key[:len(o.Stem())]
 	}
 	return key
 }

@@ -471,11 +471,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 
 // hasImageExt reports whether key has a name and an image extension.
 func hasImageExt(key string) bool {
-	dot := strings.LastIndexByte(key, '.')
-	if dot <= strings.LastIndexByte(key, '/')+1 {
-		return false
-	}
-	_, ok := thumbkey.FormatOf(key[dot+1:])
+	_, ok := thumbkey.ParseOriginal(key)
 	return ok
 }
 

@@ -17,7 +17,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -295,16 +294,8 @@ func (l *listedStems) has(stem string) bool {
 // originalOf splits a key with an image extension; ok is false for keys
 // without one.
 func originalOf(key string) (original, bool) {
-	dir, base := path.Split(key)
-	dot := strings.LastIndexByte(base, '.')
-	if dot < 0 {
-		return original{}, false
-	}
-	o := original{key: key, dir: dir, name: base[:dot], ext: base[dot+1:]}
-	if _, ok := thumbkey.FormatOf(o.ext); !ok {
-		return original{}, false
-	}
-	return o, true
+	o, ok := thumbkey.ParseOriginal(key)
+	return original{key: key, dir: o.Dir, name: o.Name, ext: o.Ext}, ok
 }
 
 // FromKeys queues explicit keys: a thumbnail key is queued as it is; any

@@ -217,26 +217,53 @@ func (c Class) write(b *strings.Builder) {
 	b.WriteString(c.Ext)
 }
 
+// Original is the key of an object thumbnails can be made of, split: its
+// folder ("" or ending in "/"), its name and its image extension as
+// written. The grammar alone does not tell an original from a thumbnail
+// (an untagged banner_1200x630.jpg is an original: see package thumbtag);
+// it tells what a key would be made of and how its thumbnails are named.
+type Original struct {
+	Dir, Name, Ext string
+}
+
+// ParseOriginal splits key; ok is false when it has no name or no image
+// extension (jpg, jpeg, png, webp or avif, any case).
+func ParseOriginal(key string) (o Original, ok bool) {
+	o.Dir, o.Name = "", key
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		o.Dir, o.Name = key[:i+1], key[i+1:]
+	}
+	dot := strings.LastIndexByte(o.Name, '.')
+	if dot < 1 {
+		return Original{}, false
+	}
+	o.Name, o.Ext = o.Name[:dot], o.Name[dot+1:]
+	if _, ok := FormatOf(o.Ext); !ok {
+		return Original{}, false
+	}
+	return o, true
+}
+
+// Stem is the folder and name: what the original's thumbnails' keys start
+// with.
+func (o Original) Stem() string { return o.Dir + o.Name }
+
+// String is the key.
+func (o Original) String() string { return o.Dir + o.Name + "." + o.Ext }
+
 // KeyFor is the key of the thumbnail of this class made from the original
 // stored under original (folder, name and extension): in the original's
 // own format with OwnFormat. It fails for a key without an image extension
 // and for a key the grammar cannot read back (too long, or a name the
 // class's own suffix would be read into).
 func (c Class) KeyFor(original string) (Key, error) {
-	dir, base := "", original
-	if i := strings.LastIndexByte(original, '/'); i >= 0 {
-		dir, base = original[:i+1], original[i+1:]
+	o, ok := ParseOriginal(original)
+	if !ok {
+		return Key{}, fmt.Errorf("original %q: no name and image extension", original)
 	}
-	dot := strings.LastIndexByte(base, '.')
-	if dot < 1 {
-		return Key{}, fmt.Errorf("original %q: no name and extension", original)
-	}
-	if _, ok := FormatOf(base[dot+1:]); !ok {
-		return Key{}, fmt.Errorf("original %q: not an image extension", original)
-	}
-	k := Key{Dir: dir, Name: base[:dot], Width: c.Width, Height: c.Height, Mode: c.Mode, Density: max(c.Density, 1), Ext: c.Ext}
+	k := Key{Dir: o.Dir, Name: o.Name, Width: c.Width, Height: c.Height, Mode: c.Mode, Density: max(c.Density, 1), Ext: c.Ext}
 	if c.IsOwnFormat() {
-		k.Ext = base[dot+1:]
+		k.Ext = o.Ext
 	}
 	s := k.String()
 	if back, err := Parse(s); err != nil || back != k {

@@ -244,3 +244,22 @@ func TestClass(t *testing.T) {
 		}
 	}
 }
+
+func TestParseOriginal(t *testing.T) {
+	for key, want := range map[string]Original{
+		"photos/earth.jpg":           {"photos/", "earth", "jpg"},
+		"IMG_0042.JPG":               {"", "IMG_0042", "JPG"},
+		"a b/Été.jpeg":               {"a b/", "Été", "jpeg"},
+		"social/banner_1200x630.png": {"social/", "banner_1200x630", "png"},
+		"x.y/z.avif":                 {"x.y/", "z", "avif"},
+	} {
+		if o, ok := ParseOriginal(key); !ok || o != want || o.String() != key {
+			t.Errorf("ParseOriginal(%q) = %+v, %v; want %+v", key, o, ok, want)
+		}
+	}
+	for _, key := range []string{"readme.txt", "photos/.jpg", "photos/earth", "x.jpg/readme", "gif.gif", ""} {
+		if o, ok := ParseOriginal(key); ok {
+			t.Errorf("ParseOriginal(%q) = %+v, want not an original's key", key, o)
+		}
+	}
+}
