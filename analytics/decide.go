@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
@@ -33,12 +34,11 @@ type ClassShare struct {
 	misses   int64   // overall, for the report
 }
 
-// Job is a thumbnail the analyzer wants made, or with Refresh written
-// again before the lifecycle rule expires it.
+// Job is a job the analyzer queues (a thumbnail to make, or with Refresh
+// to write again before the lifecycle rule expires it), with the kind of
+// its reason.
 type Job struct {
-	Key     string `json:"key"`
-	Reason  string `json:"reason"`
-	Refresh bool   `json:"refresh,omitempty"`
+	queue.Job
 	// Why is the reason's kind: WhyHot, WhyNew, WhyGone or WhyRefresh.
 	Why string `json:"why"`
 }
@@ -292,13 +292,13 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			}
 			switch t := s.Thumbs.get(c.key); {
 			case due:
-				p.Jobs = append(p.Jobs, Job{Key: c.key, Refresh: true, Why: WhyRefresh,
-					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
+				p.Jobs = append(p.Jobs, Job{Why: WhyRefresh, Job: queue.Job{Key: c.key, Refresh: true,
+					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 				p.Refreshes++
 			case t.Exists == Gone && t.Role != RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
-				p.Jobs = append(p.Jobs, Job{Key: c.key, Why: WhyGone, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
+				p.Jobs = append(p.Jobs, Job{Why: WhyGone, Job: queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 			}
 			continue
 		}
@@ -318,7 +318,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			why, reason = WhyNew, "new upload"
 		}
 		reason += ", " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"
-		p.Jobs = append(p.Jobs, Job{Key: c.key, Why: why, Reason: reason})
+		p.Jobs = append(p.Jobs, Job{Why: why, Job: queue.Job{Key: c.key, Reason: reason}})
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/queue"
 )
 
 // A read after the lifecycle due date counts as a miss the refresh avoided
@@ -20,7 +21,7 @@ func TestRescuedWithoutRefreshWrite(t *testing.T) {
 	agg.Add(&accesslog.Record{Time: w, RequestID: "w", Operation: accesslog.OpRESTPutObject, Key: key, HTTPStatus: 200,
 		UserAgent: "x app/s3thumb", ObjectSize: 9})
 	now := w.Add(20 * time.Hour)
-	markQueued(s, cfg, []Job{{Key: key, Refresh: true, Why: WhyRefresh}}, now)
+	markQueued(s, cfg, []Job{{Job: queue.Job{Key: key, Refresh: true}, Why: WhyRefresh}}, now)
 	// No write by the refresh is ever logged; the object is still read
 	// after the rule's due date, before S3 gets round to expiring it.
 	later := time.Unix(s.Thumbs.get(key).RescueDue, 0).Add(time.Hour)

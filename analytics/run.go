@@ -388,7 +388,9 @@ func (a *Analyzer) send(ctx context.Context, jobs []Job, now time.Time) error {
 	const batch = 500
 	bodies := make([][]byte, 0, min(batch, len(jobs)))
 	for i, j := range jobs {
-		body, err := queue.Encode(queue.Job{Key: j.Key, Reason: j.Reason, EnqueuedAt: now, Refresh: j.Refresh})
+		qj := j.Job
+		qj.EnqueuedAt = now
+		body, err := queue.Encode(qj)
 		if err != nil {
 			return fmt.Errorf("job for %s: %w", j.Key, err)
 		}

@@ -39,15 +39,18 @@ const MaxReasonBytes = 64
 var ErrMalformedJob = errors.New("malformed job")
 
 // Job asks for one thumbnail to be made.
+//
+// The JSON tags are for reports that list jobs (the analyzer's); the
+// message itself is written by Encode.
 type Job struct {
-	Key        string       // thumbnail key, e.g. "photos/earth_200x200.jpg"
-	Thumb      thumbkey.Key // Key, parsed: set by Decode
-	Reason     string       // why it was queued: "backfill", "popular", ...
-	EnqueuedAt time.Time    // when it was queued; zero when the sender did not say
+	Key        string       `json:"key"`    // thumbnail key, e.g. "photos/earth_200x200.jpg"
+	Thumb      thumbkey.Key `json:"-"`      // Key, parsed: set by Decode
+	Reason     string       `json:"reason"` // why it was queued: "backfill", "popular", ...
+	EnqueuedAt time.Time    `json:"-"`      // when it was queued; zero when the sender did not say
 	// Refresh asks for a stored thumbnail to be written again, so that a
 	// lifecycle rule counting from its last write does not expire it while
 	// it is still read; a missing one is made.
-	Refresh bool
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // jobWire is the wire form of a job, of either version.
