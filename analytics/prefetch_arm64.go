@@ -1,3 +1,5 @@
+//go:build !noprefetch
+
 package analytics
 
 // prefetch asks the processor to start loading the cache line of s without
