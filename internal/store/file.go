@@ -236,6 +236,32 @@ func (s *FileStore) stat(op, key string) (fs.FileInfo, error) {
 	return fi, nil
 }
 
+// visibleFolder refuses a key's folder that a symbolic link leads into a
+// dot-folder or out of the store: nothing is written or deleted there.
+func (s *FileStore) visibleFolder(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	real, err := filepath.EvalSymlinks(filepath.Join(s.real, filepath.FromSlash(dir)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing there to lead anywhere
+	}
+	if err == nil && !s.visible(real) {
+		err = errors.New("a link leads it into a hidden folder or out of the store")
+	}
+	if err != nil {
+		return fmt.Errorf("folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// visible reports whether a resolved path lies in the store's visible
+// tree: under its directory, and under no dot-folder.
+func (s *FileStore) visible(real string) bool {
+	rel, err := filepath.Rel(s.real, real)
+	return err == nil && checkKey(filepath.ToSlash(rel)) == nil
+}
+
 // hidden refuses a key that resolves, through symbolic links, to a file
 // under a dot-folder of the store (the access logs in .logs, sidecars in
 // .s3thumb, the queue in .queue) or outside it: DIR/notes.txt -> .logs/x
@@ -245,12 +271,8 @@ func (s *FileStore) hidden(op, key string) error {
 	if err != nil {
 		return s.fail(op, key, err)
 	}
-	rel, err := filepath.Rel(s.real, real)
-	if err == nil {
-		err = checkKey(filepath.ToSlash(rel))
-	}
-	if err != nil {
-		return fmt.Errorf("%s %s/%s: %w: a link to a hidden or outside file: %w", op, s, key, ErrNotFound, err)
+	if !s.visible(real) {
+		return fmt.Errorf("%s %s/%s: %w: a link to a hidden or outside file", op, s, key, ErrNotFound)
 	}
 	return nil
 }
@@ -330,6 +352,9 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 	dir := path.Dir(key)
 	if err := s.root.MkdirAll(dir, dirPerm); err != nil {
 		return s.failPut(key, err)
+	}
+	if err := s.visibleFolder(dir); err != nil {
+		return fmt.Errorf("put %s/%s: %w: %w", s, key, ErrInvalidKey, err)
 	}
 	tmp, fi, err := s.writeTemp(dir, body)
 	if err != nil {
@@ -426,6 +451,9 @@ func (s *FileStore) Delete(ctx context.Context, key string) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if s.visibleFolder(path.Dir(key)) != nil {
+		return nil // a link out of the visible tree: no object of the store there
 	}
 	fi, err := s.root.Lstat(key)
 	if err != nil {

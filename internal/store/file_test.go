@@ -501,3 +501,27 @@ func TestFileSweepTemp(t *testing.T) {
 		t.Errorf("the object's sidecar was swept: %v, %v", tags, err)
 	}
 }
+
+// TestFileFolderLinksIntoDotFolders: a folder link an operator made into a
+// dot-folder is no way to write or delete there.
+func TestFileFolderLinksIntoDotFolders(t *testing.T) {
+	dir := t.TempDir()
+	s := newFileStore(t, dir)
+	put(t, s, "photos/a_10x.jpg", "thumb", store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}})
+	symlink(t, ".s3thumb/meta", filepath.Join(dir, "meta"))
+	if err := s.Put(t.Context(), "meta/photos/evil.jpg", []byte("x"), store.PutOptions{}); !errors.Is(err, store.ErrInvalidKey) {
+		t.Errorf("Put through a link into .s3thumb: %v, want ErrInvalidKey", err)
+	}
+	if err := s.Delete(t.Context(), "meta/photos/a_10x.jpg.json"); err != nil {
+		t.Errorf("Delete through a link into .s3thumb: %v, want nil (no such object)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".s3thumb", "meta", "photos", "a_10x.jpg.json")); err != nil {
+		t.Errorf("the sidecar was deleted through the link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".s3thumb", "meta", "photos", "evil.jpg")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file was written into .s3thumb through the link: %v", err)
+	}
+	if tags, err := s.Tags(t.Context(), "photos/a_10x.jpg"); err != nil || tags["thumbnail"] != "yes" {
+		t.Errorf("the thumbnail's tags: %v, %v", tags, err)
+	}
+}
