@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/h2non/bimg"
 )
@@ -61,7 +62,7 @@ func New(cfg Config) (*Vips, error) {
 	bimg.VipsCacheSetMax(0)
 	bimg.VipsCacheSetMaxMem(0)
 	setVipsConcurrency(cfg.Concurrency)
-	countVipsWarnings(cfg.LibvipsWarnings)
+	countVipsWarnings(cfg.LibvipsWarnings, recoverableWarnings)
 	return &Vips{cfg: cfg}, nil
 }
 
@@ -175,6 +176,7 @@ func (v *Vips) Thumbnail(ctx context.Context, data []byte, opts Options) (Image,
 // says pixel data is missing or corrupt. Warnings about anything else leave
 // the image whole (see recoverableWarnings).
 func checkDecode(data []byte) error {
+	strictDecodes.Add(1)
 	ok, msgs := decodeStrict(data)
 	if !ok && len(msgs) == 0 {
 		// Another thread cleared the shared error buffer: once more, for
@@ -199,16 +201,23 @@ func checkDecode(data []byte) error {
 	return fmt.Errorf("%w: %s", ErrDamagedImage, strings.Join(damage, "; "))
 }
 
-// recoverableWarnings are the decoders' warnings about images whose every
-// pixel is decoded as stored: libpng's about ancillary chunks (colour
-// profiles, gamma, text, time), which it reports and reads on past. Any
-// other warning is damage, a JPEG's included: the strict decode stops at
+// strictDecodes counts checkDecode's calls: each decodes a whole image at
+// full size, the cost the warning count exists to avoid.
+var strictDecodes atomic.Int64
+
+// recoverableWarnings are the warnings about images whose every pixel is
+// decoded as stored: libpng's about ancillary chunks (colour profiles,
+// gamma, text, time), which it reports and reads on past, and libvips' about
+// EXIF metadata (a resolution unit it does not know, as some wallpapers
+// carry). They are not counted (see vipsWarnings): they cost no strict
+// decode. Any other warning is damage, a JPEG's included: the strict decode stops at
 // libjpeg's first warning, so a harmless first one (a scan header some
 // encoders write wrongly, padding between segments) would hide damage after
 // it. Bytes after an image's end are not read at all: no warning.
 var recoverableWarnings = []string{
 	"iCCP:", "sRGB:", "gAMA:", "cHRM:", "tEXt:", "zTXt:", "iTXt:", "tIME:", "pHYs:", "bKGD:", "sBIT:",
 	"known incorrect sRGB profile",
+	"EXIF", "exif",
 }
 
 // recoverable reports whether a decoder's message is one of

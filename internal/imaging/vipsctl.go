@@ -6,22 +6,36 @@ package imaging
 /*
 #cgo pkg-config: vips
 #include <stdlib.h>
+#include <string.h>
 #include <vips/vips.h>
 
 static gint64 s3thumb_warning_count = 0;
 static gboolean s3thumb_print_warnings = FALSE;
+static char **s3thumb_harmless = NULL;
 
-// Every libvips warning is counted, from whichever thread it comes; it is
-// printed only when asked for (libvips prints hundreds per damaged image).
+// Every libvips warning but the harmless ones is counted, from whichever
+// thread it comes; any is printed only when asked for (libvips prints
+// hundreds per damaged image).
 static void s3thumb_count_warning(const gchar *domain, GLogLevelFlags level,
 	const gchar *message, gpointer data) {
-	__atomic_add_fetch(&s3thumb_warning_count, 1, __ATOMIC_RELAXED);
+	gboolean harmless = FALSE;
+	for (char **h = s3thumb_harmless; h && *h && message; h++)
+		if (strstr(message, *h)) {
+			harmless = TRUE;
+			break;
+		}
+	if (!harmless)
+		__atomic_add_fetch(&s3thumb_warning_count, 1, __ATOMIC_RELAXED);
 	if (s3thumb_print_warnings)
 		g_log_default_handler(domain, level, message, data);
 }
 
-static void s3thumb_count_vips_warnings(gboolean print) {
+// harmless is a NULL-terminated list of substrings, kept for the process's
+// life.
+static void s3thumb_count_vips_warnings(gboolean print, char **harmless) {
 	s3thumb_print_warnings = print;
+	if (!s3thumb_harmless)
+		s3thumb_harmless = harmless;
 	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING, s3thumb_count_warning, NULL);
 }
 
@@ -62,16 +76,32 @@ func setVipsConcurrency(n int) { C.vips_concurrency_set(C.int(n)) }
 // vipsConcurrency returns the number of worker threads per pipeline.
 func vipsConcurrency() int { return int(C.vips_concurrency_get()) }
 
-// countVipsWarnings has libvips' warnings counted (see vipsWarnings) and
-// printed to stderr only when print is set: otherwise they are
-// unstructured, up to hundreds per damaged image.
-func countVipsWarnings(print bool) {
+// countVipsWarnings has libvips' warnings counted (see vipsWarnings), but
+// for those containing one of harmless, and printed to stderr only when
+// print is set: otherwise they are unstructured, up to hundreds per damaged
+// image. The first call's harmless list holds for the process's life.
+func countVipsWarnings(print bool, harmless []string) {
 	p := C.gboolean(0)
 	if print {
 		p = 1
 	}
-	C.s3thumb_count_vips_warnings(p)
+	harmlessOnce.Do(func() {
+		// A NULL-terminated array of C strings, never freed: libvips'
+		// threads read it for as long as the process runs.
+		list := (**C.char)(C.calloc(C.size_t(len(harmless)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+		items := unsafe.Slice(list, len(harmless))
+		for i, h := range harmless {
+			items[i] = C.CString(h)
+		}
+		cHarmless = list
+	})
+	C.s3thumb_count_vips_warnings(p, cHarmless)
 }
+
+var (
+	harmlessOnce sync.Once
+	cHarmless    **C.char
+)
 
 // vipsWarnings is how many warnings libvips has given, in any thread, since
 // countVipsWarnings.

@@ -133,3 +133,43 @@ func HeaderPNG(w, h uint32, depth, colour, interlace byte) []byte {
 	writeChunk(&out, "IEND", nil)
 	return out.Bytes()
 }
+
+// EXIFResolutionUnit returns jpg with an EXIF segment after its start that
+// declares a resolution of 72 per unit in the given unit. EXIF knows units
+// 1 (none), 2 (inch) and 3 (cm); libvips warns of any other ("unknown EXIF
+// resolution unit") and decodes every pixel as before: a flaw in metadata,
+// not damage.
+func EXIFResolutionUnit(jpg []byte, unit uint16) []byte {
+	le := binary.LittleEndian
+	// A TIFF header and IFD0 of three entries (12 bytes each), then the two
+	// rationals the resolution entries point at.
+	const entries, ifd = 3, 8
+	data := ifd + 2 + entries*12 + 4
+	tiff := make([]byte, data+16)
+	copy(tiff, "II*\x00")
+	le.PutUint32(tiff[4:], ifd)
+	le.PutUint16(tiff[ifd:], entries)
+	entry := func(i int, tag, typ uint16, value uint32) {
+		e := tiff[ifd+2+12*i:]
+		le.PutUint16(e, tag)
+		le.PutUint16(e[2:], typ)
+		le.PutUint32(e[4:], 1) // count
+		le.PutUint32(e[8:], value)
+	}
+	const rational, short = 5, 3
+	entry(0, 0x011a, rational, uint32(data))   // XResolution
+	entry(1, 0x011b, rational, uint32(data+8)) // YResolution
+	entry(2, 0x0128, short, uint32(unit))      // ResolutionUnit (a SHORT sits in the value's first two bytes)
+	for _, at := range []int{data, data + 8} {
+		le.PutUint32(tiff[at:], 72)
+		le.PutUint32(tiff[at+4:], 1)
+	}
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	var b bytes.Buffer
+	b.Write(jpg[:2]) // SOI
+	b.Write([]byte{0xff, 0xe1})
+	_ = binary.Write(&b, binary.BigEndian, uint16(len(payload)+2))
+	b.Write(payload)
+	b.Write(jpg[2:])
+	return b.Bytes()
+}
