@@ -122,7 +122,7 @@ func (c Config) Validate() error {
 	// Every size must be allowed, or every key would be refused: say so
 	// before listing anything.
 	for _, s := range c.Sizes {
-		if err := c.Policy.Check(s.key("", "n", "jpg")); err != nil {
+		if err := c.Policy.Check(s.Key("", "n", "jpg")); err != nil {
 			return fmt.Errorf("size %s: %w", s, err)
 		}
 	}
@@ -342,7 +342,7 @@ func (b *Backfill) jobsFor(o original) []string {
 	var jobs []string
 	for _, ext := range formats {
 		for _, size := range b.cfg.Sizes {
-			k := size.key(o.dir, o.name, ext)
+			k := size.Key(o.dir, o.name, ext)
 			if err := b.check(k, o.key); err != nil {
 				b.rejected.Add(1)
 				b.log.Debug("thumbnail not queued", "original", o.key, "thumbnail", k.String(), "err", err)

@@ -91,10 +91,10 @@ func TestParseSizes(t *testing.T) {
 		want    []Size
 		wantErr bool
 	}{
-		{"200x200", []Size{{200, 200, thumbkey.ModeUnset, 1}}, false},
-		{" 200x200 , 400x_fit,x300_fill@2x,", []Size{{200, 200, "", 1}, {400, 0, thumbkey.ModeFit, 1}, {0, 300, thumbkey.ModeFill, 2}}, false},
-		{"200x200,200x200", []Size{{200, 200, "", 1}}, false},
-		{"100x100@3x", []Size{{100, 100, "", 3}}, false},
+		{"200x200", []Size{{Width: 200, Height: 200, Density: 1}}, false},
+		{" 200x200 , 400x_fit,x300_fill@2x,", []Size{{Width: 200, Height: 200, Density: 1}, {Width: 400, Mode: thumbkey.ModeFit, Density: 1}, {Height: 300, Mode: thumbkey.ModeFill, Density: 2}}, false},
+		{"200x200,200x200", []Size{{Width: 200, Height: 200, Density: 1}}, false},
+		{"100x100@3x", []Size{{Width: 100, Height: 100, Density: 3}}, false},
 		{"", nil, false},
 		{"200", nil, true},
 		{"200x200_stretch", nil, true},

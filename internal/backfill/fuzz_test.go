@@ -24,7 +24,7 @@ func FuzzParseSizes(f *testing.F) {
 			if err != nil || len(back) != 1 || back[0] != size {
 				t.Fatalf("%q: size %+v prints as %q, which reads back as %+v, %v", s, size, size.String(), back, err)
 			}
-			k := size.key("photos/", "earth", "webp")
+			k := size.Key("photos/", "earth", "webp")
 			parsed, err := thumbkey.Parse(k.String())
 			if err != nil || parsed != k {
 				t.Fatalf("%q: key %q reads back as %+v, %v; want %+v", s, k.String(), parsed, err, k)

@@ -14,26 +14,13 @@ import (
 var ErrBadSpec = errors.New("bad backfill specification")
 
 // Size is one thumbnail size to make of every original: a box, and
-// optionally a mode and a density, as they appear in a thumbnail key.
-type Size struct {
-	Width, Height int           // CSS pixels; one may be 0 (free)
-	Mode          thumbkey.Mode // ModeUnset: the service's default mode
-	Density       int           // 1, 2 or 3
-}
-
-// String formats the size as ParseSizes reads it: "400x_fit@2x".
-func (s Size) String() string {
-	// The suffix of the key of an original named "n" is the size itself.
-	k := s.key("", "n", "jpg")
-	return strings.TrimSuffix(strings.TrimPrefix(k.String(), "n_"), ".jpg")
-}
-
-func (s Size) key(dir, name, ext string) thumbkey.Key {
-	return thumbkey.Key{Dir: dir, Name: name, Width: s.Width, Height: s.Height, Mode: s.Mode, Density: max(s.Density, 1), Ext: ext}
-}
+// optionally a mode and a density, as they appear in a thumbnail key
+// ("400x_fit@2x"). The key grammar owns it.
+type Size = thumbkey.Size
 
 // ParseSizes reads a comma-separated list of sizes written as in a
 // thumbnail key: SIZE[_MODE][@Dx], e.g. "200x200,400x_fit,x300_fill@2x".
+// A size listed twice is made once.
 func ParseSizes(s string) ([]Size, error) {
 	var sizes []Size
 	seen := map[Size]bool{}
@@ -42,13 +29,10 @@ func ParseSizes(s string) ([]Size, error) {
 		if spec == "" {
 			continue
 		}
-		// A size is what follows "NAME_" in a thumbnail key, so the key
-		// grammar reads it.
-		k, err := thumbkey.Parse("n_" + spec + ".jpg")
-		if err != nil || k.Dir != "" || k.Name != "n" {
-			return nil, fmt.Errorf("%w: size %q: want WxH, Wx or xH, then optionally _fit or _fill, then optionally @2x or @3x", ErrBadSpec, spec)
+		size, err := thumbkey.ParseSize(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadSpec, err)
 		}
-		size := Size{Width: k.Width, Height: k.Height, Mode: k.Mode, Density: k.Density}
 		if !seen[size] {
 			seen[size] = true
 			sizes = append(sizes, size)

@@ -135,9 +135,9 @@ func (k Key) PixelBox() (width, height int) {
 	return k.Width * d, k.Height * d
 }
 
-// Size is the SIZE part of the key: "200x200", "200x" or "x300".
-func (k Key) Size() string {
-	return Box{Width: k.Width, Height: k.Height}.String()
+// Size is the key's size: box, mode and density.
+func (k Key) Size() Size {
+	return Size{Width: k.Width, Height: k.Height, Mode: k.Mode, Density: k.Density}
 }
 
 // String formats the key; String(Parse(s)) == s for every thumbnail key s.
@@ -203,18 +203,73 @@ func (c Class) String() string {
 
 func (c Class) write(b *strings.Builder) {
 	b.WriteByte('_')
-	b.WriteString(Box{Width: c.Width, Height: c.Height}.String())
-	if c.Mode != ModeUnset {
-		b.WriteByte('_')
-		b.WriteString(string(c.Mode))
-	}
-	if c.Density > 1 {
-		b.WriteByte('@')
-		b.WriteString(strconv.Itoa(c.Density))
-		b.WriteByte('x')
-	}
+	Size{Width: c.Width, Height: c.Height, Mode: c.Mode, Density: c.Density}.write(b)
 	b.WriteByte('.')
 	b.WriteString(c.Ext)
+}
+
+// Size is the part of a thumbnail key between the original's name and "_"
+// and the extension: box, mode and density, "400x_fit@2x". It is a size
+// class without a format, as `enqueue --sizes` lists them.
+type Size struct {
+	Width, Height int  // CSS pixels; one may be 0 (free)
+	Mode          Mode // ModeUnset when the size names none
+	Density       int  // 1 (or 0) when the size names none, else 2 or 3
+}
+
+// ParseSize parses a size as String writes it: "200x200", "400x_fit",
+// "x300_fill@2x". The density of a size that names none is 1.
+func ParseSize(s string) (Size, error) {
+	rest, z := cutModeDensity(s)
+	box, err := ParseBox(rest)
+	if err != nil {
+		return Size{}, fmt.Errorf("size %q: want WxH, Wx or xH, then optionally _%s or _%s, then optionally @2x or @3x", s, ModeFit, ModeFill)
+	}
+	z.Width, z.Height = box.Width, box.Height
+	return z, nil
+}
+
+// cutModeDensity cuts a key stem's "@Dx" and "_MODE" suffixes, returning
+// the rest and a Size holding the two (density 1 when it names none).
+func cutModeDensity(stem string) (rest string, z Size) {
+	z.Density = 1
+	if r, ok := strings.CutSuffix(stem, "@2x"); ok {
+		stem, z.Density = r, 2
+	} else if r, ok := strings.CutSuffix(stem, "@3x"); ok {
+		stem, z.Density = r, 3
+	}
+	if r, ok := strings.CutSuffix(stem, "_"+string(ModeFit)); ok {
+		stem, z.Mode = r, ModeFit
+	} else if r, ok := strings.CutSuffix(stem, "_"+string(ModeFill)); ok {
+		stem, z.Mode = r, ModeFill
+	}
+	return stem, z
+}
+
+// String formats the size as ParseSize reads it.
+func (z Size) String() string {
+	var b strings.Builder
+	z.write(&b)
+	return b.String()
+}
+
+func (z Size) write(b *strings.Builder) {
+	b.WriteString(Box{Width: z.Width, Height: z.Height}.String())
+	if z.Mode != ModeUnset {
+		b.WriteByte('_')
+		b.WriteString(string(z.Mode))
+	}
+	if z.Density > 1 {
+		b.WriteByte('@')
+		b.WriteString(strconv.Itoa(z.Density))
+		b.WriteByte('x')
+	}
+}
+
+// Key is the key of the thumbnail of this size of the original dir+name,
+// in the format ext names.
+func (z Size) Key(dir, name, ext string) Key {
+	return Key{Dir: dir, Name: name, Width: z.Width, Height: z.Height, Mode: z.Mode, Density: max(z.Density, 1), Ext: ext}
 }
 
 // Original is the key of an object thumbnails can be made of, split: its
@@ -261,7 +316,7 @@ func (c Class) KeyFor(original string) (Key, error) {
 	if !ok {
 		return Key{}, fmt.Errorf("original %q: no name and image extension", original)
 	}
-	k := Key{Dir: o.Dir, Name: o.Name, Width: c.Width, Height: c.Height, Mode: c.Mode, Density: max(c.Density, 1), Ext: c.Ext}
+	k := Size{Width: c.Width, Height: c.Height, Mode: c.Mode, Density: c.Density}.Key(o.Dir, o.Name, c.Ext)
 	if c.IsOwnFormat() {
 		k.Ext = o.Ext
 	}
@@ -358,17 +413,9 @@ func Parse(key string) (Key, error) {
 	if _, ok := FormatOf(k.Ext); !ok {
 		return notThumb("has no image extension (jpg, jpeg, png, webp, avif)")
 	}
-	k.Density = 1
-	if rest, ok := strings.CutSuffix(stem, "@2x"); ok {
-		stem, k.Density = rest, 2
-	} else if rest, ok := strings.CutSuffix(stem, "@3x"); ok {
-		stem, k.Density = rest, 3
-	}
-	if rest, ok := strings.CutSuffix(stem, "_"+string(ModeFit)); ok {
-		stem, k.Mode = rest, ModeFit
-	} else if rest, ok := strings.CutSuffix(stem, "_"+string(ModeFill)); ok {
-		stem, k.Mode = rest, ModeFill
-	}
+	var z Size
+	stem, z = cutModeDensity(stem)
+	k.Mode, k.Density = z.Mode, z.Density
 	us := strings.LastIndexByte(stem, '_')
 	if us < 1 {
 		return notThumb("has no _WxH size after a name")

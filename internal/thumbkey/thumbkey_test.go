@@ -185,6 +185,9 @@ func FuzzParse(f *testing.F) {
 		if k.Width == 0 && k.Height == 0 {
 			t.Fatalf("Parse(%q) gave an empty box", key)
 		}
+		if z, err := ParseSize(k.Size().String()); err != nil || z != k.Size() {
+			t.Fatalf("Parse(%q): its size %q reads back as %+v, %v; want %+v", key, k.Size(), z, err, k.Size())
+		}
 		for _, orig := range k.OriginalKeys([]string{"jpg", "png"}) {
 			if err := Validate(orig); err != nil {
 				t.Fatalf("original %q of %q is unsafe: %v", orig, key, err)
@@ -260,6 +263,46 @@ func TestParseOriginal(t *testing.T) {
 	for _, key := range []string{"readme.txt", "photos/.jpg", "photos/earth", "x.jpg/readme", "gif.gif", ""} {
 		if o, ok := ParseOriginal(key); ok {
 			t.Errorf("ParseOriginal(%q) = %+v, want not an original's key", key, o)
+		}
+	}
+}
+
+// TestParseSize: a size is what a key holds between the original's name and
+// the extension, read by the same rules.
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Size
+		ok   bool
+	}{
+		{"200x200", Size{Width: 200, Height: 200, Density: 1}, true},
+		{"400x_fit", Size{Width: 400, Mode: ModeFit, Density: 1}, true},
+		{"x300_fill@2x", Size{Height: 300, Mode: ModeFill, Density: 2}, true},
+		{"100x100@3x", Size{Width: 100, Height: 100, Density: 3}, true},
+		{"200", Size{}, false},
+		{"x", Size{}, false},
+		{"0x200", Size{}, false},
+		{"200x200_stretch", Size{}, false},
+		{"200x200@4x", Size{}, false},
+		{"200x200_300x300", Size{}, false},
+		{"200x200_fit_fill", Size{}, false},
+		{"a/200x200", Size{}, false},
+		{"200x200.jpg", Size{}, false},
+		{"_200x200", Size{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSize(%q) = %+v, %v; want %+v, ok %v", tt.in, got, err, tt.want, tt.ok)
+			continue
+		}
+		if err == nil {
+			if s := got.String(); s != tt.in {
+				t.Errorf("ParseSize(%q).String() = %q", tt.in, s)
+			}
+			if k := got.Key("photos/", "earth", "webp"); k.Size() != got || k.String() != "photos/earth_"+tt.in+".webp" {
+				t.Errorf("ParseSize(%q).Key = %q, size %+v", tt.in, k, k.Size())
+			}
 		}
 	}
 }
