@@ -152,7 +152,7 @@ func (k Key) String() string {
 
 // Class is the key's size class: everything after the original's name.
 func (k Key) Class() Class {
-	return Class{Width: k.Width, Height: k.Height, Mode: k.Mode, Density: k.Density, Ext: k.Ext}
+	return Class{Size: k.Size(), Ext: k.Ext}
 }
 
 // OwnFormat is the extension of a Class that makes each original's
@@ -162,13 +162,11 @@ func (k Key) Class() Class {
 const OwnFormat = "*"
 
 // Class is a size class: the part of a thumbnail key after the original's
-// name, "_200x200_fit@2x.webp": box, mode, density and format. With Ext
-// OwnFormat ("_200x200.*") the format is each original's own.
+// name, "_200x200_fit@2x.webp": a Size and a format. With Ext OwnFormat
+// ("_200x200.*") the format is each original's own.
 type Class struct {
-	Width, Height int
-	Mode          Mode
-	Density       int    // 1 (or 0) when the class names none
-	Ext           string // as written, or OwnFormat
+	Size
+	Ext string // as written, or OwnFormat
 }
 
 // ParseClass parses a class as String writes it: "_200x200.jpg",
@@ -203,7 +201,7 @@ func (c Class) String() string {
 
 func (c Class) write(b *strings.Builder) {
 	b.WriteByte('_')
-	Size{Width: c.Width, Height: c.Height, Mode: c.Mode, Density: c.Density}.write(b)
+	c.Size.write(b)
 	b.WriteByte('.')
 	b.WriteString(c.Ext)
 }
@@ -316,7 +314,7 @@ func (c Class) KeyFor(original string) (Key, error) {
 	if !ok {
 		return Key{}, fmt.Errorf("original %q: no name and image extension", original)
 	}
-	k := Size{Width: c.Width, Height: c.Height, Mode: c.Mode, Density: c.Density}.Key(o.Dir, o.Name, c.Ext)
+	k := c.Size.Key(o.Dir, o.Name, c.Ext)
 	if c.IsOwnFormat() {
 		k.Ext = o.Ext
 	}
