@@ -22,40 +22,24 @@ type Size = thumbkey.Size
 // thumbnail key: SIZE[_MODE][@Dx], e.g. "200x200,400x_fit,x300_fill@2x".
 // A size listed twice is made once.
 func ParseSizes(s string) ([]Size, error) {
-	var sizes []Size
-	seen := map[Size]bool{}
-	for spec := range strings.SplitSeq(s, ",") {
-		spec = strings.TrimSpace(spec)
-		if spec == "" {
-			continue
-		}
-		size, err := thumbkey.ParseSize(spec)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadSpec, err)
-		}
-		if !seen[size] {
-			seen[size] = true
-			sizes = append(sizes, size)
-		}
+	sizes, err := thumbkey.ParseList(s, thumbkey.ParseSize)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSpec, err)
 	}
 	return sizes, nil
 }
 
 // ParseFormats reads a comma-separated list of thumbnail extensions: jpg,
-// jpeg, png, webp or avif (any case, kept as written).
+// jpeg, png, webp or avif (any case, kept as written, a leading dot
+// dropped). One listed twice is made once.
 func ParseFormats(s string) ([]string, error) {
-	var exts []string
-	for ext := range strings.SplitSeq(s, ",") {
-		ext = strings.TrimPrefix(strings.TrimSpace(ext), ".")
-		if ext == "" {
-			continue
-		}
+	return thumbkey.ParseList(s, func(ext string) (string, error) {
+		ext = strings.TrimPrefix(ext, ".")
 		if _, ok := thumbkey.FormatOf(ext); !ok {
-			return nil, fmt.Errorf("%w: format %q: want jpg, jpeg, png, webp or avif", ErrBadSpec, ext)
+			return "", fmt.Errorf("%w: format %q: want jpg, jpeg, png, webp or avif", ErrBadSpec, ext)
 		}
-		exts = append(exts, ext)
-	}
-	return exts, nil
+		return ext, nil
+	})
 }
 
 // ParseSince reads a date (2026-01-02, midnight UTC) or a time in RFC 3339

@@ -7,7 +7,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -33,19 +32,7 @@ type Policy struct {
 
 // ParseSizes parses a comma-separated list of boxes: "200x200,400x,x300".
 func ParseSizes(s string) ([]thumbkey.Box, error) {
-	var boxes []thumbkey.Box
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		b, err := thumbkey.ParseBox(part)
-		if err != nil {
-			return nil, err
-		}
-		boxes = append(boxes, b)
-	}
-	return boxes, nil
+	return thumbkey.ParseList(s, thumbkey.ParseBox)
 }
 
 // Validate checks the policy itself.

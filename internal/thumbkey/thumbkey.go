@@ -264,6 +264,29 @@ func (z Size) write(b *strings.Builder) {
 	}
 }
 
+// ParseList parses a comma-separated list, as flags such as --sizes give
+// it, with parse: items are trimmed, blank ones skipped, and one listed
+// twice is kept once.
+func ParseList[T comparable](s string, parse func(string) (T, error)) ([]T, error) {
+	var items []T
+	seen := map[T]bool{}
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		item, err := parse(part)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[item] {
+			seen[item] = true
+			items = append(items, item)
+		}
+	}
+	return items, nil
+}
+
 // Key is the key of the thumbnail of this size of the original dir+name,
 // in the format ext names.
 func (z Size) Key(dir, name, ext string) Key {

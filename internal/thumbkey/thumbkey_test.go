@@ -306,3 +306,18 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestParseList: items trimmed, blanks skipped, a repeat kept once, the
+// first bad item's error returned.
+func TestParseList(t *testing.T) {
+	got, err := ParseList(" 200x200 ,,400x, 200x200,", ParseBox)
+	if want := []Box{{Width: 200, Height: 200}, {Width: 400}}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("ParseList = %v, %v; want %v", got, err, want)
+	}
+	if got, err := ParseList(" , ", ParseBox); err != nil || got != nil {
+		t.Errorf("ParseList of blanks = %v, %v; want nothing", got, err)
+	}
+	if _, err := ParseList("200x200,abc", ParseBox); err == nil || !strings.Contains(err.Error(), `"abc"`) {
+		t.Errorf("ParseList with a bad item: %v; want the item's error", err)
+	}
+}
