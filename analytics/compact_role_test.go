@@ -2,7 +2,6 @@ package analytics_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,17 +16,14 @@ import (
 func TestCompactKeepsLoggedOriginal(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var log []byte
-	n := 0
+	var log testLog
 	add := func(at time.Time, op, key string, status int, agent string) {
-		n++
-		log = accesslog.AppendS3(log, &accesslog.Record{Bucket: "b", Time: at, RequestID: "r" + strconv.Itoa(n),
-			Operation: op, Key: key, HTTPStatus: status, UserAgent: agent, ObjectSize: 100}, accesslog.S3FieldsLatest)
+		log.add(accesslog.Record{Time: at, Operation: op, Key: key, HTTPStatus: status, UserAgent: agent, ObjectSize: 100})
 	}
 	const key = "social/banner_1200x630.jpg"
 	add(now.Add(-time.Hour), accesslog.OpRESTPutObject, key, 200, "aws-cli/2.22.0")
 	logs := fileStore(t, "")
-	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-30*time.Minute), "C"), log, store.PutOptions{}); err != nil {
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-30*time.Minute), "C"), log.data, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	state := fileStore(t, "")
@@ -41,12 +37,12 @@ func TestCompactKeepsLoggedOriginal(t *testing.T) {
 
 	// The person deletes it; banner.jpg is uploaded; s3thumb makes the thumbnail.
 	now = now.Add(time.Hour)
-	log = nil
+	log.data = nil
 	add(now.Add(-50*time.Minute), accesslog.OpRESTDeleteObject, key, 204, "aws-cli/2.22.0")
 	add(now.Add(-49*time.Minute), accesslog.OpRESTPutObject, "social/banner.jpg", 200, "aws-cli/2.22.0")
 	add(now.Add(-48*time.Minute), accesslog.OpWebsiteGetObject, key, 404, "")
 	add(now.Add(-48*time.Minute), accesslog.OpRESTPutObject, key, 200, "aws-sdk-go-v2/1.41.0 app/s3thumb")
-	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-10*time.Minute), "D"), log, store.PutOptions{}); err != nil {
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-10*time.Minute), "D"), log.data, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Run(ctx); err != nil {

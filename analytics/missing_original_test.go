@@ -29,12 +29,9 @@ func TestMissingOriginalSeenBy404(t *testing.T) {
 			put("photos/a.jpg")
 			put("photos/a_300x300.jpg")
 			put("photos/gone_200x200.jpg") // its original photos/gone.jpg was deleted
-			var log []byte
-			n := 0
+			var log testLog
 			rec := func(key string, status int, ago time.Duration) {
-				n++
-				log = accesslog.AppendS3(log, &accesslog.Record{Bucket: "b", Time: now.Add(-ago), RequestID: "r" + strconv.Itoa(n),
-					Operation: accesslog.OpWebsiteGetObject, Key: key, HTTPStatus: status, ObjectSize: 10}, accesslog.S3FieldsLatest)
+				log.add(accesslog.Record{Time: now.Add(-ago), Operation: accesslog.OpWebsiteGetObject, Key: key, HTTPStatus: status, ObjectSize: 10})
 			}
 			for i := range 20 {
 				rec("photos/a_300x300.jpg", 200, time.Duration(i+2)*time.Hour)
@@ -44,7 +41,7 @@ func TestMissingOriginalSeenBy404(t *testing.T) {
 				rec("photos/gone.jpg", 404, 2*time.Hour)
 			}
 			logs := fileStore(t, "")
-			if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "C"), log, store.PutOptions{}); err != nil {
+			if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "C"), log.data, store.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: fileStore(t, ""), Bucket: bucket,

@@ -3,7 +3,6 @@ package analytics_test
 import (
 	"context"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,17 +24,14 @@ func TestOriginalUnderThumbnailExt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var log []byte
-	n := 0
+	var log testLog
 	for i := range 20 {
 		for _, k := range []string{"p/a_300x300.avif", "p/b_200x200.avif"} {
-			n++
-			log = accesslog.AppendS3(log, &accesslog.Record{Bucket: "b", Time: now.Add(-time.Duration(i+2) * time.Hour), RequestID: "r" + strconv.Itoa(n),
-				Operation: accesslog.OpWebsiteGetObject, Key: k, HTTPStatus: 200, ObjectSize: 10}, accesslog.S3FieldsLatest)
+			log.add(accesslog.Record{Time: now.Add(-time.Duration(i+2) * time.Hour), Operation: accesslog.OpWebsiteGetObject, Key: k, HTTPStatus: 200, ObjectSize: 10})
 		}
 	}
 	logs := fileStore(t, "")
-	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "C"), log, store.PutOptions{}); err != nil {
+	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "C"), log.data, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: fileStore(t, ""), Bucket: bucket, Now: func() time.Time { return now }})

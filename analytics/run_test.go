@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,23 @@ func fileStore(t *testing.T, dir string) *store.FileStore {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// testLog builds an S3 server access log of bucket "b".
+type testLog struct {
+	data []byte
+	n    int
+}
+
+// add appends rec with the bucket and, unless it has one, a request ID of
+// its own.
+func (l *testLog) add(rec accesslog.Record) {
+	l.n++
+	rec.Bucket = "b"
+	if rec.RequestID == "" {
+		rec.RequestID = "r" + strconv.Itoa(l.n)
+	}
+	l.data = accesslog.AppendS3(l.data, &rec, accesslog.S3FieldsLatest)
 }
 
 func newAnalyzer(t *testing.T, cfg analytics.Config, deps analytics.Deps) *analytics.Analyzer {

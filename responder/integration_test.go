@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,6 +80,23 @@ type stack struct {
 func newStack(t *testing.T, st store.Store, tcfg thumbnail.Config, cfg Config) *stack {
 	t.Helper()
 	return newStackLog(t, st, tcfg, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// fileStoreWith is a file store in a new folder holding files (name:
+// contents).
+func fileStoreWith(t *testing.T, files map[string][]byte) *store.FileStore {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // newStackLog is newStack logging to log.
@@ -288,14 +306,7 @@ func TestWebsiteRedirectFlow(t *testing.T) {
 // TestFrontFlow is the same flow through the responder's own front on a
 // local directory, as `make run` serves it.
 func TestFrontFlow(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(dir+"/earth.jpg", samplePhoto(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fileStoreWith(t, map[string][]byte{"earth.jpg": samplePhoto(t)})
 	cfg := DefaultConfig()
 	cfg.Front = true
 	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
@@ -339,7 +350,6 @@ func TestFrontFlow(t *testing.T) {
 // TestBadOriginals: every bad original gets a clear answer and nothing is
 // stored; a refused size never touches the original.
 func TestBadOriginals(t *testing.T) {
-	dir := t.TempDir()
 	photo := samplePhoto(t)
 	whole := imagingtest.Photo(600, 400)
 	files := map[string][]byte{
@@ -356,15 +366,7 @@ func TestBadOriginals(t *testing.T) {
 		// over the whole memory budget.
 		"deep.png": imagingtest.HeaderPNG(7071, 7071, 16, 6, 1),
 	}
-	for name, data := range files {
-		if err := os.WriteFile(dir+"/"+name, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := store.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fileStoreWith(t, files)
 	// A stored thumbnail, whose own thumbnails are refused.
 	if err := st.Put(context.Background(), "small_10x10.jpg", imagingtest.JPEG(imagingtest.Photo(10, 10)), store.PutOptions{Tags: map[string]string{"thumbnail": "yes"}}); err != nil {
 		t.Fatal(err)
@@ -420,14 +422,7 @@ func TestBadOriginals(t *testing.T) {
 // never reads it does not hold the handler (and the open file) past the
 // request timeout.
 func TestClientThatStopsReading(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(dir+"/big.bin", bytes.Repeat([]byte("x"), 64<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fileStoreWith(t, map[string][]byte{"big.bin": bytes.Repeat([]byte("x"), 64<<20)})
 	cfg := DefaultConfig()
 	cfg.Front = true
 	cfg.RequestTimeout = 300 * time.Millisecond
@@ -506,21 +501,12 @@ func TestOriginalNamedLikeThumbnail(t *testing.T) {
 // the image host: every object is served with nosniff, and anything that
 // is not a raster image (HTML, SVG, JSON, text) sandboxed.
 func TestFrontActiveContent(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range map[string]string{
-		"page.html": `<script>document.cookie</script>`,
-		"logo.svg":  `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`,
-		"data.json": `{}`,
-		"earth.jpg": string(samplePhoto(t)),
-	} {
-		if err := os.WriteFile(dir+"/"+name, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := store.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fileStoreWith(t, map[string][]byte{
+		"page.html": []byte(`<script>document.cookie</script>`),
+		"logo.svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+		"data.json": []byte(`{}`),
+		"earth.jpg": samplePhoto(t),
+	})
 	cfg := DefaultConfig()
 	cfg.Front = true
 	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
@@ -581,14 +567,7 @@ func TestStoreDown(t *testing.T) {
 // is still stored (the work is paid for), and the log does not claim the
 // thumbnail was served when its store-back fails.
 func TestResizeAfterDeadline(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(dir+"/earth.jpg", samplePhoto(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.NewFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := fileStoreWith(t, map[string][]byte{"earth.jpg": samplePhoto(t)})
 	cfg := DefaultConfig()
 	cfg.RequestTimeout = 300 * time.Millisecond
 	var logs testkit.SyncBuffer
