@@ -52,9 +52,13 @@ type Aggregator struct {
 	s *State
 	// others holds the keys that are not thumbnails (their kind in info,
 	// by number), hashed as the state's thumbnails are.
-	others   keyTable
-	info     []keyInfo
-	nOthers  int // keys in others that are not originals
+	others  keyTable
+	info    []keyInfo
+	nOthers int // keys in others that are not originals
+	// last is the key Key or lookup found last. A record's key is mostly
+	// the one Key has just made, so lookup compares with it (the same
+	// string: cheap) before it looks again; nothing relies on the order
+	// of calls.
 	last     keyHit
 	lastRead int64 // what the last touch of a thumbnail read (see Key)
 
@@ -88,12 +92,21 @@ func NewAggregator(s *State) *Aggregator {
 	return a
 }
 
-// Key makes the parser's key strings (it is an accesslog.Keys; see
-// ReaderConfig): a key the aggregator holds is handed out as the string
-// it holds, and what it is is remembered for Add. Keys it has not seen are
-// remembered up to a bound, so that most records cost no allocation.
-func (a *Aggregator) Key(b []byte) string {
+// Hash is the first half of the parser's accesslog.Keys (see
+// ReaderConfig): it hashes a key as the state's tables file it and starts
+// loading the slot of the state's thumbnails Key will look in, which
+// arrives while the parser reads the rest of the line.
+func (a *Aggregator) Hash(b []byte) uint64 {
 	h := a.others.hash(b)
+	a.s.Thumbs.keys.prefetch(h)
+	return h
+}
+
+// Key is the second half: it makes the record's key string. A key the
+// aggregator holds is handed out as the string it holds, and what it is is
+// remembered in last; keys it has not seen are remembered up to a bound,
+// so that most records cost no allocation.
+func (a *Aggregator) Key(b []byte, h uint64) string {
 	if i, k, ok := findKey(&a.s.Thumbs.keys, b, h); ok {
 		a.last = keyHit{key: k, hash: h, kind: keyThumb, n: i}
 		a.lastRead = a.s.Thumbs.row(i).LastRead // starts loading the row while the line's parse ends
@@ -105,15 +118,6 @@ func (a *Aggregator) Key(b []byte) string {
 	}
 	a.last = keyHit{key: string(b), hash: h, kind: keyNew, n: -1}
 	return a.last.key
-}
-
-// PrefetchKey starts loading the slot of the state's thumbnails Key(b) will
-// read first (it is an accesslog.KeyPrefetcher): the parser calls it when it
-// finds the line's key, and the slot arrives while it reads the rest.
-func (a *Aggregator) PrefetchKey(b []byte) {
-	if slots := a.s.Thumbs.keys.slots; len(slots) > 0 {
-		prefetch(&slots[a.others.hash(b)&uint64(len(slots)-1)])
-	}
 }
 
 // ignore counts a record of no interest. Its key, when new, is remembered
@@ -165,10 +169,12 @@ func (s *State) newThumb(stem, suffix string) Thumb {
 	return Thumb{orig: s.original(stem).n, class: s.class(suffix).n}
 }
 
-// find finds key as Key does, for a record Key did not make; a key not
-// held is keyNew, numbered -1.
-func (a *Aggregator) find(key string) keyHit {
-	h := a.others.hashString(key)
+// find finds key of hash h (0: not hashed yet) as Key does, for a record
+// Key did not make last; a key not held is keyNew, numbered -1.
+func (a *Aggregator) find(key string, h uint64) keyHit {
+	if h == 0 {
+		h = a.others.hashString(key)
+	}
 	if i, k, ok := findKey(&a.s.Thumbs.keys, key, h); ok {
 		return keyHit{key: k, hash: h, kind: keyThumb, n: i}
 	}
@@ -223,11 +229,12 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 	return k
 }
 
-// lookup returns the classified key, and the thumbnail when it is one.
-func (a *Aggregator) lookup(key string) (keyInfo, *Thumb) {
+// lookup returns the classified key of hash h (0: not hashed yet), and
+// the thumbnail when it is one.
+func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *Thumb) {
 	k := a.last
-	if key != k.key { // the same string (cheap to compare) or an equal one
-		k = a.find(key)
+	if key != k.key || h != 0 && h != k.hash { // the same string (cheap to compare) or an equal one
+		k = a.find(key, h)
 	}
 	if k.kind == keyNew {
 		k = a.classify(k)
@@ -280,7 +287,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		a.Duplicates++
 		return
 	}
-	ki, th := a.lookup(rec.Key)
+	ki, th := a.lookup(rec.Key, rec.KeyHash)
 	if ki.kind == keyOther {
 		a.Ignored++
 		return

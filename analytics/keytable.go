@@ -163,3 +163,10 @@ func (t *keyTable) grow() {
 		t.place(t.hashString(t.text(ref)), int32(n), ref)
 	}
 }
+
+// prefetch starts loading the slot a key of hash h is looked for in first.
+func (t *keyTable) prefetch(h uint64) {
+	if len(t.slots) > 0 {
+		prefetch(&t.slots[h&uint64(len(t.slots)-1)])
+	}
+}

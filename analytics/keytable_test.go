@@ -76,8 +76,9 @@ func TestAggregatorKeys(t *testing.T) {
 	add := func(op, key string, id uint64, viaKey bool) {
 		t.Helper()
 		rec := accesslog.Record{Time: at, RequestIDHash: id, Operation: op, Key: key, HTTPStatus: 200, ObjectSize: 10}
-		if viaKey {
-			rec.Key = a.Key([]byte(key))
+		if viaKey { // as the parser does
+			rec.KeyHash = a.Hash([]byte(key))
+			rec.Key = a.Key([]byte(key), rec.KeyHash)
 			if rec.Key != key {
 				t.Fatalf("Key(%q) = %q", key, rec.Key)
 			}
@@ -101,7 +102,7 @@ func TestAggregatorKeys(t *testing.T) {
 	if err != nil || th.Reads != 3 || s.Thumbs.Len() != 1 {
 		t.Fatalf("%s: %+v, %v, %d thumbnails; want 3 reads, 1 thumbnail", thumb, th, err, s.Thumbs.Len())
 	}
-	if k := a.Key([]byte(thumb)); k != s.Thumbs.key(0) || a.last.kind != keyThumb {
+	if k := a.Key([]byte(thumb), a.Hash([]byte(thumb))); k != s.Thumbs.key(0) || a.last.kind != keyThumb {
 		t.Errorf("Key(%q) does not hand out the state's string (%v)", thumb, a.last.kind)
 	}
 	o := s.Originals["p/a"]
@@ -111,14 +112,26 @@ func TestAggregatorKeys(t *testing.T) {
 	// a thumbnail the state gains between Key and Add (as State.thumb adds
 	// them) is counted, not added twice
 	const late = "p/late_100x.webp"
-	rec := accesslog.Record{Time: at, RequestIDHash: 10, Operation: accesslog.OpRESTGetObject, Key: a.Key([]byte(late)), HTTPStatus: 200}
+	rec := accesslog.Record{Time: at, RequestIDHash: 10, Operation: accesslog.OpRESTGetObject, KeyHash: a.Hash([]byte(late)), HTTPStatus: 200}
+	rec.Key = a.Key([]byte(late), rec.KeyHash)
 	s.thumb(late)
 	a.Add(&rec)
 	if th, err := s.ThumbState(late); err != nil || th.Reads != 1 || s.Thumbs.Len() != 2 {
 		t.Errorf("%s: %+v, %v, %d thumbnails; want 1 read, 2 thumbnails", late, th, err, s.Thumbs.Len())
 	}
+	// records added in another order than their keys were made: Key of
+	// the thumbnail, Key of the original, then both records
+	first := accesslog.Record{Time: at, RequestIDHash: 11, Operation: accesslog.OpRESTGetObject, KeyHash: a.Hash([]byte(thumb)), HTTPStatus: 200}
+	first.Key = a.Key([]byte(thumb), first.KeyHash)
+	second := accesslog.Record{Time: at, RequestIDHash: 12, Operation: accesslog.OpRESTGetObject, KeyHash: a.Hash([]byte(orig)), HTTPStatus: 200}
+	second.Key = a.Key([]byte(orig), second.KeyHash)
+	a.Add(&first)
+	a.Add(&second)
+	if th, _ := s.ThumbState(thumb); th.Reads != 4 || o.Direct != 2 {
+		t.Errorf("out of order: %s has %d reads, %s %d; want 4 and 2", thumb, th.Reads, orig, o.Direct)
+	}
 	b := NewAggregator(s)
-	if k := b.Key([]byte(orig)); k != orig || b.last.kind != keyOriginal || b.info[b.last.n].orig != o {
+	if k := b.Key([]byte(orig), b.Hash([]byte(orig))); k != orig || b.last.kind != keyOriginal || b.info[b.last.n].orig != o {
 		t.Errorf("new aggregator: Key(%q) = %q, %v", orig, k, b.last.kind)
 	}
 }

@@ -36,7 +36,7 @@ func TestThumbsTable(t *testing.T) {
 			if err != nil || th.Size != int64(i+1) || th.Reads != 1 {
 				t.Fatalf("%s: %+v, %v; want size %d, 1 read", k, th, err, i+1)
 			}
-			if got := agg.Key([]byte(k)); got != k {
+			if got := agg.Key([]byte(k), agg.Hash([]byte(k))); got != k {
 				t.Fatalf("Key(%q) = %q", k, got)
 			}
 		}

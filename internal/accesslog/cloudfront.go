@@ -286,7 +286,9 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 		if err != nil {
 			return malformed("cs-uri-stem", err.Error())
 		}
-		rec.Key = p.key(bytes.TrimPrefix(key, []byte("/")))
+		key = bytes.TrimPrefix(key, []byte("/"))
+		h := p.hash(key)
+		rec.Key, rec.KeyHash = p.key(key, h), h
 	}
 	return nil
 }

@@ -46,7 +46,6 @@ type Parser struct {
 	small, clients, keys interner
 	ready                bool
 	lastTail             int // the last field after the user agent kept (see init)
-	prefetcher           KeyPrefetcher
 	scratch              []byte
 	// last holds each field's value in the previous record: most fields of
 	// consecutive records are equal, and comparing is cheaper than a lookup.
@@ -114,27 +113,31 @@ func (p *Parser) requestID(rec *Record, id []byte) {
 	rec.RequestID = string(id)
 }
 
-// Keys makes a record's key string from the key's bytes, decoded (never
-// empty). A caller that keeps a table of keys anyway can hand out the
-// strings it holds: that saves the parser's table and a second lookup per
-// record. b is only valid during the call.
+// Keys is a table of keys that makes the records' key strings: a caller
+// that keeps a table of keys anyway hands out the strings it holds, which
+// saves the parser's own table and a second lookup per record. For each
+// record with a key the parser calls Hash once, with the key decoded, as
+// soon as it has found the key field (before it reads the rest of the line,
+// so that the table can start loading the slot it will look in), then Key
+// with the same bytes and that hash; the record carries the hash in
+// KeyHash. b is only valid during the call.
 type Keys interface {
-	Key(b []byte) string
+	Hash(b []byte) uint64
+	Key(b []byte, hash uint64) string
 }
 
-// KeyPrefetcher is Keys that can be told of a key as soon as the line's
-// key field is found, before the rest of the line is read, to start loading
-// what Key will look it up in: the parser calls PrefetchKey(b) with the key
-// field as it is in the line (when it needs no decoding) and, once the line
-// is read, Key as always. b is only valid during the call.
-type KeyPrefetcher interface {
-	PrefetchKey(b []byte)
-}
-
-// key returns the key string for b.
-func (p *Parser) key(b []byte) string {
+// hash returns Keys' hash of the decoded key b (0 without Keys).
+func (p *Parser) hash(b []byte) uint64 {
 	if p.Keys != nil && len(b) > 0 {
-		return p.Keys.Key(b)
+		return p.Keys.Hash(b)
+	}
+	return 0
+}
+
+// key returns the key string for b, of Keys' hash h.
+func (p *Parser) key(b []byte, h uint64) string {
+	if p.Keys != nil && len(b) > 0 {
+		return p.Keys.Key(b, h)
 	}
 	return p.keys.str(b)
 }
@@ -164,7 +167,6 @@ func (p *Parser) init() {
 	p.small = interner{limit: smallLimit, maxLen: smallMaxBytes}
 	p.clients = interner{limit: limitOr(p.ClientLimit, DefaultClientLimit), maxLen: clientMaxBytes}
 	p.keys = interner{limit: limitOr(p.KeyLimit, DefaultKeyLimit), maxLen: keyMaxBytes}
-	p.prefetcher, _ = p.Keys.(KeyPrefetcher)
 	p.lastTail = 18 // VersionID
 	if p.Full {
 		p.lastTail = 19 // HostID

@@ -147,7 +147,9 @@ type Record struct {
 	// RequestIDHash is HashPart(HashStart, RequestID), filled instead of
 	// RequestID by a Parser that skips FieldRequestID (0: no request ID).
 	RequestIDHash uint64
-	Operation     string // REST.GET.OBJECT, WEBSITE.GET.OBJECT, S3.EXPIRE.OBJECT, CLOUDFRONT.GET.OBJECT, ...
+	// KeyHash is the hash Parser.Keys gave Key (0 without Keys).
+	KeyHash   uint64
+	Operation string // REST.GET.OBJECT, WEBSITE.GET.OBJECT, S3.EXPIRE.OBJECT, CLOUDFRONT.GET.OBJECT, ...
 	// Key is the object key, decoded ("" when the request names none). For
 	// CloudFront it is cs-uri-stem without its leading '/'.
 	Key string

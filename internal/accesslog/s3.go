@@ -204,8 +204,20 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	if !ok {
 		return tooFew(7)
 	}
-	if p.prefetcher != nil && len(rawKey) > 0 && !isDash(rawKey) && bytes.IndexByte(rawKey, '%') < 0 {
-		p.prefetcher.PrefetchKey(rawKey) // the key as Key will get it: nothing to decode
+	// The key is decoded and hashed now, so that Keys loads its slot while
+	// the rest of the line is read; a bad encoding is reported in field
+	// order below.
+	var key []byte
+	var keyHash uint64
+	var keyErr error
+	if rawKey = undash(rawKey); len(rawKey) > 0 && len(op) > 0 {
+		times := 2
+		if singleEncoded(op) {
+			times = 1
+		}
+		if key, keyErr = p.decode(rawKey, times); keyErr == nil {
+			keyHash = p.hash(key)
+		}
 	}
 	uri, err := s.quoted("request-uri", true)
 	if err != nil {
@@ -304,16 +316,11 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	if len(op) == 0 {
 		return malformed("operation", "empty")
 	}
-	if rawKey = undash(rawKey); len(rawKey) > 0 {
-		times := 2
-		if singleEncoded(op) {
-			times = 1
-		}
-		key, err := p.decode(rawKey, times)
-		if err != nil {
-			return malformed("key", err.Error())
-		}
-		rec.Key = p.key(key)
+	if keyErr != nil {
+		return malformed("key", keyErr.Error())
+	}
+	if len(key) > 0 {
+		rec.Key, rec.KeyHash = p.key(key, keyHash), keyHash
 	}
 
 	rec.BucketOwner = p.str(slotOwner, &p.small, undash(owner))

@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -436,14 +437,25 @@ func TestAppendSafeMatchesByteByByte(t *testing.T) {
 
 func hex2(c byte) string { return string([]byte{upperHex[c>>4], upperHex[c&15]}) }
 
-// keyTable is a Keys that counts its calls and hands out its own strings.
+// keyTable is a Keys that counts its calls, hands out its own strings and
+// logs the order of its calls; its hash is the key's length plus one.
 type keyTable struct {
 	held  map[string]string
 	calls int
+	log   []string
 }
 
-func (k *keyTable) Key(b []byte) string {
+func (k *keyTable) Hash(b []byte) uint64 {
+	k.log = append(k.log, "hash "+string(b))
+	return uint64(len(b)) + 1
+}
+
+func (k *keyTable) Key(b []byte, h uint64) string {
 	k.calls++
+	k.log = append(k.log, fmt.Sprintf("key %s %d", b, h))
+	if h != uint64(len(b))+1 {
+		return "wrong hash"
+	}
 	if s, ok := k.held[string(b)]; ok {
 		return s
 	}
@@ -483,21 +495,14 @@ func TestParserKeys(t *testing.T) {
 	}
 }
 
-// prefetchingKeys is a keyTable that is also a KeyPrefetcher, and keeps
-// the keys it was told of.
-type prefetchingKeys struct {
-	keyTable
-	told []string
-}
-
-func (k *prefetchingKeys) PrefetchKey(b []byte) { k.told = append(k.told, string(b)) }
-
-// TestParserPrefetchKeys: a KeyPrefetcher is told of each S3 key that
-// needs no decoding, as Key then gets it, and of no other.
-func TestParserPrefetchKeys(t *testing.T) {
-	keys := &prefetchingKeys{}
+// TestParserKeysHashOnce: for each record with a key, Keys hashes the
+// decoded key once, before Key gets it with that hash, and the record
+// carries the hash; a record without a key asks nothing.
+func TestParserKeysHashOnce(t *testing.T) {
+	keys := &keyTable{}
 	p := Parser{Keys: keys}
 	var r Record
+	var hashes []uint64
 	for _, line := range []string{
 		era27,
 		strings.Replace(era27, "photos/2019/08/puppy.jpg ", "photos/my%252520puppy.jpg ", 1),
@@ -507,9 +512,17 @@ func TestParserPrefetchKeys(t *testing.T) {
 		if err := p.ParseS3([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}
+		hashes = append(hashes, r.KeyHash)
 	}
-	want := []string{"photos/2019/08/puppy.jpg", "photos/a_200x200.webp"}
-	if strings.Join(keys.told, "|") != strings.Join(want, "|") || keys.calls != 3 {
-		t.Errorf("told of %q (Key called %d times); want %q (3)", keys.told, keys.calls, want)
+	want := []string{
+		"hash photos/2019/08/puppy.jpg", "key photos/2019/08/puppy.jpg 25",
+		"hash photos/my%20puppy.jpg", "key photos/my%20puppy.jpg 22",
+		"hash photos/a_200x200.webp", "key photos/a_200x200.webp 22",
+	}
+	if strings.Join(keys.log, "|") != strings.Join(want, "|") {
+		t.Errorf("calls\n%q\nwant\n%q", keys.log, want)
+	}
+	if fmt.Sprint(hashes) != "[25 22 0 22]" {
+		t.Errorf("records' KeyHash %v, want [25 22 0 22]", hashes)
 	}
 }
