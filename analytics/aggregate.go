@@ -2,10 +2,10 @@ package analytics
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
@@ -25,7 +25,7 @@ const (
 // found in the state's table): the aggregator parses each distinct key once.
 type keyInfo struct {
 	kind keyKind
-	orig *Original
+	orig *state.Original
 }
 
 // maxOtherKeys bounds how many keys that are not originals the aggregator
@@ -49,10 +49,10 @@ type keyHit struct {
 // the record without looking again. It allocates nothing for a key it has
 // seen. It is not safe for concurrent use.
 type Aggregator struct {
-	s *State
+	s *state.State
 	// others holds the keys that are not thumbnails (their kind in info,
 	// by number), hashed as the state's thumbnails are.
-	others  keyTable
+	others  state.KeyTable
 	info    []keyInfo
 	nOthers int // keys in others that are not originals
 	// last is the key Key or lookup found last. A record's key is mostly
@@ -70,7 +70,7 @@ type Aggregator struct {
 	prunedHour   int64
 
 	dayNum int32
-	day    *Day
+	day    *state.Day
 
 	// Counts of this aggregator's records.
 	Records    int64 // records added
@@ -79,12 +79,12 @@ type Aggregator struct {
 }
 
 // NewAggregator returns an aggregator that adds to s.
-func NewAggregator(s *State) *Aggregator {
-	a := &Aggregator{s: s, others: keyTable{seed: s.Thumbs.keys.seed}, last: keyHit{n: -1}}
+func NewAggregator(s *state.State) *Aggregator {
+	a := &Aggregator{s: s, others: s.Thumbs.Keys.Sibling(), last: keyHit{n: -1}}
 	for _, o := range s.Originals {
 		if o.Key != "" {
-			if _, _, ok := findKey(&a.others, o.Key, a.others.hashString(o.Key)); !ok {
-				a.others.add(o.Key, a.others.hashString(o.Key))
+			if _, _, ok := state.FindKey(&a.others, o.Key, a.others.HashString(o.Key)); !ok {
+				a.others.Add(o.Key, a.others.HashString(o.Key))
 				a.info = append(a.info, keyInfo{kind: keyOriginal, orig: o})
 			}
 		}
@@ -97,8 +97,8 @@ func NewAggregator(s *State) *Aggregator {
 // loading the slot of the state's thumbnails Key will look in, which
 // arrives while the parser reads the rest of the line.
 func (a *Aggregator) Hash(b []byte) uint64 {
-	h := a.others.hash(b)
-	a.s.Thumbs.keys.prefetch(h)
+	h := a.others.Hash(b)
+	a.s.Thumbs.Keys.Prefetch(h)
 	return h
 }
 
@@ -107,12 +107,12 @@ func (a *Aggregator) Hash(b []byte) uint64 {
 // remembered in last; keys it has not seen are remembered up to a bound,
 // so that most records cost no allocation.
 func (a *Aggregator) Key(b []byte, h uint64) string {
-	if i, k, ok := findKey(&a.s.Thumbs.keys, b, h); ok {
+	if i, k, ok := state.FindKey(&a.s.Thumbs.Keys, b, h); ok {
 		a.last = keyHit{key: k, hash: h, kind: keyThumb, n: i}
-		a.lastRead = a.s.Thumbs.row(i).LastRead // starts loading the row while the line's parse ends
+		a.lastRead = a.s.Thumbs.Row(i).LastRead // starts loading the row while the line's parse ends
 		return a.last.key
 	}
-	if i, k, ok := findKey(&a.others, b, h); ok {
+	if i, k, ok := state.FindKey(&a.others, b, h); ok {
 		a.last = keyHit{key: k, hash: h, kind: a.info[i].kind, n: i}
 		return k
 	}
@@ -126,7 +126,7 @@ func (a *Aggregator) Key(b []byte, h uint64) string {
 func (a *Aggregator) ignore(key string) {
 	a.Ignored++
 	if k := a.last; k.kind == keyNew && k.n < 0 && key == k.key && a.nOthers < maxOtherKeys {
-		a.last.n, a.last.key = a.others.add(key, k.hash)
+		a.last.n, a.last.key = a.others.Add(key, k.hash)
 		a.info = append(a.info, keyInfo{kind: keyNew})
 		a.nOthers++
 	}
@@ -140,45 +140,16 @@ func (a *Aggregator) ReaderConfig() accesslog.Config {
 	return cfg
 }
 
-// splitThumb splits a thumbnail key into the original's stem (folder and
-// name) and the size class suffix.
-func splitThumb(key string) (stem, suffix string, err error) {
-	k, err := thumbkey.Parse(key)
-	if err != nil {
-		return "", "", err
-	}
-	n := len(k.Dir) + len(k.Name)
-	return key[:n], key[n:], nil
-}
-
-// thumb returns the state's thumbnail for key, adding it if new, or nil
-// when key is not a thumbnail key.
-func (s *State) thumb(key string) *Thumb {
-	if t := s.Thumbs.get(key); t != nil {
-		return t
-	}
-	stem, suffix, err := splitThumb(key)
-	if err != nil {
-		return nil
-	}
-	return s.Thumbs.add(key, s.newThumb(stem, suffix))
-}
-
-// newThumb is a new thumbnail of the original stem in class suffix.
-func (s *State) newThumb(stem, suffix string) Thumb {
-	return Thumb{orig: s.original(stem).n, class: s.class(suffix).n}
-}
-
 // find finds key of hash h (0: not hashed yet) as Key does, for a record
 // Key did not make last; a key not held is keyNew, numbered -1.
 func (a *Aggregator) find(key string, h uint64) keyHit {
 	if h == 0 {
-		h = a.others.hashString(key)
+		h = a.others.HashString(key)
 	}
-	if i, k, ok := findKey(&a.s.Thumbs.keys, key, h); ok {
+	if i, k, ok := state.FindKey(&a.s.Thumbs.Keys, key, h); ok {
 		return keyHit{key: k, hash: h, kind: keyThumb, n: i}
 	}
-	if i, k, ok := findKey(&a.others, key, h); ok {
+	if i, k, ok := state.FindKey(&a.others, key, h); ok {
 		return keyHit{key: k, hash: h, kind: a.info[i].kind, n: i}
 	}
 	return keyHit{key: key, hash: h, kind: keyNew, n: -1}
@@ -187,27 +158,27 @@ func (a *Aggregator) find(key string, h uint64) keyHit {
 // classify parses a key seen for the first time in a record counted, and
 // adds it to the state when it is a thumbnail or an original.
 func (a *Aggregator) classify(k keyHit) keyHit {
-	if row, key, ok := findKey(&a.s.Thumbs.keys, k.key, k.hash); ok { // added since Key looked (State.thumb)
+	if row, key, ok := state.FindKey(&a.s.Thumbs.Keys, k.key, k.hash); ok { // added since Key looked (State.thumb)
 		if k.n >= 0 {
 			a.info[k.n].kind = keyThumb
 		}
 		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
 	}
 	ki := keyInfo{kind: keyOther}
-	if stem, _, err := splitThumb(k.key); err == nil {
+	if stem, _, err := state.SplitThumb(k.key); err == nil {
 		if k.n >= 0 { // held in others until now: no longer looked for there
 			a.info[k.n].kind = keyThumb
 		}
 		// The state's names of the original and class are cut from the
 		// state's own copy of the key, not from the aggregator's.
-		row := a.s.Thumbs.addRow(k.key, k.hash, Thumb{})
-		key := a.s.Thumbs.key(row)
-		*a.s.Thumbs.row(row) = a.s.newThumb(key[:len(stem)], key[len(stem):])
+		row := a.s.Thumbs.AddRow(k.key, k.hash, state.Thumb{})
+		key := a.s.Thumbs.Key(row)
+		*a.s.Thumbs.Row(row) = a.s.NewThumb(key[:len(stem)], key[len(stem):])
 		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
 	} else if errors.Is(err, thumbkey.ErrNotThumbnail) {
 		if orig, ok := thumbkey.ParseOriginal(k.key); ok {
 			key := strings.Clone(k.key) // the state's own
-			o := a.s.original(key[:len(orig.Stem())])
+			o := a.s.Original(key[:len(orig.Stem())])
 			o.Key = key
 			ki = keyInfo{kind: keyOriginal, orig: o}
 		}
@@ -222,7 +193,7 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 		if ki.kind != keyOriginal {
 			a.nOthers++
 		}
-		k.n, k.key = a.others.add(k.key, k.hash)
+		k.n, k.key = a.others.Add(k.key, k.hash)
 		a.info = append(a.info, ki)
 	}
 	k.kind = ki.kind
@@ -231,7 +202,7 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 
 // lookup returns the classified key of hash h (0: not hashed yet), and
 // the thumbnail when it is one.
-func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *Thumb) {
+func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *state.Thumb) {
 	k := a.last
 	if key != k.key || h != 0 && h != k.hash { // the same string (cheap to compare) or an equal one
 		k = a.find(key, h)
@@ -242,7 +213,7 @@ func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *Thumb) {
 	}
 	switch k.kind {
 	case keyThumb:
-		return keyInfo{kind: keyThumb}, a.s.Thumbs.row(k.n)
+		return keyInfo{kind: keyThumb}, a.s.Thumbs.Row(k.n)
 	case keyOriginal:
 		return a.info[k.n], nil
 	}
@@ -250,20 +221,12 @@ func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *Thumb) {
 }
 
 // dayAt returns the counters of the day of unix time t.
-func (a *Aggregator) dayAt(t int64) (int32, *Day) {
-	d := dayOf(t)
+func (a *Aggregator) dayAt(t int64) (int32, *state.Day) {
+	d := state.DayOf(t)
 	if a.day == nil || d != a.dayNum {
-		a.dayNum, a.day = d, a.s.day(d)
+		a.dayNum, a.day = d, a.s.Day(d)
 	}
 	return d, a.day
-}
-
-// dayOf is the day number (since 1970-01-01 UTC) of unix time t.
-func dayOf(t int64) int32 {
-	if t < 0 {
-		return int32((t - 86399) / 86400)
-	}
-	return int32(t / 86400)
 }
 
 // Add counts one record.
@@ -283,7 +246,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 	if idHash == 0 && rec.RequestID != "" {
 		idHash = accesslog.HashPart(accesslog.HashStart, rec.RequestID)
 	}
-	if idHash != 0 && !a.s.Seen.Add(t, recordID(idHash, rec.Operation, rec.Key)) {
+	if idHash != 0 && !a.s.Seen.Add(t, state.RecordID(idHash, rec.Operation, rec.Key)) {
 		a.Duplicates++
 		return
 	}
@@ -312,15 +275,15 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		if t >= th.LastWrite {
 			switch {
 			case thumbtag.ByAgent(rec.UserAgent):
-				a.s.setRole(th, rec.Key, RoleThumbnail)
+				a.s.SetRole(th, rec.Key, state.RoleThumbnail)
 			case rec.UserAgent != "":
-				a.s.setRole(th, rec.Key, RoleOriginal)
+				a.s.SetRole(th, rec.Key, state.RoleOriginal)
 			}
 		}
 		th.LastWrite = max(th.LastWrite, t)
 	}
-	if th.Role == RoleOriginal {
-		a.addOriginal(rec, kind, a.s.origs[th.orig], t, day)
+	if th.Role == state.RoleOriginal {
+		a.addOriginal(rec, kind, a.s.OriginalOf(th), t, day)
 		return
 	}
 	if th.FirstSeen == 0 || t < th.FirstSeen {
@@ -337,17 +300,17 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			a.Ignored++
 			return
 		}
-		th.add(t, miss)
-		a.s.classes[th.class].add(t, d, miss)
-		a.s.origs[th.orig].add(t, d, miss)
+		th.Add(t, miss)
+		a.s.ClassOf(th).Add(t, d, miss)
+		a.s.OriginalOf(th).Add(t, d, miss)
 		day.Requests++
 		if miss {
 			day.Misses++
-			th.setExists(Gone, t, byMiss)
+			th.SetExists(state.Gone, t, state.ByMiss)
 			return
 		}
 		day.Hits++
-		if th.setExists(Stored, t, byRead) && rec.ObjectSize > 0 {
+		if th.SetExists(state.Stored, t, state.ByRead) && rec.ObjectSize > 0 {
 			th.Size = rec.ObjectSize
 		}
 		if th.Pregen != 0 && !th.PregenRead && t >= th.Pregen {
@@ -368,7 +331,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		}
 		day.Written++
 		th.LastWrite = max(th.LastWrite, t)
-		if th.setExists(Stored, t, byWrite) && rec.ObjectSize > 0 {
+		if th.SetExists(state.Stored, t, state.ByWrite) && rec.ObjectSize > 0 {
 			th.Size = rec.ObjectSize
 		}
 	default: // deleted or expired
@@ -377,7 +340,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			return
 		}
 		day.Removed++
-		if th.setExists(Gone, t, byRemoval) {
+		if th.SetExists(state.Gone, t, state.ByRemoval) {
 			th.Size = rec.ObjectSize // what was removed: the size always comes from the newest record
 		}
 	}
@@ -397,7 +360,7 @@ func (a *Aggregator) pruneSeen(newest int64) {
 }
 
 // addOriginal counts a record of an original.
-func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *Original, t int64, day *Day) {
+func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *state.Original, t int64, day *state.Day) {
 	switch kind {
 	case accesslog.KindRead:
 		switch rec.HTTPStatus {
@@ -422,38 +385,4 @@ func (a *Aggregator) addOriginal(rec *accesslog.Record, kind accesslog.Kind, o *
 			o.Deleted = true
 		}
 	}
-}
-
-// What a record says about a thumbnail's existence, weakest first: of
-// records of the same second, the stronger decides, whatever order they are
-// read in (a miss and the write after it often share a second).
-const (
-	byMiss int64 = iota
-	byRead
-	byWrite
-	byRemoval
-	byCheck // the analyzer looked at the object itself
-)
-
-// setExists records what a record at unix time at says about the
-// thumbnail, unless a later (or as late and stronger) record has said
-// otherwise already.
-func (t *Thumb) setExists(e Existence, at, by int64) bool {
-	if v := at*8 + by; v >= t.ExistsAt {
-		t.Exists, t.ExistsAt = e, v
-		return true
-	}
-	return false
-}
-
-// ErrUnknownKey is returned for a key the state holds nothing about.
-var ErrUnknownKey = errors.New("key not in the analyzer state")
-
-// ThumbState returns what the state knows about a thumbnail key.
-func (s *State) ThumbState(key string) (Thumb, error) {
-	t := s.Thumbs.get(key)
-	if t == nil {
-		return Thumb{}, fmt.Errorf("%w: %q", ErrUnknownKey, key)
-	}
-	return *t, nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/loggen"
 )
@@ -74,7 +75,7 @@ func BenchmarkAnalyze(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := analytics.NewState()
+		s := state.NewState()
 		agg := analytics.NewAggregator(s)
 		r, err := accesslog.NewReader(nil, agg.ReaderConfig())
 		if err != nil {

@@ -16,11 +16,11 @@ import (
 func TestPublishedClasses(t *testing.T) {
 	ctx := context.Background()
 	logDir, g := generated(t, 2, nil)
-	state := fileStore(t, "")
-	if got, err := analytics.ReadClasses(ctx, state); got != nil || err != nil {
+	stateStore := fileStore(t, "")
+	if got, err := analytics.ReadClasses(ctx, stateStore); got != nil || err != nil {
 		t.Fatalf("before any run: ReadClasses = %q, %v; want none, no error", got, err)
 	}
-	rep, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, logDir), State: state, Now: g.Now}).Run(ctx)
+	rep, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, logDir), State: stateStore, Now: g.Now}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestPublishedClasses(t *testing.T) {
 			want = append(want, c.Class)
 		}
 	}
-	got, err := analytics.ReadClasses(ctx, state)
+	got, err := analytics.ReadClasses(ctx, stateStore)
 	if err != nil || len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("ReadClasses = %q, %v; want the report's popular classes %q", got, err, want)
 	}

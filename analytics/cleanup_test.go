@@ -52,12 +52,12 @@ func TestCleanup(t *testing.T) {
 	if err := logs.Put(ctx, accesslog.SimpleLogKey("", recent.Add(time.Hour), "A1"), log, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	state := fileStore(t, "")
+	stateStore := fileStore(t, "")
 	clock := func() time.Time { return now }
 
 	// Without --delete-stale: listed, nothing deleted.
 	cfg := analytics.DefaultConfig()
-	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Now: clock}).Run(ctx)
+	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: stateStore, Bucket: bucket, Now: clock}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestCleanup(t *testing.T) {
 	}
 
 	cfg.DeleteStale = true
-	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Now: clock}).Run(ctx)
+	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: stateStore, Bucket: bucket, Now: clock}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestCleanup(t *testing.T) {
 		}
 	}
 	// The state knows it is gone: the next run does not list it again.
-	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Now: clock}).Run(ctx)
+	rep, err = newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: stateStore, Bucket: bucket, Now: clock}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
@@ -26,12 +27,12 @@ func TestCompactKeepsLoggedOriginal(t *testing.T) {
 	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-30*time.Minute), "C"), log.data, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	state := fileStore(t, "")
-	a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: state, Now: func() time.Time { return now }})
+	stateStore := fileStore(t, "")
+	a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: stateStore, Now: func() time.Time { return now }})
 	if _, err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if th, err := loadState(t, state).ThumbState(key); err != nil || th.Role != analytics.RoleOriginal {
+	if th, err := loadState(t, stateStore).ThumbState(key); err != nil || th.Role != state.RoleOriginal {
 		t.Errorf("%s right after its upload was counted: %v (role %d); want RoleOriginal kept", key, err, th.Role)
 	}
 
@@ -48,8 +49,8 @@ func TestCompactKeepsLoggedOriginal(t *testing.T) {
 	if _, err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := loadState(t, state)
-	if th, err := s.ThumbState(key); err != nil || th.Role != analytics.RoleThumbnail {
+	s := loadState(t, stateStore)
+	if th, err := s.ThumbState(key); err != nil || th.Role != state.RoleThumbnail {
 		t.Errorf("%s after s3thumb wrote it: %v (role %d); want RoleThumbnail", key, err, th.Role)
 	}
 	if o := s.Originals["social/banner_1200x630"]; o != nil && o.Uploaded >= now.Add(-time.Hour).Unix() {

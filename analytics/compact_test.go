@@ -36,12 +36,12 @@ func TestCompact(t *testing.T) {
 	if err := logs.Put(ctx, accesslog.SimpleLogKey("", now.Add(-time.Hour), "C"), log, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	state := fileStore(t, "")
-	a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: state, Now: func() time.Time { return now }})
+	stateStore := fileStore(t, "")
+	a := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: logs, State: stateStore, Now: func() time.Time { return now }})
 	if _, err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := loadState(t, state)
+	s := loadState(t, stateStore)
 	for key, kept := range map[string]bool{
 		"bots/guess_123x45.jpg":  false,
 		"photos/gone_88x88.jpg":  false,
@@ -75,7 +75,7 @@ func TestCompact(t *testing.T) {
 	if _, err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if th, err := loadState(t, state).ThumbState("photos/old_77x77.jpg"); err != nil || th.Reads != 2 {
+	if th, err := loadState(t, stateStore).ThumbState("photos/old_77x77.jpg"); err != nil || th.Reads != 2 {
 		t.Errorf("photos/old_77x77.jpg after compaction and another read: %+v, %v; want 2 reads", th, err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package analytics is s3thumb's access log analyzer: it reads a bucket's
 // access logs (S3 server access logs or CloudFront standard logs, parsed by
 // package accesslog), counts requests per thumbnail, original and size class
-// into a State kept between runs, and decides from them which thumbnails to
+// into the state it keeps between runs (package analytics/state), and decides from them which thumbnails to
 // make before anyone asks (jobs on the pre-generation queue) and which
 // stored thumbnails nobody reads any more (cleanup). Each run reports what it
 // saw and did, as a table, JSON, or one self-contained HTML page of charts.
@@ -84,9 +84,6 @@ const (
 	DefaultStaleAfter   = 30 * 24 * time.Hour
 	DefaultDedupeWindow = 48 * time.Hour
 	DefaultLockTTL      = time.Hour
-	// doneFor is how long log object keys are remembered one by one; older
-	// ones are covered by the watermark.
-	doneFor = 7 * 24 * time.Hour
 )
 
 // DefaultConfig returns the defaults.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -79,27 +80,33 @@ type Plan struct {
 // of every original has its PNG originals' thumbnails in the other share.
 const ownFormatShare = 0.98
 
-// ownFormat tells, by class number, which classes are asked in their
-// originals' own formats: it counts the state's thumbnails of each class
-// whose original's key is known, by whether the extensions are the same.
-func ownFormat(s *State) []bool {
-	own := make([]int64, len(s.classes))
-	other := make([]int64, len(s.classes))
+// ownFormat tells which classes are asked in their originals' own
+// formats: it counts the state's thumbnails of each class whose original's
+// key is known, by whether the extensions are the same.
+func ownFormat(s *state.State) map[*state.Class]bool {
+	type tally struct{ own, other int64 }
+	n := make(map[*state.Class]*tally, len(s.Classes))
 	for r := range int32(s.Thumbs.Len()) {
-		t := s.Thumbs.row(r)
-		o := s.origs[t.orig]
-		if t.Role == RoleOriginal || o.Key == "" {
+		t := s.Thumbs.Row(r)
+		o := s.OriginalOf(t)
+		if t.Role == state.RoleOriginal || o.Key == "" {
 			continue
 		}
-		if key := s.Thumbs.key(r); extOf(key) == extOf(o.Key) {
-			own[t.class]++
+		c := s.ClassOf(t)
+		x := n[c]
+		if x == nil {
+			x = &tally{}
+			n[c] = x
+		}
+		if key := s.Thumbs.Key(r); extOf(key) == extOf(o.Key) {
+			x.own++
 		} else {
-			other[t.class]++
+			x.other++
 		}
 	}
-	out := make([]bool, len(s.classes))
-	for i := range out {
-		out[i] = own[i] > 0 && float64(own[i]) >= ownFormatShare*float64(own[i]+other[i])
+	out := make(map[*state.Class]bool, len(n))
+	for c, x := range n {
+		out[c] = x.own > 0 && float64(x.own) >= ownFormatShare*float64(x.own+x.other)
 	}
 	return out
 }
@@ -110,19 +117,19 @@ func extOf(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 // popularClasses ranks the size classes by their requests in the window
 // and marks the popular ones. Classes asked in their originals' own formats
 // are counted together as one own-format class (see ownFormatShare).
-func popularClasses(s *State, cfg Config, now time.Time) []ClassShare {
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+func popularClasses(s *state.State, cfg Config, now time.Time) []ClassShare {
+	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	own := ownFormat(s)
 	var total int64
 	merged := make(map[string]*ClassShare)
 	for suffix, c := range s.Classes {
-		n := c.since(first)
+		n := c.Since(first)
 		if n == 0 {
 			continue
 		}
 		total += n
 		name := suffix
-		if own[c.n] {
+		if own[c] {
 			if cl, err := thumbkey.ParseClass(suffix); err == nil {
 				cl.Ext = thumbkey.OwnFormat
 				name = cl.String()
@@ -183,7 +190,7 @@ type candidate struct {
 
 // rate is an original's thumbnail requests per day over the part of the
 // window it existed in (at least a quarter of a day).
-func rate(o *Original, requests int64, cfg Config, now time.Time) float64 {
+func rate(o *state.Original, requests int64, cfg Config, now time.Time) float64 {
 	days := float64(cfg.windowDays())
 	if o.Uploaded > 0 {
 		age := now.Sub(time.Unix(o.Uploaded, 0)).Hours() / 24
@@ -192,15 +199,10 @@ func rate(o *Original, requests int64, cfg Config, now time.Time) float64 {
 	return float64(requests) / days
 }
 
-// missingRecheck is how long an original found missing is taken as
-// missing before it is looked for again (an upload in the logs ends it at
-// once).
-const missingRecheck = 24 * time.Hour
-
 // stemDemand is an original in demand: hot, or new.
 type stemDemand struct {
 	stem     string
-	o        *Original
+	o        *state.Original
 	requests int64
 	isNew    bool
 }
@@ -219,9 +221,9 @@ type stemDemand struct {
 // queued only for a thumbnail, and an untagged key is an original whose
 // requests make no class popular), whether a thumbnail is stored, and when
 // it was written.
-func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker) (*Plan, error) {
+func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker) (*Plan, error) {
 	p := &Plan{}
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	demand, err := originalsInDemand(ctx, s, cfg, now, newStems, bucket, p)
 	if err != nil {
 		return nil, err
@@ -246,7 +248,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 	var newCount int
 	for _, o := range s.Originals {
 		if o.Uploaded >= windowStart && o.Uploaded < newSince {
-			newRate += rate(o, o.since(first), cfg, now)
+			newRate += rate(o, o.Since(first), cfg, now)
 			newCount++
 		}
 	}
@@ -270,7 +272,7 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if !ok {
 				continue
 			}
-			if t := s.Thumbs.get(key); t != nil && (t.Exists == Stored || t.Role == RoleOriginal || t.Pregen >= requeueAfter) {
+			if t := s.Thumbs.Get(key); t != nil && (t.Exists == state.Stored || t.Role == state.RoleOriginal || t.Pregen >= requeueAfter) {
 				continue
 			}
 			cands = append(cands, candidate{key: key, expected: exp, requests: d.requests, isNew: d.isNew})
@@ -290,24 +292,24 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 			if err != nil {
 				return nil, err
 			}
-			switch t := s.Thumbs.get(c.key); {
+			switch t := s.Thumbs.Get(c.key); {
 			case due:
 				p.Jobs = append(p.Jobs, Job{Why: WhyRefresh, Job: queue.Job{Key: c.key, Refresh: true,
 					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 				p.Refreshes++
-			case t.Exists == Gone && t.Role != RoleOriginal:
+			case t.Exists == state.Gone && t.Role != state.RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
 				p.Jobs = append(p.Jobs, Job{Why: WhyGone, Job: queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 			}
 			continue
 		}
-		if t := s.Thumbs.get(c.key); (t == nil || t.Exists == Unknown) && bucket != nil {
+		if t := s.Thumbs.Get(c.key); (t == nil || t.Exists == state.Unknown) && bucket != nil {
 			p.Heads++
 			_, err := bucket.Head(ctx, c.key)
 			switch {
 			case err == nil:
-				thumbFor(s, c.key).setExists(Stored, now.Unix(), byCheck)
+				thumbFor(s, c.key).SetExists(state.Stored, now.Unix(), state.ByCheck)
 				continue
 			case !errors.Is(err, store.ErrNotFound):
 				return nil, fmt.Errorf("head %s: %w", c.key, err)
@@ -325,15 +327,15 @@ func plan(ctx context.Context, s *State, cfg Config, now time.Time, newStems map
 
 // originalsInDemand lists the hot and new originals, most requested first,
 // leaving out those a check finds missing (see originalExists).
-func originalsInDemand(ctx context.Context, s *State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker, p *Plan) ([]stemDemand, error) {
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker, p *Plan) ([]stemDemand, error) {
+	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	newSince := now.Add(-cfg.NewWithin).Unix()
 	var out []stemDemand
 	for stem, o := range s.Originals {
 		if o.Deleted {
 			continue
 		}
-		n := o.since(first)
+		n := o.Since(first)
 		isNew := cfg.NewWithin > 0 && (o.Uploaded >= newSince || newStems[stem])
 		if !isNew && n < int64(cfg.MinRequests) {
 			continue
@@ -369,7 +371,7 @@ func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand
 		return true, nil
 	case o.Found > o.Missing:
 		return true, nil // uploaded, read or found since it was last missing
-	case o.Missing != 0 && now.Unix()-o.Missing < int64(missingRecheck/time.Second):
+	case o.Missing != 0 && now.Unix()-o.Missing < int64(state.MissingRecheck/time.Second):
 		p.MissingOriginals++
 		return false, nil
 	case p.Heads >= cfg.MaxJobs:
@@ -397,19 +399,19 @@ func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand
 // an original found missing, whose role the logs did not tell: such a key
 // without the tag is an original itself (banner_1200x630.jpg with no
 // banner.jpg), and its requests are taken back from the size classes.
-func checkOrphans(ctx context.Context, s *State, cfg Config, now time.Time, bucket Checker, p *Plan) error {
+func checkOrphans(ctx context.Context, s *state.State, cfg Config, now time.Time, bucket Checker, p *Plan) error {
 	if bucket == nil {
 		return nil
 	}
 	for r := range int32(s.Thumbs.Len()) {
-		t := s.Thumbs.row(r)
-		if o := s.origs[t.orig]; t.Role != RoleUnknown || t.Exists != Stored || o.Missing == 0 || o.Found > o.Missing {
+		t := s.Thumbs.Row(r)
+		if o := s.OriginalOf(t); t.Role != state.RoleUnknown || t.Exists != state.Stored || o.Missing == 0 || o.Found > o.Missing {
 			continue
 		}
 		if p.TagChecks >= cfg.MaxJobs {
 			return nil
 		}
-		if err := checkRole(ctx, s, now, s.Thumbs.key(r), t, bucket, p); err != nil {
+		if err := checkRole(ctx, s, now, s.Thumbs.Key(r), t, bucket, p); err != nil {
 			return err
 		}
 	}
@@ -418,18 +420,18 @@ func checkOrphans(ctx context.Context, s *State, cfg Config, now time.Time, buck
 
 // checkRole reads the tags of key, thumbnail t, and records what they say:
 // a thumbnail, an original, or gone.
-func checkRole(ctx context.Context, s *State, now time.Time, key string, t *Thumb, bucket Checker, p *Plan) error {
+func checkRole(ctx context.Context, s *state.State, now time.Time, key string, t *state.Thumb, bucket Checker, p *Plan) error {
 	p.TagChecks++
 	isThumb, err := thumbtag.Check(ctx, bucket, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		t.setExists(Gone, now.Unix(), byCheck)
+		t.SetExists(state.Gone, now.Unix(), state.ByCheck)
 	case err != nil:
 		return err
 	case isThumb:
-		s.setRole(t, key, RoleThumbnail)
+		s.SetRole(t, key, state.RoleThumbnail)
 	default:
-		s.setRole(t, key, RoleOriginal)
+		s.SetRole(t, key, state.RoleOriginal)
 		p.Originals++
 	}
 	return nil
@@ -463,7 +465,7 @@ func lifecycleDue(written int64, days int) int64 {
 // logs show; a refresh queued within refreshRetry is left alone while the
 // logs catch up with its write, and one whose write never showed is queued
 // again.
-func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
+func refreshCandidates(s *state.State, cfg Config, now time.Time) []candidate {
 	if cfg.ExpireDays == 0 {
 		return nil
 	}
@@ -471,7 +473,7 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 	horizon := now.Add(refreshAhead).Unix()
 	var out []candidate
 	for key, t := range s.Thumbs.All() {
-		if t.Exists != Stored || t.Role == RoleOriginal || t.LastRead < windowStart || t.Refresh > max(t.LastWrite, now.Add(-refreshRetry).Unix()) {
+		if t.Exists != state.Stored || t.Role == state.RoleOriginal || t.LastRead < windowStart || t.Refresh > max(t.LastWrite, now.Add(-refreshRetry).Unix()) {
 			continue
 		}
 		if t.LastWrite != 0 && lifecycleDue(t.LastWrite, cfg.ExpireDays) > horizon {
@@ -492,8 +494,8 @@ func refreshCandidates(s *State, cfg Config, now time.Time) []candidate {
 // written before the logs the analyzer has read). A refresh is due only for
 // a key known to be a thumbnail: one whose role the logs did not tell has
 // its tag read first.
-func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key string, bucket Checker, p *Plan) (bool, error) {
-	t := s.Thumbs.get(key)
+func refreshDue(ctx context.Context, s *state.State, cfg Config, now time.Time, key string, bucket Checker, p *Plan) (bool, error) {
+	t := s.Thumbs.Get(key)
 	if t.LastWrite == 0 && t.Refresh == 0 {
 		if bucket == nil || p.Heads >= cfg.MaxJobs {
 			return false, nil // nothing to ask, or asked enough this run: wait
@@ -502,7 +504,7 @@ func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key st
 		attrs, err := bucket.Head(ctx, key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			t.setExists(Gone, now.Unix(), byCheck)
+			t.SetExists(state.Gone, now.Unix(), state.ByCheck)
 			return false, nil
 		case err != nil:
 			return false, fmt.Errorf("head %s: %w", key, err)
@@ -514,7 +516,7 @@ func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key st
 			return false, nil
 		}
 	}
-	if t.Role == RoleUnknown {
+	if t.Role == state.RoleUnknown {
 		if bucket == nil || p.TagChecks >= cfg.MaxJobs {
 			return false, nil
 		}
@@ -522,21 +524,21 @@ func refreshDue(ctx context.Context, s *State, cfg Config, now time.Time, key st
 			return false, err
 		}
 	}
-	return t.Role == RoleThumbnail, nil
+	return t.Role == state.RoleThumbnail, nil
 }
 
 // thumbFor returns the state's entry for a thumbnail key, adding it.
-func thumbFor(s *State, key string) *Thumb {
-	if t := s.thumb(key); t != nil {
+func thumbFor(s *state.State, key string) *state.Thumb {
+	if t := s.Thumb(key); t != nil {
 		return t
 	}
-	return &Thumb{} // not a thumbnail: nothing to remember
+	return &state.Thumb{} // not a thumbnail: nothing to remember
 }
 
 // markQueued records that jobs were queued at now: for a refresh, also
 // when the lifecycle rule would have expired the thumbnail without it, so
 // that a read after then counts as a miss the refresh avoided.
-func markQueued(s *State, cfg Config, jobs []Job, now time.Time) {
+func markQueued(s *state.State, cfg Config, jobs []Job, now time.Time) {
 	for _, j := range jobs {
 		t := thumbFor(s, j.Key)
 		if j.Refresh {
@@ -565,14 +567,14 @@ type Stale struct {
 // staleThumbs lists the thumbnails with no read, write or other record for
 // cfg.StaleAfter, oldest first. Nothing is stale while the logs read so far
 // cover less than that period: no record is no proof then.
-func staleThumbs(s *State, cfg Config, now time.Time) []Stale {
+func staleThumbs(s *state.State, cfg Config, now time.Time) []Stale {
 	cutoff := now.Add(-cfg.StaleAfter).Unix()
 	if s.First == 0 || s.First > cutoff {
 		return nil
 	}
 	var out []Stale
 	for key, t := range s.Thumbs.All() {
-		if t.Exists == Gone || t.Role == RoleOriginal {
+		if t.Exists == state.Gone || t.Role == state.RoleOriginal {
 			continue
 		}
 		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen)
@@ -599,7 +601,7 @@ type Cleaner interface {
 // bytes freed. The version whose tag was read is the one deleted
 // (If-Match on the ETag read before the tag): an upload that replaces the
 // thumbnail meanwhile is kept.
-func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
+func cleanup(ctx context.Context, s *state.State, stale []Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
 	for i := range stale {
 		st := &stale[i]
 		attrs, err := bucket.Head(ctx, st.Key)
@@ -609,7 +611,7 @@ func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del b
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			st.Outcome = "gone"
-			thumbFor(s, st.Key).setExists(Gone, now.Unix(), byCheck)
+			thumbFor(s, st.Key).SetExists(state.Gone, now.Unix(), state.ByCheck)
 			continue
 		}
 		if err != nil {
@@ -617,8 +619,8 @@ func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del b
 		}
 		if !thumbtag.Is(tags) {
 			st.Outcome = "kept: not tagged " + thumbtag.Key + "=" + thumbtag.Value
-			if t := s.Thumbs.get(st.Key); t != nil {
-				s.setRole(t, st.Key, RoleOriginal)
+			if t := s.Thumbs.Get(st.Key); t != nil {
+				s.SetRole(t, st.Key, state.RoleOriginal)
 			}
 			continue
 		}
@@ -636,7 +638,7 @@ func cleanup(ctx context.Context, s *State, stale []Stale, bucket Cleaner, del b
 			return deleted, freed, fmt.Errorf("delete %s: %w", st.Key, err)
 		}
 		st.Outcome = "deleted"
-		thumbFor(s, st.Key).setExists(Gone, now.Unix(), byCheck)
+		thumbFor(s, st.Key).SetExists(state.Gone, now.Unix(), state.ByCheck)
 		deleted++
 		freed += st.Size
 	}

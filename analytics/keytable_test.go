@@ -1,67 +1,12 @@
 package analytics
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
-
-// TestKeyTable: keys of every length (empty, long ones held apart, enough
-// to fill several chunks of text and to grow the slots many times) are
-// numbered in order and found, as strings and as bytes, with the string
-// the table holds; strings handed out never change as more keys come; keys
-// not added are not found.
-func TestKeyTable(t *testing.T) {
-	kt := newKeyTable()
-	var keys, got []string
-	key := func(i int) string {
-		switch {
-		case i == 0:
-			return ""
-		case i%5000 == 7:
-			return strings.Repeat("x", keyMaxShort+i%3) + fmt.Sprint(i) // held apart
-		}
-		return fmt.Sprintf("photos/%d/img%d_200x200.webp", i%97, i)
-	}
-	for i := range 80_000 { // about 2.6 MB of text
-		k := key(i)
-		if _, _, ok := findKey(&kt, k, kt.hashString(k)); ok {
-			t.Fatalf("%q found before it was added", k)
-		}
-		n, s := kt.addBytes([]byte(k), kt.hash([]byte(k)))
-		if n != int32(i) || s != k {
-			t.Fatalf("add %q = %d, %q; want %d", k, n, s, i)
-		}
-		keys, got = append(keys, k), append(got, s)
-	}
-	if len(kt.chunks) < 3 || len(kt.long) == 0 {
-		t.Fatalf("%d chunks, %d long keys: the test does not cover them", len(kt.chunks), len(kt.long))
-	}
-	for i, k := range keys {
-		if got[i] != k {
-			t.Fatalf("string %d handed out as %q is now %q", i, k, got[i])
-		}
-		n, s, ok := findKey(&kt, []byte(k), kt.hash([]byte(k)))
-		if !ok || n != int32(i) || s != k || kt.key(n) != k {
-			t.Fatalf("find %q = %d, %q, %v; want %d", k, n, s, ok, i)
-		}
-		if n, _, ok := findKey(&kt, k, kt.hashString(k)); !ok || n != int32(i) {
-			t.Fatalf("find string %q = %d, %v; want %d", k, n, ok, i)
-		}
-	}
-	for _, k := range []string{"photos/1/img1_200x200.web", "photos/1/img1_200x200.webpp", key(80_000), "x"} {
-		if _, _, ok := findKey(&kt, k, kt.hashString(k)); ok {
-			t.Errorf("%q found, never added", k)
-		}
-	}
-	// add with a string, as a state is read
-	if n, s := kt.add("added/as_string.jpg", kt.hashString("added/as_string.jpg")); n != 80_000 || s != "added/as_string.jpg" {
-		t.Errorf("add string = %d, %q", n, s)
-	}
-}
 
 // TestAggregatorKeys: a key first seen in a record not counted (a HEAD) is
 // remembered without being added to the state, and counted as a thumbnail
@@ -70,7 +15,7 @@ func TestKeyTable(t *testing.T) {
 // not called) are counted the same; a thumbnail added to the state between
 // Key and Add is counted once.
 func TestAggregatorKeys(t *testing.T) {
-	s := NewState()
+	s := state.NewState()
 	a := NewAggregator(s)
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	add := func(op, key string, id uint64, viaKey bool) {
@@ -102,7 +47,7 @@ func TestAggregatorKeys(t *testing.T) {
 	if err != nil || th.Reads != 3 || s.Thumbs.Len() != 1 {
 		t.Fatalf("%s: %+v, %v, %d thumbnails; want 3 reads, 1 thumbnail", thumb, th, err, s.Thumbs.Len())
 	}
-	if k := a.Key([]byte(thumb), a.Hash([]byte(thumb))); k != s.Thumbs.key(0) || a.last.kind != keyThumb {
+	if k := a.Key([]byte(thumb), a.Hash([]byte(thumb))); k != s.Thumbs.Key(0) || a.last.kind != keyThumb {
 		t.Errorf("Key(%q) does not hand out the state's string (%v)", thumb, a.last.kind)
 	}
 	o := s.Originals["p/a"]
@@ -114,7 +59,7 @@ func TestAggregatorKeys(t *testing.T) {
 	const late = "p/late_100x.webp"
 	rec := accesslog.Record{Time: at, RequestIDHash: 10, Operation: accesslog.OpRESTGetObject, KeyHash: a.Hash([]byte(late)), HTTPStatus: 200}
 	rec.Key = a.Key([]byte(late), rec.KeyHash)
-	s.thumb(late)
+	s.Thumb(late)
 	a.Add(&rec)
 	if th, err := s.ThumbState(late); err != nil || th.Reads != 1 || s.Thumbs.Len() != 2 {
 		t.Errorf("%s: %+v, %v, %d thumbnails; want 1 read, 2 thumbnails", late, th, err, s.Thumbs.Len())

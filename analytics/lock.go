@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/s3thumb/s3thumb/internal/layout"
 	"io"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
 )
+
+// lockKey is the object a run holds the lock in.
+const lockKey = layout.AnalyzerLock
 
 // ErrLocked means another run holds the analyzer's lock.
 var ErrLocked = errors.New("another analyzer run holds the lock")

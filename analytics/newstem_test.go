@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
@@ -20,8 +21,8 @@ func TestListedNewBeatsMissing(t *testing.T) {
 	if err := bucket.Put(ctx, "p/x.jpg", []byte("x"), store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	s := NewState()
-	o := s.original("p/x")
+	s := state.NewState()
+	o := s.Original("p/x")
 	o.Missing = now.Add(-time.Hour).Unix() // checked before the upload
 	p := &Plan{}
 	cfg := DefaultConfig()

@@ -90,11 +90,11 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := fileStore(t, "")
+	stateStore := fileStore(t, "")
 	cfg := analytics.DefaultConfig()
 	cfg.ExpireDays = 10
 	cfg.MinExpected = 1 // rare's one read in 9 days is 0.8 expected in the next week
-	a := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: state, Bucket: bucket, Queue: q, Now: func() time.Time { return now }})
+	a := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: stateStore, Bucket: bucket, Queue: q, Now: func() time.Time { return now }})
 	rep, err := a.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 		t.Errorf("report: %d refreshes, %d heads, %d tag checks; want 2, 6 (old, young, vanished and their originals) and 1 (old's)",
 			rep.Refreshes, rep.Heads, rep.TagChecks)
 	}
-	s := loadState(t, state)
+	s := loadState(t, stateStore)
 	if th, err := s.ThumbState("photos/due_200x200.jpg"); err != nil || th.Refresh != now.Unix() {
 		t.Errorf("state of the refreshed thumbnail: %+v, %v; want its refresh time", th, err)
 	}

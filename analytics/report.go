@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/s3thumb/s3thumb/analytics/state"
 )
 
 // Report is what a run saw, decided and did.
@@ -50,8 +52,8 @@ type Report struct {
 	Stored      int64 `json:"stored"`
 	StoredBytes int64 `json:"stored_bytes"`
 
-	Days   []DayReport `json:"days"`
-	Totals Totals      `json:"totals"`
+	Days   []DayReport  `json:"days"`
+	Totals state.Totals `json:"totals"`
 }
 
 // ClassReport is a size class's requests in the window and misses overall.
@@ -71,7 +73,7 @@ type OriginalReport struct {
 // DayReport is one day of the charts.
 type DayReport struct {
 	Date string `json:"date"`
-	Day
+	state.Day
 	HitRatio float64 `json:"hit_ratio"`
 }
 
@@ -83,7 +85,7 @@ const (
 	reportJobs      = 100
 )
 
-func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
+func buildReport(s *state.State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
 	r := &Report{
 		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
 		JobsCapped: p.Capped, Heads: p.Heads, TagChecks: p.TagChecks, Originals: p.Originals, MissingOriginals: p.MissingOriginals,
@@ -100,8 +102,8 @@ func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stal
 	if len(r.Stale) > reportStale && !cfg.DryRun {
 		r.Stale = r.Stale[:reportStale]
 	}
-	r.Stored, r.StoredBytes = s.storedCount()
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	r.Stored, r.StoredBytes = s.StoredCount()
+	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	for d, x := range s.Days {
 		dr := DayReport{Date: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), Day: *x}
 		if x.Requests > 0 {
@@ -128,7 +130,7 @@ func buildReport(s *State, cfg Config, now time.Time, rs RunStats, p *Plan, stal
 		r.Classes = append(r.Classes, ClassReport{ClassShare: c, Misses: c.misses})
 	}
 	for stem, o := range s.Originals {
-		if n := o.since(first); n > 0 {
+		if n := o.Since(first); n > 0 {
 			name := o.Key
 			if name == "" {
 				name = stem + ".*"

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/queue"
 )
@@ -14,7 +15,7 @@ import (
 func TestRescuedWithoutRefreshWrite(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ExpireDays = 1
-	s := NewState()
+	s := state.NewState()
 	agg := NewAggregator(s)
 	const key = "p/a_200x200.jpg"
 	w := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -24,9 +25,9 @@ func TestRescuedWithoutRefreshWrite(t *testing.T) {
 	markQueued(s, cfg, []Job{{Job: queue.Job{Key: key, Refresh: true}, Why: WhyRefresh}}, now)
 	// No write by the refresh is ever logged; the object is still read
 	// after the rule's due date, before S3 gets round to expiring it.
-	later := time.Unix(s.Thumbs.get(key).RescueDue, 0).Add(time.Hour)
+	later := time.Unix(s.Thumbs.Get(key).RescueDue, 0).Add(time.Hour)
 	agg.Add(&accesslog.Record{Time: later, RequestID: "r", Operation: accesslog.OpWebsiteGetObject, Key: key, HTTPStatus: 200, ObjectSize: 9})
-	if got := s.day(dayOf(later.Unix())).Rescued; got != 0 {
+	if got := s.Day(state.DayOf(later.Unix())).Rescued; got != 0 {
 		t.Errorf("Rescued = %d for a refresh whose write never happened", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
@@ -18,12 +19,12 @@ func TestRoleIndependentOfLogOrder(t *testing.T) {
 		HTTPStatus: 200, UserAgent: "aws-sdk-go-v2/1.41.0 app/s3thumb", ObjectSize: 10}
 	upload := &accesslog.Record{Time: at.Add(time.Hour), RequestID: "B", Operation: accesslog.OpRESTPutObject, Key: key,
 		HTTPStatus: 200, UserAgent: "aws-cli/2.22.0", ObjectSize: 1000}
-	roles := map[string]analytics.Role{}
+	roles := map[string]state.Role{}
 	for name, order := range map[string][]*accesslog.Record{
 		"in order":     {thumbWrite, upload},
 		"out of order": {upload, thumbWrite},
 	} {
-		s := analytics.NewState()
+		s := state.NewState()
 		agg := analytics.NewAggregator(s)
 		for _, r := range order {
 			c := *r
@@ -37,6 +38,6 @@ func TestRoleIndependentOfLogOrder(t *testing.T) {
 	}
 	if roles["in order"] != roles["out of order"] {
 		t.Errorf("role after the same records: %d in order, %d out of order (the newest write, the upload, should decide: RoleOriginal=%d)",
-			roles["in order"], roles["out of order"], analytics.RoleOriginal)
+			roles["in order"], roles["out of order"], state.RoleOriginal)
 	}
 }

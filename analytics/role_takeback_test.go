@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestSetRoleTakesBackItsShare(t *testing.T) {
 	cfg := DefaultConfig()
 	now := time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC)
-	s := NewState()
+	s := state.NewState()
 	agg := NewAggregator(s)
 	id := 0
 	read := func(at time.Time, key string) {
@@ -32,15 +33,15 @@ func TestSetRoleTakesBackItsShare(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		read(now.Add(-30*time.Minute+time.Duration(i)*time.Second), "photos/a_1200x630.jpg")
 	}
-	s.prune(cfg.keepDays(), cfg.DedupeWindow)
-	first := dayOf(now.Unix()) - cfg.windowDays() + 1
+	s.Prune(cfg.keepDays(), cfg.DedupeWindow)
+	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	c := s.Classes["_1200x630.jpg"]
-	if got := c.since(first); got != 41 {
+	if got := c.Since(first); got != 41 {
 		t.Fatalf("class in the window before: %d, want 41", got)
 	}
-	s.setRole(s.Thumbs.get("social/banner_1200x630.jpg"), "social/banner_1200x630.jpg", RoleOriginal)
+	s.SetRole(s.Thumbs.Get("social/banner_1200x630.jpg"), "social/banner_1200x630.jpg", state.RoleOriginal)
 	// 101 requests over 21 days, one of them on a day still counted: 5.
-	if got := c.since(first); got != 36 {
+	if got := c.Since(first); got != 36 {
 		t.Errorf("class _1200x630.jpg in the window after the banner became an original: %d requests, want 41 less 5", got)
 	}
 }

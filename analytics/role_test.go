@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
@@ -15,7 +16,7 @@ import (
 // One written by s3thumb's user agent is a thumbnail; a write whose agent
 // the log does not show says nothing.
 func TestWriterTellsRole(t *testing.T) {
-	s := analytics.NewState()
+	s := state.NewState()
 	agg := analytics.NewAggregator(s)
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	n := 0
@@ -34,19 +35,19 @@ func TestWriterTellsRole(t *testing.T) {
 	add(accesslog.OpRESTPutObject, "photos/b_1200x630.jpg", 200, "")
 
 	var buf bytes.Buffer
-	if err := analytics.EncodeState(&buf, s); err != nil {
+	if err := state.EncodeState(&buf, s); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := analytics.DecodeState(&buf)
+	loaded, err := state.DecodeState(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, s := range map[string]*analytics.State{"as counted": s, "loaded": loaded} {
+	for name, s := range map[string]*state.State{"as counted": s, "loaded": loaded} {
 		t.Run(name, func(t *testing.T) {
-			for key, want := range map[string]analytics.Role{
-				"social/banner_1200x630.jpg": analytics.RoleOriginal,
-				"photos/a_1200x630.jpg":      analytics.RoleThumbnail,
-				"photos/b_1200x630.jpg":      analytics.RoleUnknown,
+			for key, want := range map[string]state.Role{
+				"social/banner_1200x630.jpg": state.RoleOriginal,
+				"photos/a_1200x630.jpg":      state.RoleThumbnail,
+				"photos/b_1200x630.jpg":      state.RoleUnknown,
 			} {
 				if th, err := s.ThumbState(key); err != nil || th.Role != want {
 					t.Errorf("%s: %+v, %v; want role %d", key, th, err, want)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -118,7 +119,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 			}
 		}()
 	}
-	s, err := LoadState(ctx, a.deps.State)
+	s, err := state.LoadState(ctx, a.deps.State)
 	if err != nil {
 		return nil, err
 	}
@@ -167,11 +168,11 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	s.Totals.Runs++
 	s.LastRun = now
 	if s.Last != 0 {
-		stored, _ := s.storedCount()
-		s.day(dayOf(s.Last)).Stored = stored
+		stored, _ := s.StoredCount()
+		s.Day(state.DayOf(s.Last)).Stored = stored
 	}
-	s.prune(a.cfg.keepDays(), a.cfg.DedupeWindow)
-	if _, err := s.compact(now, a.cfg.Window); err != nil {
+	s.Prune(a.cfg.keepDays(), a.cfg.DedupeWindow)
+	if _, err := s.Compact(now, a.cfg.Window); err != nil {
 		return nil, err
 	}
 	rep = buildReport(s, a.cfg, now, rs, p, stale, deleted, freed)
@@ -183,7 +184,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 			return nil, err
 		}
 	}
-	if err := SaveState(ctx, a.deps.State, s); err != nil {
+	if err := state.SaveState(ctx, a.deps.State, s); err != nil {
 		return nil, err
 	}
 	// After the state, so that a run that fails earlier changes nothing;
@@ -220,7 +221,7 @@ type logObject struct {
 }
 
 // readLogs reads the log objects not read before, oldest first.
-func (a *Analyzer) readLogs(ctx context.Context, s *State, agg *Aggregator) (RunStats, error) {
+func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator) (RunStats, error) {
 	var rs RunStats
 	var todo []logObject
 	var total int64

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
@@ -81,9 +82,9 @@ func newAnalyzer(t *testing.T, cfg analytics.Config, deps analytics.Deps) *analy
 }
 
 // loadState reads the state a run left.
-func loadState(t *testing.T, st store.Store) *analytics.State {
+func loadState(t *testing.T, st store.Store) *state.State {
 	t.Helper()
-	s, err := analytics.LoadState(context.Background(), st)
+	s, err := state.LoadState(context.Background(), st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func loadState(t *testing.T, st store.Store) *analytics.State {
 
 // thumbPregen is when the state says the thumbnail was queued, 0 for never
 // or for a thumbnail it does not hold.
-func thumbPregen(s *analytics.State, key string) int64 {
+func thumbPregen(s *state.State, key string) int64 {
 	t, err := s.ThumbState(key)
 	if err != nil {
 		return 0
@@ -101,9 +102,9 @@ func thumbPregen(s *analytics.State, key string) int64 {
 }
 
 // counters is the part of a state that must not depend on how runs went.
-func counters(t *testing.T, s *analytics.State) string {
+func counters(t *testing.T, s *state.State) string {
 	t.Helper()
-	days := make(map[int32]analytics.Day, len(s.Days))
+	days := make(map[int32]state.Day, len(s.Days))
 	for d, x := range s.Days {
 		x := *x
 		x.Stored = 0 // a snapshot at the end of each run
@@ -126,13 +127,13 @@ func counters(t *testing.T, s *analytics.State) string {
 func TestLocalLoop(t *testing.T) {
 	ctx := context.Background()
 	logDir, g := generated(t, 3, nil)
-	state := fileStore(t, "")
+	stateStore := fileStore(t, "")
 	bucket := fileStore(t, "")
 	q, err := queue.OpenFile(t.TempDir(), queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := analytics.Deps{Logs: fileStore(t, logDir), State: state, Bucket: bucket, Queue: q, Now: g.Now}
+	deps := analytics.Deps{Logs: fileStore(t, logDir), State: stateStore, Bucket: bucket, Queue: q, Now: g.Now}
 	a := newAnalyzer(t, analytics.DefaultConfig(), deps)
 	rep, err := a.Run(ctx)
 	if err != nil {
@@ -145,7 +146,7 @@ func TestLocalLoop(t *testing.T) {
 	if rep.Run.Malformed != st.Malformed {
 		t.Errorf("%d malformed lines, generator wrote %d", rep.Run.Malformed, st.Malformed)
 	}
-	s := loadState(t, state)
+	s := loadState(t, stateStore)
 	var requests, hits int64
 	for _, d := range s.Days {
 		requests += d.Requests
@@ -190,7 +191,7 @@ func TestLocalLoop(t *testing.T) {
 	if depth2, _ := q.Depth(ctx); depth2 != depth {
 		t.Errorf("queue depth %d after the second run, want %d", depth2, depth)
 	}
-	if after := counters(t, loadState(t, state)); after != before {
+	if after := counters(t, loadState(t, stateStore)); after != before {
 		t.Error("second run over the same logs changed the counters")
 	}
 }
@@ -280,11 +281,11 @@ func TestIncremental(t *testing.T) {
 func TestLock(t *testing.T) {
 	ctx := context.Background()
 	logDir, g := generated(t, 1, nil)
-	state := fileStore(t, "")
+	stateStore := fileStore(t, "")
 	var inner error
-	deps := analytics.Deps{Logs: fileStore(t, logDir), State: state, Now: g.Now}
+	deps := analytics.Deps{Logs: fileStore(t, logDir), State: stateStore, Now: g.Now}
 	deps.BeforeSave = func() error {
-		_, inner = newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: deps.Logs, State: state, Now: g.Now}).Run(ctx)
+		_, inner = newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: deps.Logs, State: stateStore, Now: g.Now}).Run(ctx)
 		return nil
 	}
 	if _, err := newAnalyzer(t, analytics.DefaultConfig(), deps).Run(ctx); err != nil {
@@ -295,16 +296,16 @@ func TestLock(t *testing.T) {
 		t.Fatalf("overlapping run: %v, want a LockError naming the holder", inner)
 	}
 	// Released: a later run goes ahead.
-	if _, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: deps.Logs, State: state, Now: g.Now}).Run(ctx); err != nil {
+	if _, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: deps.Logs, State: stateStore, Now: g.Now}).Run(ctx); err != nil {
 		t.Fatalf("run after the first ended: %v", err)
 	}
 	// An expired lock (its run died) is taken over.
 	cfg := analytics.DefaultConfig()
 	stale, _ := json.Marshal(map[string]any{"owner": "dead run", "expires": time.Now().Add(-time.Minute)})
-	if err := state.Put(ctx, "analyzer.lock", stale, store.PutOptions{}); err != nil {
+	if err := stateStore.Put(ctx, "analyzer.lock", stale, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newAnalyzer(t, cfg, analytics.Deps{Logs: deps.Logs, State: state}).Run(ctx); err != nil {
+	if _, err := newAnalyzer(t, cfg, analytics.Deps{Logs: deps.Logs, State: stateStore}).Run(ctx); err != nil {
 		t.Fatalf("run over an expired lock: %v", err)
 	}
 }
@@ -313,14 +314,14 @@ func TestLock(t *testing.T) {
 func TestDryRun(t *testing.T) {
 	ctx := context.Background()
 	logDir, g := generated(t, 2, nil)
-	state := fileStore(t, "")
+	stateStore := fileStore(t, "")
 	q, err := queue.OpenFile(t.TempDir(), queue.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := analytics.DefaultConfig()
 	cfg.DryRun = true
-	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: fileStore(t, logDir), State: state, Queue: q, Now: g.Now}).Run(ctx)
+	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: fileStore(t, logDir), State: stateStore, Queue: q, Now: g.Now}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestDryRun(t *testing.T) {
 	if d, _ := q.Depth(ctx); d != 0 {
 		t.Errorf("dry run queued %d jobs", d)
 	}
-	if s := loadState(t, state); len(s.Done) != 0 {
+	if s := loadState(t, stateStore); len(s.Done) != 0 {
 		t.Error("dry run wrote state")
 	}
 	var out bytes.Buffer

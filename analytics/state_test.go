@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/store"
 )
@@ -16,7 +17,7 @@ import (
 // sampleState is a small state with every part filled in.
 func sampleState(t testing.TB) []byte {
 	t.Helper()
-	s := analytics.NewState()
+	s := state.NewState()
 	agg := analytics.NewAggregator(s)
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	for i, r := range []accesslog.Record{
@@ -32,7 +33,7 @@ func sampleState(t testing.TB) []byte {
 	}
 	s.Done["2026-03-01-11-00-00-ABC"] = at.Unix()
 	var buf bytes.Buffer
-	if err := analytics.EncodeState(&buf, s); err != nil {
+	if err := state.EncodeState(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -40,7 +41,7 @@ func sampleState(t testing.TB) []byte {
 
 func TestDecodeStateRejectsCorruption(t *testing.T) {
 	good := sampleState(t)
-	if _, err := analytics.DecodeState(bytes.NewReader(good)); err != nil {
+	if _, err := state.DecodeState(bytes.NewReader(good)); err != nil {
 		t.Fatalf("a state as written: %v", err)
 	}
 	tests := map[string]string{
@@ -62,8 +63,8 @@ func TestDecodeStateRejectsCorruption(t *testing.T) {
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
-			s, err := analytics.DecodeState(bytes.NewReader([]byte(in)))
-			if !errors.Is(err, analytics.ErrBadState) || s != nil {
+			s, err := state.DecodeState(bytes.NewReader([]byte(in)))
+			if !errors.Is(err, state.ErrBadState) || s != nil {
 				t.Fatalf("got %v, %v; want ErrBadState", s, err)
 			}
 		})
@@ -87,11 +88,11 @@ func TestLoadStateCorrupt(t *testing.T) {
 			if err := st.Put(ctx, "analyzer-state.json.gz", body, store.PutOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := analytics.LoadState(ctx, st); !errors.Is(err, analytics.ErrBadState) {
+			if _, err := state.LoadState(ctx, st); !errors.Is(err, state.ErrBadState) {
 				t.Fatalf("load: %v, want ErrBadState", err)
 			}
 			_, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, ""), State: st}).Run(ctx)
-			if !errors.Is(err, analytics.ErrBadState) {
+			if !errors.Is(err, state.ErrBadState) {
 				t.Fatalf("run: %v, want ErrBadState", err)
 			}
 		})
@@ -109,9 +110,9 @@ func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"done":{},"thumbs":{"photos/a_200x200.jpg":null},"originals":{},"classes":{},"days":{},"seen":{}}`))
 	f.Add([]byte(`{"version":1,"done":{},"thumbs":{"photos/a_200x200.jpg":{"recent":[{"d":9,"n":1}]}},"originals":{},"classes":{},"days":{"9":{}},"seen":{"100":"AAAAAAAAAAA="}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		s, err := analytics.DecodeState(bytes.NewReader(in))
+		s, err := state.DecodeState(bytes.NewReader(in))
 		if err != nil {
-			if !errors.Is(err, analytics.ErrBadState) || s != nil {
+			if !errors.Is(err, state.ErrBadState) || s != nil {
 				t.Fatalf("got %v, %v; want nil and ErrBadState", s, err)
 			}
 			return
@@ -122,10 +123,10 @@ func FuzzDecodeState(f *testing.F) {
 				Operation: accesslog.OpWebsiteGetObject, Key: key, HTTPStatus: 200})
 		}
 		var buf bytes.Buffer
-		if err := analytics.EncodeState(&buf, s); err != nil {
+		if err := state.EncodeState(&buf, s); err != nil {
 			t.Fatalf("encode an accepted state: %v", err)
 		}
-		if _, err := analytics.DecodeState(&buf); err != nil {
+		if _, err := state.DecodeState(&buf); err != nil {
 			t.Fatalf("decode what was encoded: %v", err)
 		}
 	})

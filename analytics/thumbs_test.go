@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 )
 
@@ -18,7 +19,7 @@ import (
 // found; the state round-trips through JSON with every one.
 func TestThumbsTable(t *testing.T) {
 	const n = 30_000
-	s := analytics.NewState()
+	s := state.NewState()
 	agg := analytics.NewAggregator(s)
 	key := func(i int) string { return fmt.Sprintf("p/img%d_%dx.webp", i/7, 100+i%7) }
 	for i := range n {
@@ -28,7 +29,7 @@ func TestThumbsTable(t *testing.T) {
 	if s.Thumbs.Len() != n {
 		t.Fatalf("table holds %d thumbnails, want %d", s.Thumbs.Len(), n)
 	}
-	check := func(s *analytics.State, agg *analytics.Aggregator) {
+	check := func(s *state.State, agg *analytics.Aggregator) {
 		t.Helper()
 		for i := range n {
 			k := key(i)
@@ -48,10 +49,10 @@ func TestThumbsTable(t *testing.T) {
 	}
 	check(s, agg)
 	var buf bytes.Buffer
-	if err := analytics.EncodeState(&buf, s); err != nil {
+	if err := state.EncodeState(&buf, s); err != nil {
 		t.Fatal(err)
 	}
-	back, err := analytics.DecodeState(&buf)
+	back, err := state.DecodeState(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +80,12 @@ func TestDecodeStateBeforeTable(t *testing.T) {
 		`"classes":{"_200x200.jpg":{"reads":3,"misses":1,"last":1772449200,"recent":[{"d":20513,"n":1},{"d":20514,"n":3}]}},` +
 		`"days":{"20513":{"requests":1,"misses":1}},"totals":{"runs":1,"log_objects":1,"lines":5,"records":5,"malformed":0,` +
 		`"duplicates":0,"jobs_queued":0,"deleted":0,"bytes_freed":0},"seen":{}}`
-	s, err := analytics.DecodeState(strings.NewReader(old))
+	s, err := state.DecodeState(strings.NewReader(old))
 	if err != nil {
 		t.Fatal(err)
 	}
 	th, err := s.ThumbState("photos/a_200x200.jpg")
-	want := analytics.Thumb{Reads: 3, Misses: 1, LastRead: 1772449200, Exists: analytics.Stored, Size: 900,
+	want := state.Thumb{Reads: 3, Misses: 1, LastRead: 1772449200, Exists: state.Stored, Size: 900,
 		LastWrite: 1772362800, ExistsAt: 14178839609, FirstSeen: 1772359200}
 	if err != nil || th != want {
 		t.Fatalf("thumbnail %+v, %v; want %+v", th, err, want)
@@ -93,7 +94,7 @@ func TestDecodeStateBeforeTable(t *testing.T) {
 		t.Fatalf("original %+v", o)
 	}
 	var buf bytes.Buffer
-	if err := analytics.EncodeState(&buf, s); err != nil {
+	if err := state.EncodeState(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	var out struct {

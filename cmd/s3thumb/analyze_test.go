@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
@@ -259,7 +260,7 @@ func TestAnalyzeLocalLoopWithWorkers(t *testing.T) {
 	}
 	// The bucket holds the originals the jobs need, under the keys the logs
 	// name them by (the analyzer's state learned them from the logs).
-	s, err := analytics.LoadState(ctx, mustFileStore(t, d.state))
+	s, err := state.LoadState(ctx, mustFileStore(t, d.state))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,11 @@
-package analytics
+package state
 
 import (
 	"hash/maphash"
 	"strings"
 )
 
-// keyTable numbers distinct keys (0, 1, 2, ... in the order added) and finds
+// KeyTable numbers distinct keys (0, 1, 2, ... in the order added) and finds
 // a key's number by a 64-bit hash of its bytes. It is the analyzer's hot
 // path, one lookup per log line, in a table of up to millions of keys that
 // does not fit in any cache, so it is laid out for few cache misses:
@@ -20,7 +20,7 @@ import (
 //   - the garbage collector sees a few chunks, not a string per key.
 //
 // The caller hashes the key once (hash) and passes the hash to find and add.
-type keyTable struct {
+type KeyTable struct {
 	slots  []keySlot
 	seed   maphash.Seed
 	chunks []string         // the text of each chunk, as far as written
@@ -49,21 +49,21 @@ const (
 )
 
 // newKeyTable returns an empty table.
-func newKeyTable() keyTable {
-	return keyTable{seed: maphash.MakeSeed()}
+func newKeyTable() KeyTable {
+	return KeyTable{seed: maphash.MakeSeed()}
 }
 
-// len is the number of keys held.
-func (t *keyTable) len() int { return len(t.refs) }
+// Len is the number of keys held.
+func (t *KeyTable) Len() int { return len(t.refs) }
 
-// hash is the hash find and add take for key b.
-func (t *keyTable) hash(b []byte) uint64 { return maphash.Bytes(t.seed, b) }
+// Hash is the Hash find and add take for key b.
+func (t *KeyTable) Hash(b []byte) uint64 { return maphash.Bytes(t.seed, b) }
 
-// hashString is hash for a string.
-func (t *keyTable) hashString(s string) uint64 { return maphash.String(t.seed, s) }
+// HashString is hash for a string.
+func (t *KeyTable) HashString(s string) uint64 { return maphash.String(t.seed, s) }
 
 // text returns the key at ref.
-func (t *keyTable) text(ref keyRef) string {
+func (t *KeyTable) text(ref keyRef) string {
 	n := int(ref & keyLong)
 	if n == keyLong {
 		return t.long[ref>>16]
@@ -72,12 +72,12 @@ func (t *keyTable) text(ref keyRef) string {
 	return t.chunks[ref>>40][off : off+n]
 }
 
-// key returns key number i.
-func (t *keyTable) key(i int32) string { return t.text(t.refs[i]) }
+// Key returns Key number i.
+func (t *KeyTable) Key(i int32) string { return t.text(t.refs[i]) }
 
-// findKey returns the number of key, hashed to h, and the string the table
+// FindKey returns the number of key, hashed to h, and the string the table
 // holds for it.
-func findKey[K string | []byte](t *keyTable, key K, h uint64) (int32, string, bool) {
+func FindKey[K string | []byte](t *KeyTable, key K, h uint64) (int32, string, bool) {
 	if len(t.slots) == 0 {
 		return 0, "", false
 	}
@@ -96,9 +96,9 @@ func findKey[K string | []byte](t *keyTable, key K, h uint64) (int32, string, bo
 	}
 }
 
-// add adds key, hashed to h and not held yet, and returns its number and
+// Add adds key, hashed to h and not held yet, and returns its number and
 // the string the table holds for it.
-func (t *keyTable) add(key string, h uint64) (int32, string) {
+func (t *KeyTable) Add(key string, h uint64) (int32, string) {
 	var ref keyRef
 	if len(key) > keyMaxShort {
 		t.long = append(t.long, key)
@@ -110,10 +110,10 @@ func (t *keyTable) add(key string, h uint64) (int32, string) {
 	return t.added(ref, h)
 }
 
-// addBytes is add for a key as bytes.
-func (t *keyTable) addBytes(key []byte, h uint64) (int32, string) {
+// AddBytes is add for a key as bytes.
+func (t *KeyTable) AddBytes(key []byte, h uint64) (int32, string) {
 	if len(key) > keyMaxShort {
-		return t.add(string(key), h)
+		return t.Add(string(key), h)
 	}
 	ref := t.room(len(key))
 	t.last.Write(key)
@@ -122,7 +122,7 @@ func (t *keyTable) addBytes(key []byte, h uint64) (int32, string) {
 
 // room returns where the next n bytes of text go, starting a chunk when the
 // last one has no room for them.
-func (t *keyTable) room(n int) keyRef {
+func (t *KeyTable) room(n int) keyRef {
 	if t.last == nil || t.last.Len()+n > keyChunkBytes {
 		t.last = new(strings.Builder)
 		t.last.Grow(keyChunkBytes) // never grows again: the strings cut from it stay put
@@ -132,7 +132,7 @@ func (t *keyTable) room(n int) keyRef {
 }
 
 // added numbers the key just stored at ref, hashed to h.
-func (t *keyTable) added(ref keyRef, h uint64) (int32, string) {
+func (t *KeyTable) added(ref keyRef, h uint64) (int32, string) {
 	if ref&keyLong != keyLong {
 		t.chunks[len(t.chunks)-1] = t.last.String()
 	}
@@ -146,7 +146,7 @@ func (t *keyTable) added(ref keyRef, h uint64) (int32, string) {
 }
 
 // place puts key number n, hashed to h, in the first empty slot of its run.
-func (t *keyTable) place(h uint64, n int32, ref keyRef) {
+func (t *KeyTable) place(h uint64, n int32, ref keyRef) {
 	mask := uint64(len(t.slots) - 1)
 	i := h & mask
 	for t.slots[i].n1 != 0 {
@@ -157,16 +157,20 @@ func (t *keyTable) place(h uint64, n int32, ref keyRef) {
 
 // grow doubles the slots (or makes the first ones) and places every key
 // again.
-func (t *keyTable) grow() {
+func (t *KeyTable) grow() {
 	t.slots = make([]keySlot, max(1024, 2*len(t.slots)))
 	for n, ref := range t.refs {
-		t.place(t.hashString(t.text(ref)), int32(n), ref)
+		t.place(t.HashString(t.text(ref)), int32(n), ref)
 	}
 }
 
-// prefetch starts loading the slot a key of hash h is looked for in first.
-func (t *keyTable) prefetch(h uint64) {
+// Prefetch starts loading the slot a key of hash h is looked for in first.
+func (t *KeyTable) Prefetch(h uint64) {
 	if len(t.slots) > 0 {
 		prefetch(&t.slots[h&uint64(len(t.slots)-1)])
 	}
 }
+
+// Sibling returns an empty table that hashes keys as t does, so that one
+// hash of a key finds it in both.
+func (t *KeyTable) Sibling() KeyTable { return KeyTable{seed: t.seed} }

@@ -1,4 +1,4 @@
-package analytics
+package state
 
 import (
 	"bytes"
@@ -23,51 +23,51 @@ const thumbChunk = 4096
 // the key's bytes and then the row, and memory grows with the distinct keys
 // alone.
 type Thumbs struct {
-	keys   keyTable
+	Keys   KeyTable
 	blocks []*[thumbChunk]Thumb
 }
 
 // newThumbs returns an empty table.
 func newThumbs() *Thumbs {
-	return &Thumbs{keys: newKeyTable()}
+	return &Thumbs{Keys: newKeyTable()}
 }
 
 // Len is the number of thumbnails held.
-func (ts *Thumbs) Len() int { return ts.keys.len() }
+func (ts *Thumbs) Len() int { return ts.Keys.Len() }
 
-// row returns thumbnail number i.
-func (ts *Thumbs) row(i int32) *Thumb { return &ts.blocks[i/thumbChunk][i%thumbChunk] }
+// Row returns thumbnail number i.
+func (ts *Thumbs) Row(i int32) *Thumb { return &ts.blocks[i/thumbChunk][i%thumbChunk] }
 
-// key returns the key of thumbnail number i.
-func (ts *Thumbs) key(i int32) string { return ts.keys.key(i) }
+// Key returns the Key of thumbnail number i.
+func (ts *Thumbs) Key(i int32) string { return ts.Keys.Key(i) }
 
 // lookup returns the row number of key.
 func (ts *Thumbs) lookup(key string) (int32, bool) {
-	i, _, ok := findKey(&ts.keys, key, ts.keys.hashString(key))
+	i, _, ok := FindKey(&ts.Keys, key, ts.Keys.HashString(key))
 	return i, ok
 }
 
-// get returns the thumbnail with this key, or nil.
-func (ts *Thumbs) get(key string) *Thumb {
+// Get returns the thumbnail with this key, or nil.
+func (ts *Thumbs) Get(key string) *Thumb {
 	if i, ok := ts.lookup(key); ok {
-		return ts.row(i)
+		return ts.Row(i)
 	}
 	return nil
 }
 
-// add adds a thumbnail for a key not held yet and returns it.
-func (ts *Thumbs) add(key string, t Thumb) *Thumb {
-	return ts.row(ts.addRow(key, ts.keys.hashString(key), t))
+// Add adds a thumbnail for a key not held yet and returns it.
+func (ts *Thumbs) Add(key string, t Thumb) *Thumb {
+	return ts.Row(ts.AddRow(key, ts.Keys.HashString(key), t))
 }
 
-// addRow is add for a key hashed to h by ts.keys; it returns the row
+// AddRow is add for a key hashed to h by ts.keys; it returns the row
 // number.
-func (ts *Thumbs) addRow(key string, h uint64, t Thumb) int32 {
-	r, _ := ts.keys.add(key, h)
+func (ts *Thumbs) AddRow(key string, h uint64, t Thumb) int32 {
+	r, _ := ts.Keys.Add(key, h)
 	if r%thumbChunk == 0 {
 		ts.blocks = append(ts.blocks, new([thumbChunk]Thumb))
 	}
-	*ts.row(r) = t
+	*ts.Row(r) = t
 	return r
 }
 
@@ -75,7 +75,7 @@ func (ts *Thumbs) addRow(key string, h uint64, t Thumb) int32 {
 func (ts *Thumbs) All() iter.Seq2[string, Thumb] {
 	return func(yield func(string, Thumb) bool) {
 		for r := range int32(ts.Len()) {
-			if !yield(ts.key(r), *ts.row(r)) {
+			if !yield(ts.Key(r), *ts.Row(r)) {
 				return
 			}
 		}
@@ -106,7 +106,7 @@ func (ts *Thumbs) writeJSON(w io.Writer) error {
 	for r := range rows {
 		rows[r] = int32(r)
 	}
-	slices.SortFunc(rows, func(a, b int32) int { return strings.Compare(ts.key(a), ts.key(b)) })
+	slices.SortFunc(rows, func(a, b int32) int { return strings.Compare(ts.Key(a), ts.Key(b)) })
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -115,12 +115,12 @@ func (ts *Thumbs) writeJSON(w io.Writer) error {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if err := enc.Encode(ts.key(r)); err != nil {
+		if err := enc.Encode(ts.Key(r)); err != nil {
 			return err
 		}
 		buf.Truncate(buf.Len() - 1) // the encoder's newline
 		buf.WriteByte(':')
-		if err := enc.Encode(ts.row(r)); err != nil {
+		if err := enc.Encode(ts.Row(r)); err != nil {
 			return err
 		}
 		buf.Truncate(buf.Len() - 1)
@@ -175,10 +175,10 @@ func (ts *Thumbs) decode(dec *json.Decoder) error {
 			return fmt.Errorf("thumbnail %q: %w", key, err)
 		}
 		if i, dup := ts.lookup(key); dup {
-			*ts.row(i) = tj.Thumb
+			*ts.Row(i) = tj.Thumb
 			continue
 		}
-		ts.add(key, tj.Thumb)
+		ts.Add(key, tj.Thumb)
 	}
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("thumbnails: %w", err)

@@ -1,10 +1,10 @@
-package analytics_test
+package state_test
 
 import (
 	"encoding/json"
 	"testing"
 
-	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
 )
 
 // TestSeen: an identity is new once per hour it is seen in, identity 0
@@ -13,7 +13,7 @@ import (
 // identities; the JSON form round-trips.
 func TestSeen(t *testing.T) {
 	const hour = 3600
-	s := analytics.NewSeen()
+	s := state.NewSeen()
 	for _, tc := range []struct {
 		t    int64
 		id   uint64
@@ -50,7 +50,7 @@ func TestSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := analytics.NewSeen()
+	back := state.NewSeen()
 	if err := json.Unmarshal(b, back); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !noprefetch
 
-package analytics
+package state
 
 // Whether the prefetch pays is measured with and without it (the build tag
 // noprefetch leaves it out), in turn, on the analyzer's benchmark:

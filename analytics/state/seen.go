@@ -1,4 +1,4 @@
-package analytics
+package state
 
 import (
 	"encoding/binary"
@@ -209,9 +209,9 @@ func (s *Seen) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// recordID is a record's identity: the hash of its request ID (as the
+// RecordID is a record's identity: the hash of its request ID (as the
 // parser gives it, accesslog.FieldRequestID) continued with its operation
 // and key. It allocates nothing.
-func recordID(idHash uint64, op, key string) uint64 {
+func RecordID(idHash uint64, op, key string) uint64 {
 	return accesslog.HashEnd(accesslog.HashPart(accesslog.HashPart(idHash, op), key))
 }

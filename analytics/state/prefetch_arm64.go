@@ -1,6 +1,6 @@
 //go:build !noprefetch
 
-package analytics
+package state
 
 // prefetch asks the processor to start loading the cache line of s without
 // waiting for it (an instruction that cannot fault), so that a lookup

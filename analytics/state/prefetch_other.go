@@ -1,6 +1,6 @@
 //go:build (!amd64 && !arm64) || noprefetch
 
-package analytics
+package state
 
 // prefetch would ask the processor to start loading the cache line of s; on
 // this architecture it does nothing.

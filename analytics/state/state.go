@@ -1,4 +1,9 @@
-package analytics
+// Package state is what the analyzer keeps between runs: per-thumbnail,
+// per-original, per-class and per-day counts, the log objects read and the
+// identities of recent records, in compact tables (Thumbs, KeyTable, Seen),
+// with how the state is loaded from and saved to the analyzer's store.
+// Aggregation and decisions over it live in package analytics.
+package state
 
 import (
 	"bufio"
@@ -44,8 +49,8 @@ type DayCount struct {
 	N   int32 `json:"n"`
 }
 
-// add counts one request at unix time t on day.
-func (c *Counts) add(t int64, day int32, miss bool) {
+// Add counts one request at unix time t on day.
+func (c *Counts) Add(t int64, day int32, miss bool) {
 	if miss {
 		c.Misses++
 	} else {
@@ -75,8 +80,8 @@ func (c *Counts) add(t int64, day int32, miss bool) {
 	}
 }
 
-// since sums the requests on days from first on.
-func (c *Counts) since(first int32) int64 {
+// Since sums the requests on days from first on.
+func (c *Counts) Since(first int32) int64 {
 	var n int64
 	for i := len(c.Recent) - 1; i >= 0 && c.Recent[i].Day >= first; i-- {
 		n += int64(c.Recent[i].N)
@@ -190,8 +195,8 @@ type Thumb struct {
 	orig, class int32
 }
 
-// add counts one request at unix time t.
-func (t *Thumb) add(at int64, miss bool) {
+// Add counts one request at unix time t.
+func (t *Thumb) Add(at int64, miss bool) {
 	if miss {
 		t.Misses++
 	} else {
@@ -340,16 +345,16 @@ func (s *State) link() error {
 		}
 	}
 	for r := range int32(s.Thumbs.Len()) {
-		key := s.Thumbs.key(r)
-		stem, suffix, err := splitThumb(key)
+		key := s.Thumbs.Key(r)
+		stem, suffix, err := SplitThumb(key)
 		if err != nil {
 			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
 		}
-		t := s.Thumbs.row(r)
-		t.orig = s.original(stem).n
-		t.class = s.class(suffix).n
+		t := s.Thumbs.Row(r)
+		t.orig = s.Original(stem).n
+		t.class = s.Class(suffix).n
 		if t.Role == RoleOriginal {
-			t.orig = s.original(originalStem(key)).n
+			t.orig = s.Original(originalStem(key)).n
 		}
 	}
 	return nil
@@ -363,31 +368,31 @@ func originalStem(key string) string {
 	return key
 }
 
-// setRole records what key, thumbnail number t, is. A key that turns out to
+// SetRole records what key, thumbnail number t, is. A key that turns out to
 // be an original has the requests counted for it taken back from its class
 // and from the original of its stem, and becomes an original of its own; a
 // key that becomes a thumbnail again (s3thumb wrote it after the original
 // was removed) counts as one from then on.
-func (s *State) setRole(t *Thumb, key string, r Role) {
+func (s *State) SetRole(t *Thumb, key string, r Role) {
 	if t.Role == r {
 		return
 	}
 	switch r {
 	case RoleOriginal:
 		if t.Role != RoleOriginal && t.Reads+t.Misses > 0 {
-			first, last := dayOf(t.FirstSeen), dayOf(t.LastRead)
+			first, last := DayOf(t.FirstSeen), DayOf(t.LastRead)
 			s.classes[t.class].remove(t.Reads, t.Misses, first, last)
 			s.origs[t.orig].remove(t.Reads, t.Misses, first, last)
 		}
-		o := s.original(strings.Clone(originalStem(key)))
+		o := s.Original(strings.Clone(originalStem(key)))
 		if o.Key == "" {
 			o.Key = strings.Clone(key)
 		}
 		t.orig = o.n
 	default:
 		if t.Role == RoleOriginal {
-			stem, _, _ := splitThumb(key)
-			t.orig = s.original(stem).n
+			stem, _, _ := SplitThumb(key)
+			t.orig = s.Original(stem).n
 		}
 	}
 	t.Role = r
@@ -406,8 +411,8 @@ func (c *Counts) check() error {
 	return nil
 }
 
-// original returns the original with this stem, adding it if new.
-func (s *State) original(stem string) *Original {
+// Original returns the Original with this stem, adding it if new.
+func (s *State) Original(stem string) *Original {
 	o := s.Originals[stem]
 	if o == nil {
 		o = &Original{stem: stem, n: int32(len(s.origs))}
@@ -417,8 +422,8 @@ func (s *State) original(stem string) *Original {
 	return o
 }
 
-// class returns the size class with this suffix, adding it if new.
-func (s *State) class(suffix string) *Class {
+// Class returns the size Class with this suffix, adding it if new.
+func (s *State) Class(suffix string) *Class {
 	c := s.Classes[suffix]
 	if c == nil {
 		c = &Class{n: int32(len(s.classes))}
@@ -428,8 +433,8 @@ func (s *State) class(suffix string) *Class {
 	return c
 }
 
-// day returns the counters of day d, adding them if new.
-func (s *State) day(d int32) *Day {
+// Day returns the counters of Day d, adding them if new.
+func (s *State) Day(d int32) *Day {
 	x := s.Days[d]
 	if x == nil {
 		x = &Day{}
@@ -438,8 +443,8 @@ func (s *State) day(d int32) *Day {
 	return x
 }
 
-// storedCount is how many thumbnails the state knows to be stored.
-func (s *State) storedCount() (n, bytes int64) {
+// StoredCount is how many thumbnails the state knows to be stored.
+func (s *State) StoredCount() (n, bytes int64) {
 	for _, t := range s.Thumbs.All() {
 		if t.Exists == Stored {
 			n++
@@ -449,14 +454,14 @@ func (s *State) storedCount() (n, bytes int64) {
 	return n, bytes
 }
 
-// prune forgets what no decision needs any more: per-day request counts
+// Prune forgets what no decision needs any more: per-day request counts
 // older than keepDays before the newest record, log objects older than
 // the watermark, and record identities outside the duplicate window.
-func (s *State) prune(keepDays int, dedupe time.Duration) {
+func (s *State) Prune(keepDays int, dedupe time.Duration) {
 	if s.Last == 0 {
 		return
 	}
-	first := dayOf(s.Last) - int32(keepDays)
+	first := DayOf(s.Last) - int32(keepDays)
 	for _, o := range s.Originals {
 		o.prune(first)
 	}
@@ -467,7 +472,7 @@ func (s *State) prune(keepDays int, dedupe time.Duration) {
 	for _, at := range s.Done {
 		newest = max(newest, at)
 	}
-	if mark := newest - int64(doneFor/time.Second); mark > s.Watermark {
+	if mark := newest - int64(DoneFor/time.Second); mark > s.Watermark {
 		s.Watermark = mark
 		for k, at := range s.Done {
 			if at < mark {
@@ -482,7 +487,7 @@ func (s *State) prune(keepDays int, dedupe time.Duration) {
 // table, which costs about what loading the state does.
 const compactEvery = 24 * time.Hour
 
-// compact forgets the thumbnails, originals and size classes that left the
+// Compact forgets the thumbnails, originals and size classes that left the
 // window at now and hold nothing a decision needs, once per compactEvery:
 // a thumbnail not stored with no record, queueing or refresh in the window
 // (one-off sizes, scanners' guesses, thumbnails long deleted); a class with
@@ -490,7 +495,7 @@ const compactEvery = 24 * time.Hour
 // by such thumbnails (never seen itself, no missing check in force).
 // What comes back is counted from scratch. It returns how many thumbnails
 // it dropped.
-func (s *State) compact(now time.Time, window time.Duration) (int, error) {
+func (s *State) Compact(now time.Time, window time.Duration) (int, error) {
 	if now.Unix()-s.Compacted < int64(compactEvery/time.Second) {
 		return 0, nil
 	}
@@ -501,7 +506,7 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 	usedOrig := make([]bool, len(s.origs))
 	usedClass := make([]bool, len(s.classes))
 	for r := range int32(len(keep)) {
-		t := s.Thumbs.row(r)
+		t := s.Thumbs.Row(r)
 		last := max(t.LastRead, t.LastWrite, t.FirstSeen, t.Pregen, t.Refresh, t.ExistsAt/8)
 		// An original named like a thumbnail stays known as one.
 		if t.Exists == Stored || t.Role == RoleOriginal || last >= cutoff {
@@ -511,16 +516,16 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 		}
 		dropped++
 	}
-	first := dayOf(cutoff)
+	first := DayOf(cutoff)
 	var staleOrigs, staleClasses []string
 	for stem, o := range s.Originals {
-		if !usedOrig[o.n] && o.since(first) == 0 && o.Key == "" && o.Direct == 0 && o.Uploaded == 0 && !o.Deleted &&
-			now.Unix()-o.Missing >= int64(missingRecheck/time.Second) {
+		if !usedOrig[o.n] && o.Since(first) == 0 && o.Key == "" && o.Direct == 0 && o.Uploaded == 0 && !o.Deleted &&
+			now.Unix()-o.Missing >= int64(MissingRecheck/time.Second) {
 			staleOrigs = append(staleOrigs, stem)
 		}
 	}
 	for suffix, c := range s.Classes {
-		if !usedClass[c.n] && c.since(first) == 0 {
+		if !usedClass[c.n] && c.Since(first) == 0 {
 			staleClasses = append(staleClasses, suffix)
 		}
 	}
@@ -530,7 +535,7 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 	kept := newThumbs()
 	for r, k := range keep {
 		if k {
-			kept.add(s.Thumbs.key(int32(r)), *s.Thumbs.row(int32(r)))
+			kept.Add(s.Thumbs.Key(int32(r)), *s.Thumbs.Row(int32(r)))
 		}
 	}
 	for _, stem := range staleOrigs {
@@ -546,11 +551,8 @@ func (s *State) compact(now time.Time, window time.Duration) (int, error) {
 	return dropped, nil
 }
 
-// stateKey and lockKey are the objects the analyzer keeps in its state store.
-const (
-	stateKey = layout.AnalyzerState
-	lockKey  = layout.AnalyzerLock
-)
+// stateKey is the object the state is kept in.
+const stateKey = layout.AnalyzerState
 
 // LoadState reads the state from st; a store without one gives an empty
 // state.
@@ -684,3 +686,90 @@ func SaveState(ctx context.Context, st store.Store, s *State) error {
 	}
 	return nil
 }
+
+// DoneFor is how long log object keys are remembered one by one; older
+// ones are covered by the watermark.
+const DoneFor = 7 * 24 * time.Hour
+
+// MissingRecheck is how long an original found missing is taken as
+// missing before it is looked for again (an upload in the logs ends it at
+// once).
+const MissingRecheck = 24 * time.Hour
+
+// SplitThumb splits a thumbnail key into the original's stem (folder and
+// name) and the size class suffix.
+func SplitThumb(key string) (stem, suffix string, err error) {
+	k, err := thumbkey.Parse(key)
+	if err != nil {
+		return "", "", err
+	}
+	n := len(k.Dir) + len(k.Name)
+	return key[:n], key[n:], nil
+}
+
+// Thumb returns the state's thumbnail for key, adding it if new, or nil
+// when key is not a thumbnail key.
+func (s *State) Thumb(key string) *Thumb {
+	if t := s.Thumbs.Get(key); t != nil {
+		return t
+	}
+	stem, suffix, err := SplitThumb(key)
+	if err != nil {
+		return nil
+	}
+	return s.Thumbs.Add(key, s.NewThumb(stem, suffix))
+}
+
+// NewThumb is a new thumbnail of the original stem in class suffix.
+func (s *State) NewThumb(stem, suffix string) Thumb {
+	return Thumb{orig: s.Original(stem).n, class: s.Class(suffix).n}
+}
+
+// DayOf is the day number (since 1970-01-01 UTC) of unix time t.
+func DayOf(t int64) int32 {
+	if t < 0 {
+		return int32((t - 86399) / 86400)
+	}
+	return int32(t / 86400)
+}
+
+// What a record says about a thumbnail's existence, weakest first: of
+// records of the same second, the stronger decides, whatever order they are
+// read in (a miss and the write after it often share a second).
+const (
+	ByMiss int64 = iota
+	ByRead
+	ByWrite
+	ByRemoval
+	ByCheck // the analyzer looked at the object itself
+)
+
+// SetExists records what a record at unix time at says about the
+// thumbnail, unless a later (or as late and stronger) record has said
+// otherwise already.
+func (t *Thumb) SetExists(e Existence, at, by int64) bool {
+	if v := at*8 + by; v >= t.ExistsAt {
+		t.Exists, t.ExistsAt = e, v
+		return true
+	}
+	return false
+}
+
+// ErrUnknownKey is returned for a key the state holds nothing about.
+var ErrUnknownKey = errors.New("key not in the analyzer state")
+
+// ThumbState returns what the state knows about a thumbnail key.
+func (s *State) ThumbState(key string) (Thumb, error) {
+	t := s.Thumbs.Get(key)
+	if t == nil {
+		return Thumb{}, fmt.Errorf("%w: %q", ErrUnknownKey, key)
+	}
+	return *t, nil
+}
+
+// OriginalOf returns the original thumbnail t is of (for a RoleOriginal
+// key, the original the key itself names).
+func (s *State) OriginalOf(t *Thumb) *Original { return s.origs[t.orig] }
+
+// ClassOf returns the size class of thumbnail t.
+func (s *State) ClassOf(t *Thumb) *Class { return s.classes[t.class] }

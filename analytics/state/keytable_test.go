@@ -1,0 +1,61 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestKeyTable: keys of every length (empty, long ones held apart, enough
+// to fill several chunks of text and to grow the slots many times) are
+// numbered in order and found, as strings and as bytes, with the string
+// the table holds; strings handed out never change as more keys come; keys
+// not added are not found.
+func TestKeyTable(t *testing.T) {
+	kt := newKeyTable()
+	var keys, got []string
+	key := func(i int) string {
+		switch {
+		case i == 0:
+			return ""
+		case i%5000 == 7:
+			return strings.Repeat("x", keyMaxShort+i%3) + fmt.Sprint(i) // held apart
+		}
+		return fmt.Sprintf("photos/%d/img%d_200x200.webp", i%97, i)
+	}
+	for i := range 80_000 { // about 2.6 MB of text
+		k := key(i)
+		if _, _, ok := FindKey(&kt, k, kt.HashString(k)); ok {
+			t.Fatalf("%q found before it was added", k)
+		}
+		n, s := kt.AddBytes([]byte(k), kt.Hash([]byte(k)))
+		if n != int32(i) || s != k {
+			t.Fatalf("add %q = %d, %q; want %d", k, n, s, i)
+		}
+		keys, got = append(keys, k), append(got, s)
+	}
+	if len(kt.chunks) < 3 || len(kt.long) == 0 {
+		t.Fatalf("%d chunks, %d long keys: the test does not cover them", len(kt.chunks), len(kt.long))
+	}
+	for i, k := range keys {
+		if got[i] != k {
+			t.Fatalf("string %d handed out as %q is now %q", i, k, got[i])
+		}
+		n, s, ok := FindKey(&kt, []byte(k), kt.Hash([]byte(k)))
+		if !ok || n != int32(i) || s != k || kt.Key(n) != k {
+			t.Fatalf("find %q = %d, %q, %v; want %d", k, n, s, ok, i)
+		}
+		if n, _, ok := FindKey(&kt, k, kt.HashString(k)); !ok || n != int32(i) {
+			t.Fatalf("find string %q = %d, %v; want %d", k, n, ok, i)
+		}
+	}
+	for _, k := range []string{"photos/1/img1_200x200.web", "photos/1/img1_200x200.webpp", key(80_000), "x"} {
+		if _, _, ok := FindKey(&kt, k, kt.HashString(k)); ok {
+			t.Errorf("%q found, never added", k)
+		}
+	}
+	// add with a string, as a state is read
+	if n, s := kt.Add("added/as_string.jpg", kt.HashString("added/as_string.jpg")); n != 80_000 || s != "added/as_string.jpg" {
+		t.Errorf("add string = %d, %q", n, s)
+	}
+}
