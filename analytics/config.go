@@ -1,10 +1,11 @@
 // Package analytics is s3thumb's access log analyzer: it reads a bucket's
 // access logs (S3 server access logs or CloudFront standard logs, parsed by
 // package accesslog), counts requests per thumbnail, original and size class
-// into the state it keeps between runs (package analytics/state), and decides from them which thumbnails to
-// make before anyone asks (jobs on the pre-generation queue) and which
-// stored thumbnails nobody reads any more (cleanup). Each run reports what it
-// saw and did, as a table, JSON, or one self-contained HTML page of charts.
+// into the state it keeps between runs (package analytics/state), and
+// decides from them which thumbnails to make before anyone asks (jobs on the
+// pre-generation queue) and which stored thumbnails nobody reads any more
+// (cleanup). Each run reports what it saw and did, as a table, JSON, or one
+// self-contained HTML page of charts.
 //
 // A run reads only the log objects it has not read before, holds a lock
 // object in the state store while it works, and writes the new state in one

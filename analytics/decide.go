@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/analytics/state"
+	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -24,38 +26,10 @@ type Checker interface {
 	Tags(ctx context.Context, key string) (map[string]string, error)
 }
 
-// ClassShare is a size class's requests in the window. Class is as
-// thumbkey.ParseClass reads it; one in thumbkey.OwnFormat ("_200x200.*")
-// makes each original's thumbnail in the original's format.
-type ClassShare struct {
-	Class    string  `json:"class"`
-	Requests int64   `json:"requests"`
-	Share    float64 `json:"share"`
-	Popular  bool    `json:"popular"`
-	misses   int64   // overall, for the report
-}
-
-// Job is a job the analyzer queues (a thumbnail to make, or with Refresh
-// to write again before the lifecycle rule expires it), with the kind of
-// its reason.
-type Job struct {
-	queue.Job
-	// Why is the reason's kind: WhyHot, WhyNew, WhyGone or WhyRefresh.
-	Why string `json:"why"`
-}
-
-// The kinds of reason a job is queued for.
-const (
-	WhyHot     = "hot"     // a popular class of an original much requested
-	WhyNew     = "new"     // a popular class of a new upload
-	WhyGone    = "gone"    // a thumbnail still read that expired or was deleted
-	WhyRefresh = "refresh" // written again before the lifecycle rule expires it
-)
-
 // Plan is what the analyzer decided.
 type Plan struct {
-	Classes []ClassShare `json:"classes"` // by requests, most first
-	Jobs    []Job        `json:"jobs"`
+	Classes []report.ClassReport `json:"classes"` // by requests, most first
+	Jobs    []report.Job         `json:"jobs"`
 	// Capped counts the jobs left out by MaxJobs.
 	Capped int `json:"capped,omitempty"`
 	// Heads counts the HEAD requests made to learn whether thumbnails or
@@ -117,11 +91,11 @@ func extOf(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 // popularClasses ranks the size classes by their requests in the window
 // and marks the popular ones. Classes asked in their originals' own formats
 // are counted together as one own-format class (see ownFormatShare).
-func popularClasses(s *state.State, cfg Config, now time.Time) []ClassShare {
+func popularClasses(s *state.State, cfg Config, now time.Time) []report.ClassReport {
 	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	own := ownFormat(s)
 	var total int64
-	merged := make(map[string]*ClassShare)
+	merged := make(map[string]*report.ClassReport)
 	for suffix, c := range s.Classes {
 		n := c.Since(first)
 		if n == 0 {
@@ -137,17 +111,17 @@ func popularClasses(s *state.State, cfg Config, now time.Time) []ClassShare {
 		}
 		cs := merged[name]
 		if cs == nil {
-			cs = &ClassShare{Class: name}
+			cs = &report.ClassReport{ClassShare: popular.ClassShare{Class: name}}
 			merged[name] = cs
 		}
 		cs.Requests += n
-		cs.misses += c.Misses
+		cs.Misses += c.Misses
 	}
-	out := make([]ClassShare, 0, len(merged))
+	out := make([]report.ClassReport, 0, len(merged))
 	for _, cs := range merged {
 		out = append(out, *cs)
 	}
-	slices.SortFunc(out, func(a, b ClassShare) int {
+	slices.SortFunc(out, func(a, b report.ClassReport) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Class, b.Class))
 	})
 	var covered float64
@@ -233,13 +207,13 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 	}
 	p.Classes = popularClasses(s, cfg, now)
 	type popularClass struct {
-		ClassShare
+		popular.ClassShare
 		class thumbkey.Class
 	}
-	var popular []popularClass
+	var wanted []popularClass
 	for _, c := range p.Classes {
 		if cl, err := thumbkey.ParseClass(c.Class); err == nil && c.Popular {
-			popular = append(popular, popularClass{c, cl})
+			wanted = append(wanted, popularClass{c.ClassShare, cl})
 		}
 	}
 	newSince := now.Add(-cfg.NewWithin).Unix()
@@ -263,7 +237,7 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 		if d.isNew {
 			r = max(r, newRate)
 		}
-		for _, c := range popular {
+		for _, c := range wanted {
 			exp := r * horizon * c.Share
 			if exp < cfg.MinExpected {
 				break // classes are by share, most first
@@ -294,13 +268,13 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 			}
 			switch t := s.Thumbs.Get(c.key); {
 			case due:
-				p.Jobs = append(p.Jobs, Job{Why: WhyRefresh, Job: queue.Job{Key: c.key, Refresh: true,
+				p.Jobs = append(p.Jobs, report.Job{Why: report.WhyRefresh, Job: queue.Job{Key: c.key, Refresh: true,
 					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 				p.Refreshes++
 			case t.Exists == state.Gone && t.Role != state.RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
-				p.Jobs = append(p.Jobs, Job{Why: WhyGone, Job: queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
+				p.Jobs = append(p.Jobs, report.Job{Why: report.WhyGone, Job: queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
 			}
 			continue
 		}
@@ -315,12 +289,12 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 				return nil, fmt.Errorf("head %s: %w", c.key, err)
 			}
 		}
-		why, reason := WhyHot, "hot: "+strconv.FormatInt(c.requests, 10)+" requests in "+strconv.Itoa(int(cfg.windowDays()))+"d"
+		why, reason := report.WhyHot, "hot: "+strconv.FormatInt(c.requests, 10)+" requests in "+strconv.Itoa(int(cfg.windowDays()))+"d"
 		if c.isNew {
-			why, reason = WhyNew, "new upload"
+			why, reason = report.WhyNew, "new upload"
 		}
 		reason += ", " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"
-		p.Jobs = append(p.Jobs, Job{Why: why, Job: queue.Job{Key: c.key, Reason: reason}})
+		p.Jobs = append(p.Jobs, report.Job{Why: why, Job: queue.Job{Key: c.key, Reason: reason}})
 	}
 	return p, nil
 }
@@ -538,7 +512,7 @@ func thumbFor(s *state.State, key string) *state.Thumb {
 // markQueued records that jobs were queued at now: for a refresh, also
 // when the lifecycle rule would have expired the thumbnail without it, so
 // that a read after then counts as a miss the refresh avoided.
-func markQueued(s *state.State, cfg Config, jobs []Job, now time.Time) {
+func markQueued(s *state.State, cfg Config, jobs []report.Job, now time.Time) {
 	for _, j := range jobs {
 		t := thumbFor(s, j.Key)
 		if j.Refresh {
@@ -550,29 +524,19 @@ func markQueued(s *state.State, cfg Config, jobs []Job, now time.Time) {
 		}
 		t.Pregen = now.Unix()
 		t.PregenRead = false
-		t.PregenNew = j.Why == WhyNew
+		t.PregenNew = j.Why == report.WhyNew
 	}
-}
-
-// Stale is a thumbnail nobody has read for the stale period.
-type Stale struct {
-	Key      string    `json:"key"`
-	LastRead time.Time `json:"last_read"` // or its last write or first record, when never read
-	Size     int64     `json:"size,omitempty"`
-	// Outcome is "deleted", "listed", "kept: not tagged thumbnail=yes",
-	// "kept: replaced while checked" or "gone" (already deleted).
-	Outcome string `json:"outcome"`
 }
 
 // staleThumbs lists the thumbnails with no read, write or other record for
 // cfg.StaleAfter, oldest first. Nothing is stale while the logs read so far
 // cover less than that period: no record is no proof then.
-func staleThumbs(s *state.State, cfg Config, now time.Time) []Stale {
+func staleThumbs(s *state.State, cfg Config, now time.Time) []report.Stale {
 	cutoff := now.Add(-cfg.StaleAfter).Unix()
 	if s.First == 0 || s.First > cutoff {
 		return nil
 	}
-	var out []Stale
+	var out []report.Stale
 	for key, t := range s.Thumbs.All() {
 		if t.Exists == state.Gone || t.Role == state.RoleOriginal {
 			continue
@@ -581,9 +545,9 @@ func staleThumbs(s *state.State, cfg Config, now time.Time) []Stale {
 		if last > cutoff {
 			continue
 		}
-		out = append(out, Stale{Key: key, LastRead: time.Unix(last, 0).UTC(), Size: t.Size})
+		out = append(out, report.Stale{Key: key, LastRead: time.Unix(last, 0).UTC(), Size: t.Size})
 	}
-	slices.SortFunc(out, func(a, b Stale) int {
+	slices.SortFunc(out, func(a, b report.Stale) int {
 		return cmp.Or(a.LastRead.Compare(b.LastRead), cmp.Compare(a.Key, b.Key))
 	})
 	return out
@@ -601,7 +565,7 @@ type Cleaner interface {
 // bytes freed. The version whose tag was read is the one deleted
 // (If-Match on the ETag read before the tag): an upload that replaces the
 // thumbnail meanwhile is kept.
-func cleanup(ctx context.Context, s *state.State, stale []Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
+func cleanup(ctx context.Context, s *state.State, stale []report.Stale, bucket Cleaner, del bool, now time.Time) (deleted int, freed int64, err error) {
 	for i := range stale {
 		st := &stale[i]
 		attrs, err := bucket.Head(ctx, st.Key)

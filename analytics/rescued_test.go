@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/queue"
@@ -22,7 +23,7 @@ func TestRescuedWithoutRefreshWrite(t *testing.T) {
 	agg.Add(&accesslog.Record{Time: w, RequestID: "w", Operation: accesslog.OpRESTPutObject, Key: key, HTTPStatus: 200,
 		UserAgent: "x app/s3thumb", ObjectSize: 9})
 	now := w.Add(20 * time.Hour)
-	markQueued(s, cfg, []Job{{Job: queue.Job{Key: key, Refresh: true}, Why: WhyRefresh}}, now)
+	markQueued(s, cfg, []report.Job{{Job: queue.Job{Key: key, Refresh: true}, Why: report.WhyRefresh}}, now)
 	// No write by the refresh is ever logged; the object is still read
 	// after the rule's due date, before S3 gets round to expiring it.
 	later := time.Unix(s.Thumbs.Get(key).RescueDue, 0).Add(time.Hour)

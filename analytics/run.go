@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
@@ -101,7 +103,7 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 // Run does one analysis: lock, read the new log objects, decide, queue,
 // clean up, write the state, unlock. The report is returned with any error
 // that came after it was made (ErrPartial).
-func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
+func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	started := a.now()
 	host, _ := os.Hostname()
 	owner := host + " pid " + strconv.Itoa(os.Getpid()) + " at " + started.UTC().Format(time.RFC3339)
@@ -189,29 +191,17 @@ func (a *Analyzer) Run(ctx context.Context) (rep *Report, err error) {
 	}
 	// After the state, so that a run that fails earlier changes nothing;
 	// if this fails, the next run publishes again.
-	if err := publishClasses(ctx, a.deps.State, p, a.cfg, now); err != nil {
+	shares := make([]popular.ClassShare, len(p.Classes))
+	for i, c := range p.Classes {
+		shares[i] = c.ClassShare
+	}
+	if err := popular.Write(ctx, a.deps.State, shares, fmt.Sprintf("%dd", a.cfg.windowDays()), now); err != nil {
 		return rep, err
 	}
 	if len(rs.Failed) > 0 {
 		return rep, fmt.Errorf("%w: %s", ErrPartial, strings.Join(rs.Failed, ", "))
 	}
 	return rep, nil
-}
-
-// RunStats are what one run read.
-type RunStats struct {
-	LogObjects int64         `json:"log_objects"`
-	Bytes      int64         `json:"bytes"`
-	Lines      int64         `json:"lines"`
-	Records    int64         `json:"records"`
-	Counted    int64         `json:"counted"`
-	Malformed  int64         `json:"malformed"`
-	Duplicates int64         `json:"duplicates"`
-	Ignored    int64         `json:"ignored"`
-	Skipped    int64         `json:"skipped_objects"` // objects that are not access logs
-	Failed     []string      `json:"failed,omitempty"`
-	Samples    []string      `json:"malformed_samples,omitempty"`
-	Elapsed    time.Duration `json:"elapsed_ns"`
 }
 
 type logObject struct {
@@ -221,8 +211,8 @@ type logObject struct {
 }
 
 // readLogs reads the log objects not read before, oldest first.
-func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator) (RunStats, error) {
-	var rs RunStats
+func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator) (report.RunStats, error) {
+	var rs report.RunStats
 	var todo []logObject
 	var total int64
 	err := a.deps.Logs.List(ctx, "", "", func(at store.Attrs) error {
@@ -385,7 +375,7 @@ func (a *Analyzer) listNew(ctx context.Context, now time.Time) (map[string]bool,
 }
 
 // send queues the jobs, in batches.
-func (a *Analyzer) send(ctx context.Context, jobs []Job, now time.Time) error {
+func (a *Analyzer) send(ctx context.Context, jobs []report.Job, now time.Time) error {
 	const batch = 500
 	bodies := make([][]byte, 0, min(batch, len(jobs)))
 	for i, j := range jobs {

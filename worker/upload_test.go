@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testkit"
@@ -166,16 +166,16 @@ func TestUploadEventsSQS(t *testing.T) {
 	if err := bucket.Put(ctx, "summer day.jpg", tinyJPEG(t, 64, 48), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
 		t.Fatal(err)
 	}
-	published, err := json.Marshal(analytics.PublishedClasses{Classes: []analytics.ClassShare{
+	published, err := json.Marshal(popular.Published{Classes: []popular.ClassShare{
 		{Class: "_200x200.jpg", Share: 0.6, Popular: true}, {Class: "_400x.webp", Share: 0.3, Popular: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := state.Put(ctx, analytics.ClassesKey, published, store.PutOptions{}); err != nil {
+	if err := state.Put(ctx, popular.Key, published, store.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fastConfig()
-	cfg.UploadClasses = analytics.NewClassCache(state, time.Minute, nil)
+	cfg.UploadClasses = popular.NewCache(state, time.Minute, nil)
 	cfg.UploadBucket, cfg.UploadPrefix = "images", "photos/"
 	sendRaw(t, q,
 		s3Event(t, "ObjectCreated:Put", "images", "photos/summer day.jpg"),

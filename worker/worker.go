@@ -97,7 +97,7 @@ type Config struct {
 }
 
 // ClassSource tells the size classes to make for a new upload, as suffixes
-// such as "_200x200.jpg" (analytics.ClassCache).
+// such as "_200x200.jpg" (popular.Cache).
 type ClassSource interface {
 	Classes(ctx context.Context) ([]string, error)
 }

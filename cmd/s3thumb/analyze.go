@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/internal/atomicfile"
 	"github.com/s3thumb/s3thumb/internal/awssetup"
 )
@@ -141,7 +142,7 @@ func runAnalyze(c *cli.Context) error {
 	return runErr
 }
 
-func writeReport(c *cli.Context, rep *analytics.Report) error {
+func writeReport(c *cli.Context, rep *report.Report) error {
 	if path := c.String("report"); path != "" {
 		if err := atomicfile.Write(path, "", 0o644, rep.WriteHTML); err != nil {
 			return fmt.Errorf("--report: %w", err)

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/loggen"
@@ -57,13 +57,13 @@ func analyzeRun(t *testing.T, args ...string) (code int, stdout, stderr string) 
 
 // analyzeJSON runs analyze with --json, wants exit code 0 and decodes the
 // report.
-func analyzeJSON(t *testing.T, args ...string) *analytics.Report {
+func analyzeJSON(t *testing.T, args ...string) *report.Report {
 	t.Helper()
 	code, out, errOut := analyzeRun(t, append(args, "--json")...)
 	if code != exitOK {
 		t.Fatalf("analyze %v: exit %d\n%s", args, code, errOut)
 	}
-	var rep analytics.Report
+	var rep report.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("analyze --json: %v\n%s", err, out)
 	}
@@ -162,7 +162,7 @@ func TestAnalyzeJSONShape(t *testing.T) {
 			t.Errorf("JSON report has no %q", k)
 		}
 	}
-	var rep analytics.Report
+	var rep report.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/worker"
@@ -141,7 +141,7 @@ func workerConfig(ctx context.Context, c *cli.Context, concurrency int) (worker.
 		if err != nil {
 			return cfg, err
 		}
-		cfg.UploadClasses = analytics.NewClassCache(state, classesTTL, nil)
+		cfg.UploadClasses = popular.NewCache(state, classesTTL, nil)
 		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
 			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
 		}

@@ -66,7 +66,7 @@ type jobWire struct {
 // other. It refuses a job that Decode would refuse, so a sender never
 // queues poison.
 func Encode(j Job) ([]byte, error) {
-	if err := j.validate(); err != nil {
+	if _, err := j.validate(); err != nil {
 		return nil, err
 	}
 	w := jobWire{V: JobVersion, Key: j.Key, Reason: j.Reason}
@@ -138,10 +138,11 @@ func Decode(body []byte) (Job, error) {
 	if w.EnqueuedAt != nil {
 		j.EnqueuedAt = *w.EnqueuedAt
 	}
-	if err := j.validate(); err != nil {
+	k, err := j.validate()
+	if err != nil {
 		return Job{}, err
 	}
-	j.Thumb, _ = thumbkey.Parse(j.Key) // validate parsed it
+	j.Thumb = k
 	return j, nil
 }
 
@@ -169,23 +170,25 @@ func DecodeContent(body []byte) (Content, error) {
 	return Content{Job: &j}, nil
 }
 
-// validate checks what both Encode and Decode require of a job.
-func (j Job) validate() error {
-	if _, err := thumbkey.Parse(j.Key); err != nil {
-		return fmt.Errorf("%w: key: %w", ErrMalformedJob, err)
+// validate checks what both Encode and Decode require of a job, and
+// returns its key parsed.
+func (j Job) validate() (thumbkey.Key, error) {
+	k, err := thumbkey.Parse(j.Key)
+	if err != nil {
+		return thumbkey.Key{}, fmt.Errorf("%w: key: %w", ErrMalformedJob, err)
 	}
 	if len(j.Reason) > MaxReasonBytes {
-		return fmt.Errorf("%w: reason is %d bytes, more than %d", ErrMalformedJob, len(j.Reason), MaxReasonBytes)
+		return thumbkey.Key{}, fmt.Errorf("%w: reason is %d bytes, more than %d", ErrMalformedJob, len(j.Reason), MaxReasonBytes)
 	}
 	for _, r := range j.Reason {
 		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: reason contains control character %q", ErrMalformedJob, r)
+			return thumbkey.Key{}, fmt.Errorf("%w: reason contains control character %q", ErrMalformedJob, r)
 		}
 	}
 	if y := j.EnqueuedAt.Year(); !j.EnqueuedAt.IsZero() && (y < 1 || y > 9999) {
-		return fmt.Errorf("%w: enqueued_at year %d out of range", ErrMalformedJob, y)
+		return thumbkey.Key{}, fmt.Errorf("%w: enqueued_at year %d out of range", ErrMalformedJob, y)
 	}
-	return nil
+	return k, nil
 }
 
 // truncate shortens b for an error message.

@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/internal/loggen"
+	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/scripts/internal/workload"
@@ -163,7 +165,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 			for _, c := range classes {
 				class, err := thumbkey.ParseClass(c)
 				if err != nil {
-					continue // ReadClasses checked them
+					continue // popular.Read checked them
 				}
 				if k, err := class.KeyFor(key); err == nil && !g.Exists(k.String()) {
 					g.Create(k.String())
@@ -172,7 +174,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 		})
 	}
 	var made []int64 // new thumbnails workers made each day
-	var last *analytics.Report
+	var last *report.Report
 	for day := 0; g.DaysLeft() > 0; day++ {
 		before := g.Stats()
 		d := Day{Date: g.Now().Format(time.DateOnly)}
@@ -194,7 +196,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 				return nil, fmt.Errorf("analyzer at %s: %w", g.Now().Format(time.DateTime), err)
 			}
 			d.Queued += q.jobs
-			if classes, err = analytics.ReadClasses(ctx, state); err != nil {
+			if classes, err = popular.Read(ctx, state); err != nil {
 				return nil, err
 			}
 		}
@@ -210,7 +212,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 		res.Days = append(res.Days, d)
 	}
 	if last != nil {
-		counted := map[string]analytics.DayReport{}
+		counted := map[string]report.DayReport{}
 		for _, d := range last.Days {
 			counted[d.Date] = d
 		}

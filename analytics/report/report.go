@@ -1,16 +1,62 @@
-package analytics
+// Package report is what one analyzer run saw, decided and did (Report),
+// and how it is shown: short text tables (WriteText) or one self-contained
+// HTML page of charts (WriteHTML). Package analytics builds it.
+package report
 
 import (
-	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics/state"
+	"github.com/s3thumb/s3thumb/internal/popular"
+	"github.com/s3thumb/s3thumb/internal/queue"
 )
+
+// RunStats are what one run read.
+type RunStats struct {
+	LogObjects int64         `json:"log_objects"`
+	Bytes      int64         `json:"bytes"`
+	Lines      int64         `json:"lines"`
+	Records    int64         `json:"records"`
+	Counted    int64         `json:"counted"`
+	Malformed  int64         `json:"malformed"`
+	Duplicates int64         `json:"duplicates"`
+	Ignored    int64         `json:"ignored"`
+	Skipped    int64         `json:"skipped_objects"` // objects that are not access logs
+	Failed     []string      `json:"failed,omitempty"`
+	Samples    []string      `json:"malformed_samples,omitempty"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+}
+
+// Job is a job the analyzer queues (a thumbnail to make, or with Refresh
+// to write again before the lifecycle rule expires it), with the kind of
+// its reason.
+type Job struct {
+	queue.Job
+	// Why is the reason's kind: WhyHot, WhyNew, WhyGone or WhyRefresh.
+	Why string `json:"why"`
+}
+
+// The kinds of reason a job is queued for.
+const (
+	WhyHot     = "hot"     // a popular class of an original much requested
+	WhyNew     = "new"     // a popular class of a new upload
+	WhyGone    = "gone"    // a thumbnail still read that expired or was deleted
+	WhyRefresh = "refresh" // written again before the lifecycle rule expires it
+)
+
+// Stale is a thumbnail nobody has read for the stale period.
+type Stale struct {
+	Key      string    `json:"key"`
+	LastRead time.Time `json:"last_read"` // or its last write or first record, when never read
+	Size     int64     `json:"size,omitempty"`
+	// Outcome is "deleted", "listed", "kept: not tagged thumbnail=yes",
+	// "kept: replaced while checked" or "gone" (already deleted).
+	Outcome string `json:"outcome"`
+}
 
 // Report is what a run saw, decided and did.
 type Report struct {
@@ -58,7 +104,7 @@ type Report struct {
 
 // ClassReport is a size class's requests in the window and misses overall.
 type ClassReport struct {
-	ClassShare
+	popular.ClassShare
 	Misses int64 `json:"misses_total"`
 }
 
@@ -75,76 +121,6 @@ type DayReport struct {
 	Date string `json:"date"`
 	state.Day
 	HitRatio float64 `json:"hit_ratio"`
-}
-
-// Limits of the report's lists.
-const (
-	reportClasses   = 20
-	reportOriginals = 10
-	reportStale     = 100
-	reportJobs      = 100
-)
-
-func buildReport(s *state.State, cfg Config, now time.Time, rs RunStats, p *Plan, stale []Stale, deleted int, freed int64) *Report {
-	r := &Report{
-		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
-		JobsCapped: p.Capped, Heads: p.Heads, TagChecks: p.TagChecks, Originals: p.Originals, MissingOriginals: p.MissingOriginals,
-		Refreshes: p.Refreshes, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
-	}
-	if !cfg.DryRun {
-		r.JobsQueued = len(p.Jobs)
-	}
-	r.Jobs = p.Jobs
-	if !cfg.DryRun && len(r.Jobs) > reportJobs {
-		r.Jobs = r.Jobs[:reportJobs]
-	}
-	r.Stale = stale
-	if len(r.Stale) > reportStale && !cfg.DryRun {
-		r.Stale = r.Stale[:reportStale]
-	}
-	r.Stored, r.StoredBytes = s.StoredCount()
-	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
-	for d, x := range s.Days {
-		dr := DayReport{Date: time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly), Day: *x}
-		if x.Requests > 0 {
-			dr.HitRatio = float64(x.Hits) / float64(x.Requests)
-		}
-		r.Days = append(r.Days, dr)
-		if d >= first {
-			r.Requests += x.Requests
-			r.Hits += x.Hits
-			r.Misses += x.Misses
-			r.Avoided += x.Avoided
-			r.AvoidedNew += x.AvoidedNew
-			r.Rescued += x.Rescued
-		}
-	}
-	slices.SortFunc(r.Days, func(a, b DayReport) int { return cmp.Compare(a.Date, b.Date) })
-	if r.Requests > 0 {
-		r.HitRatio = float64(r.Hits) / float64(r.Requests)
-	}
-	for i, c := range p.Classes {
-		if i == reportClasses {
-			break
-		}
-		r.Classes = append(r.Classes, ClassReport{ClassShare: c, Misses: c.misses})
-	}
-	for stem, o := range s.Originals {
-		if n := o.Since(first); n > 0 {
-			name := o.Key
-			if name == "" {
-				name = stem + ".*"
-			}
-			r.TopOriginals = append(r.TopOriginals, OriginalReport{Original: name, Requests: n, Misses: o.Misses, Direct: o.Direct})
-		}
-	}
-	slices.SortFunc(r.TopOriginals, func(a, b OriginalReport) int {
-		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Original, b.Original))
-	})
-	if len(r.TopOriginals) > reportOriginals {
-		r.TopOriginals = r.TopOriginals[:reportOriginals]
-	}
-	return r
 }
 
 // WriteText writes the report as short tables.
