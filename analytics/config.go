@@ -21,6 +21,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
 
@@ -71,6 +72,10 @@ type Config struct {
 	// SourceExts are the extensions an original is looked for under, as
 	// the workers look for it (--source-exts).
 	SourceExts []string
+	// Policy is the serving size policy (--allowed-sizes, --max-dimension,
+	// as serve and work take them): requests for sizes it refuses make no
+	// class popular and no job is queued for them.
+	Policy policy.Policy
 }
 
 // Defaults.
@@ -101,6 +106,7 @@ func DefaultConfig() Config {
 		DedupeWindow: DefaultDedupeWindow,
 		LockTTL:      DefaultLockTTL,
 		SourceExts:   slices.Clone(thumbkey.DefaultSourceExts),
+		Policy:       policy.Policy{MaxDimension: policy.DefaultMaxDimension},
 	}
 }
 
@@ -139,6 +145,9 @@ func (c Config) Validate() error {
 		return bad("lock TTL %v: want at least a minute", c.LockTTL)
 	case len(c.SourceExts) == 0:
 		return bad("source extensions: want at least one")
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return bad("size policy: %v", err)
 	}
 	for _, ext := range c.SourceExts {
 		if _, ok := thumbkey.FormatOf(ext); !ok {

@@ -44,6 +44,15 @@ type Plan struct {
 	MissingOriginals int `json:"missing_originals,omitempty"`
 	// Refreshes counts the jobs that are refreshes.
 	Refreshes int `json:"refreshes,omitempty"`
+	// RefusedRequests and RefusedMisses count the thumbnail requests in the
+	// window (misses: overall) for sizes the size policy refuses: they make
+	// no class popular; those misses are refused, not avoidable.
+	RefusedRequests int64 `json:"refused_requests,omitempty"`
+	RefusedMisses   int64 `json:"refused_misses,omitempty"`
+	// Impossible counts the jobs dropped because a worker could not make
+	// them: not a thumbnail key, or a size the policy refuses (a refresh of
+	// a thumbnail made before the policy changed).
+	Impossible int `json:"impossible,omitempty"`
 }
 
 // ownFormatShare is the share of a class's thumbnails, of those whose
@@ -91,7 +100,7 @@ func extOf(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 // popularClasses ranks the size classes by their requests in the window
 // and marks the popular ones. Classes asked in their originals' own formats
 // are counted together as one own-format class (see ownFormatShare).
-func popularClasses(s *state.State, cfg Config, now time.Time) []report.ClassReport {
+func popularClasses(s *state.State, cfg Config, now time.Time, p *Plan) []report.ClassReport {
 	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
 	own := ownFormat(s)
 	var total int64
@@ -101,13 +110,17 @@ func popularClasses(s *state.State, cfg Config, now time.Time) []report.ClassRep
 		if n == 0 {
 			continue
 		}
+		cl, err := thumbkey.ParseClass(suffix)
+		if err == nil && cfg.Policy.CheckSize(cl.Size) != nil {
+			p.RefusedRequests += n
+			p.RefusedMisses += c.Misses
+			continue
+		}
 		total += n
 		name := suffix
-		if own[c] {
-			if cl, err := thumbkey.ParseClass(suffix); err == nil {
-				cl.Ext = thumbkey.OwnFormat
-				name = cl.String()
-			}
+		if own[c] && err == nil {
+			cl.Ext = thumbkey.OwnFormat
+			name = cl.String()
 		}
 		cs := merged[name]
 		if cs == nil {
@@ -205,7 +218,7 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 	if err := checkOrphans(ctx, s, cfg, now, bucket, p); err != nil {
 		return nil, err
 	}
-	p.Classes = popularClasses(s, cfg, now)
+	p.Classes = popularClasses(s, cfg, now, p)
 	type popularClass struct {
 		popular.ClassShare
 		class thumbkey.Class
@@ -257,6 +270,10 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 		return cmp.Or(cmp.Compare(b.expected, a.expected), cmp.Compare(a.key, b.key))
 	})
 	for _, c := range cands {
+		if !cfg.possible(c.key) {
+			p.Impossible++
+			continue
+		}
 		if len(p.Jobs) >= cfg.MaxJobs {
 			p.Capped++
 			continue
@@ -299,6 +316,14 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 	return p, nil
 }
 
+// possible tells whether a worker could make the thumbnail key: a
+// thumbnail key of a size the policy allows. Whether its original exists
+// and is not a thumbnail is checked per original (originalExists).
+func (c Config) possible(key string) bool {
+	k, err := thumbkey.Parse(key)
+	return err == nil && c.Policy.Check(k) == nil
+}
+
 // originalsInDemand lists the hot and new originals, most requested first,
 // leaving out those a check finds missing (see originalExists).
 func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time.Time, newStems map[string]bool, bucket Checker, p *Plan) ([]stemDemand, error) {
@@ -321,7 +346,7 @@ func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time
 	})
 	kept := out[:0]
 	for _, d := range out {
-		ok, err := originalExists(ctx, cfg, now, d, bucket, p)
+		ok, err := originalExists(ctx, s, cfg, now, d, bucket, p)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +363,7 @@ func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time
 // an original found missing stays missing for missingRecheck. Without a
 // bucket, or with this run's checks used up, an original not known to
 // exist is taken to exist only when the bucket cannot be asked at all.
-func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand, bucket Checker, p *Plan) (bool, error) {
+func originalExists(ctx context.Context, s *state.State, cfg Config, now time.Time, d stemDemand, bucket Checker, p *Plan) (bool, error) {
 	o := d.o
 	switch {
 	case bucket == nil, d.isNew: // a new upload, in the logs or the listing
@@ -358,6 +383,11 @@ func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand
 		_, err := bucket.Head(ctx, key)
 		switch {
 		case err == nil:
+			if isOrig, err := namedLikeThumbnailIsOriginal(ctx, s, now, key, bucket, p); err != nil || !isOrig {
+				// A thumbnail is never an original (earth_200x200.jpg of
+				// earth_200x200_100x100.jpg): the stem has none.
+				return false, err
+			}
 			o.Key, o.Found = key, now.Unix()
 			return true, nil
 		case !errors.Is(err, store.ErrNotFound):
@@ -367,6 +397,22 @@ func originalExists(ctx context.Context, cfg Config, now time.Time, d stemDemand
 	o.Missing = now.Unix()
 	p.MissingOriginals++
 	return false, nil
+}
+
+// namedLikeThumbnailIsOriginal tells whether a stored key is an original:
+// any key not named like a thumbnail is; one named like a thumbnail is
+// only when it lacks the thumbnail tag, as the state knows or its tag says.
+func namedLikeThumbnailIsOriginal(ctx context.Context, s *state.State, now time.Time, key string, bucket Checker, p *Plan) (bool, error) {
+	if _, err := thumbkey.Parse(key); err != nil {
+		return true, nil
+	}
+	t := thumbFor(s, key)
+	if t.Role == state.RoleUnknown {
+		if err := checkRole(ctx, s, now, key, t, bucket, p); err != nil {
+			return false, fmt.Errorf("is %s an original: %w", key, err)
+		}
+	}
+	return t.Role == state.RoleOriginal, nil
 }
 
 // checkOrphans reads the tags of the stored keys named like thumbnails of

@@ -88,6 +88,11 @@ type Report struct {
 	TagChecks        int `json:"tag_checks,omitempty"`
 	Originals        int `json:"originals_named_like_thumbnails,omitempty"`
 	MissingOriginals int `json:"missing_originals,omitempty"`
+	// RefusedRequests and RefusedMisses are Plan's: requests for sizes the
+	// size policy refuses, not avoidable; Impossible the jobs dropped.
+	RefusedRequests int64 `json:"refused_requests,omitempty"`
+	RefusedMisses   int64 `json:"refused_misses,omitempty"`
+	Impossible      int   `json:"impossible,omitempty"`
 	// Refreshes counts the jobs (queued or planned) that are refreshes.
 	Refreshes int `json:"refreshes,omitempty"`
 
@@ -148,6 +153,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("\t(%d more over --max-jobs)", r.JobsCapped)
 	}
 	p("\n")
+	if r.RefusedRequests > 0 || r.Impossible > 0 {
+		p("refused sizes\t%d\trequests (%d misses overall), not avoidable: refused by --allowed-sizes / --max-dimension", r.RefusedRequests, r.RefusedMisses)
+		if r.Impossible > 0 {
+			p("; %d jobs dropped as impossible", r.Impossible)
+		}
+		p("\n")
+	}
 	p("stale thumbnails\t%d\t(%d deleted, %s freed)\n", len(r.Stale), r.Deleted, bytesString(r.BytesFreed))
 	p("thumbnails stored (known)\t%d\t(%s)\n", r.Stored, bytesString(r.StoredBytes))
 	if err := tw.Flush(); err != nil {

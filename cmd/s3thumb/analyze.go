@@ -40,7 +40,6 @@ func analyzeCommand() *cli.Command {
 		&cli.DurationFlag{Name: "stale-after", Value: d.StaleAfter, Usage: "a thumbnail unread this long is stale"},
 		&cli.IntFlag{Name: "expire-days", Value: awssetup.DefaultExpireDays, DefaultText: fmt.Sprintf("%d; 0 for a file:// store", awssetup.DefaultExpireDays),
 			Usage: "the bucket's lifecycle rule for thumbnails, as given to setup: thumbnails still read are written again before it expires them (0: no rule)"},
-		sourceExtsFlag(),
 		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
@@ -56,7 +55,7 @@ func analyzeCommand() *cli.Command {
 			"of hot and new originals that do not exist yet, lists (or with --delete-stale deletes) thumbnails nobody " +
 			"read for --stale-after, and reports. Exit codes: 0 done, 1 failed, 2 bad usage, 3 another run holds the " +
 			"lock, 4 done but some log objects were unreadable.",
-		Flags:  append(append(flags, jobQueueFlags()...), storeFlags()...),
+		Flags:  append(append(append(flags, policyFlags()...), jobQueueFlags()...), storeFlags()...),
 		Action: runAnalyze,
 	}
 }
@@ -82,7 +81,11 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.DryRun = c.Bool("dry-run")
 	cfg.DedupeWindow = c.Duration("dedupe-window")
 	cfg.LockTTL = c.Duration("lock-ttl")
-	cfg.SourceExts = splitList(c.String("source-exts"))
+	pol, exts, err := policyConfig(c)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Policy, cfg.SourceExts = pol, exts
 	if err := cfg.Validate(); err != nil {
 		return cfg, usageError{err}
 	}

@@ -81,7 +81,9 @@ func thumbnailFlags() []cli.Flag {
 }
 
 // policyFlags say which thumbnails may be made and where their originals
-// are: what enqueue checks its jobs against too.
+// are: serve and work make by them, enqueue checks its jobs against them
+// and analyze counts demand and queues jobs only for what they allow. Give
+// every command the same values.
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
 		sourceExtsFlag(),

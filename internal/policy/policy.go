@@ -7,6 +7,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -45,22 +46,20 @@ func (p Policy) Validate() error {
 
 // Check returns an error wrapping ErrSizeNotAllowed when k's box may not be
 // made.
-func (p Policy) Check(k thumbkey.Key) error {
+func (p Policy) Check(k thumbkey.Key) error { return p.CheckSize(k.Size()) }
+
+// CheckSize reports whether thumbnails of size z may be made: its box is
+// one of AllowedSizes (when any are set) and its pixels, density included,
+// are within MaxDimension. Refusals wrap ErrSizeNotAllowed.
+func (p Policy) CheckSize(z thumbkey.Size) error {
 	if len(p.AllowedSizes) > 0 {
-		box := thumbkey.Box{Width: k.Width, Height: k.Height}
-		allowed := false
-		for _, a := range p.AllowedSizes {
-			if a == box {
-				allowed = true
-				break
-			}
-		}
-		if !allowed {
+		box := thumbkey.Box{Width: z.Width, Height: z.Height}
+		if !slices.Contains(p.AllowedSizes, box) {
 			return fmt.Errorf("%w: %s is not one of the allowed sizes", ErrSizeNotAllowed, box)
 		}
 	}
-	w, h := k.PixelBox()
-	if w > p.MaxDimension || h > p.MaxDimension {
+	d := max(z.Density, 1)
+	if w, h := z.Width*d, z.Height*d; w > p.MaxDimension || h > p.MaxDimension {
 		return fmt.Errorf("%w: %dx%d pixels is larger than the maximum of %d per side", ErrSizeNotAllowed, w, h, p.MaxDimension)
 	}
 	return nil
