@@ -72,6 +72,11 @@ type Config struct {
 	// SourceExts are the extensions an original is looked for under, as
 	// the workers look for it (--source-exts).
 	SourceExts []string
+	// AsOf, when set, makes the run as if it started at that time (windows,
+	// new-upload age, lifecycle due dates, the lock's expiry), to replay
+	// archived logs or backtest settings; the clock runs on from it. A
+	// time before the state's last run is refused (ErrAsOf).
+	AsOf time.Time
 	// Policy is the serving size policy (--allowed-sizes, --max-dimension,
 	// as serve and work take them): requests for sizes it refuses make no
 	// class popular and no job is queued for them.

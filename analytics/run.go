@@ -70,6 +70,9 @@ type Deps struct {
 // read; they are read again by the next run.
 var ErrPartial = errors.New("some log objects could not be read")
 
+// ErrAsOf means Config.AsOf is earlier than the state's last run.
+var ErrAsOf = errors.New("run time earlier than the state's last run")
+
 // maxLogObjectBytes bounds one log object, decompressed: S3 writes objects
 // of a few megabytes at most.
 const maxLogObjectBytes = 1 << 30
@@ -96,6 +99,10 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if !cfg.AsOf.IsZero() {
+		clock, started := a.now, a.now()
+		a.now = func() time.Time { return cfg.AsOf.Add(clock().Sub(started)) }
 	}
 	return a, nil
 }
@@ -124,6 +131,10 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	s, err := state.LoadState(ctx, a.deps.State)
 	if err != nil {
 		return nil, err
+	}
+	if !a.cfg.AsOf.IsZero() && started.Before(s.LastRun) {
+		return nil, fmt.Errorf("%w: as of %s is before the state's last run, %s: the state cannot go back in time (replay into a new --state)",
+			ErrAsOf, started.UTC().Format(time.RFC3339), s.LastRun.UTC().Format(time.RFC3339))
 	}
 	agg := NewAggregator(s)
 	agg.DedupeWindow = a.cfg.DedupeWindow

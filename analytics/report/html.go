@@ -132,12 +132,16 @@ func barLineChart(labels []string, values, ratio []float64) template.HTML {
 			x, float64(chartH-padB)-h, slot*0.7, h, html.EscapeString(labels[i]), shortNumber(v))
 	}
 	if ratio != nil {
-		var pts []string
+		var pts, dots []string
 		for i, v := range ratio {
-			x := float64(padL) + slot*(float64(i)+0.5)
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, float64(chartH-padB)-plotH*v))
+			x, y := float64(padL)+slot*(float64(i)+0.5), float64(chartH-padB)-plotH*v
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+			// A dot per day: one day of data is a line of one point,
+			// which draws nothing.
+			dots = append(dots, fmt.Sprintf(`<circle cx="%.1f" cy="%.1f" r="3" class="ratio-dot"><title>%s: %s</title></circle>`,
+				x, y, html.EscapeString(labels[i]), pct(v)))
 		}
-		fmt.Fprintf(&b, `<polyline points="%s" class="ratio"/>`, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<polyline points="%s" class="ratio"/>%s`, strings.Join(pts, " "), strings.Join(dots, ""))
 		for i := 0; i <= 4; i++ {
 			y := float64(chartH-padB) - plotH*float64(i)/4
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" class="tick">%d%%</text>`, chartW-padR+6, y+4, 25*i)
@@ -244,7 +248,7 @@ svg{max-width:100%;height:auto;display:block}
 .axis{stroke:#444;stroke-width:1}.grid{stroke:#eee;stroke-width:1}
 .tick{font-size:11px;fill:#555}.muted{fill:#999;font-size:14px}
 .bar{fill:#3b6ea8}.bar.light{fill:#a9c1de}.good{fill:#3a9a52}.bad{fill:#d0533f}
-.ratio{fill:none;stroke:#e08a1e;stroke-width:2}
+.ratio{fill:none;stroke:#e08a1e;stroke-width:2}.ratio-dot{fill:#e08a1e}
 .note{color:#666;font-size:12px}
 </style>
 </head>

@@ -40,3 +40,17 @@ func TestEmptyReport(t *testing.T) {
 		t.Errorf("WriteHTML: %v", err)
 	}
 }
+
+// TestOneDayHitRatio: the hit ratio of a report with one day of data is
+// drawn (a dot), not a line of one point that draws nothing.
+func TestOneDayHitRatio(t *testing.T) {
+	r := Report{Window: "7d", Days: []DayReport{{Date: "2026-03-01", HitRatio: 0.5}}}
+	r.Days[0].Requests, r.Days[0].Hits = 10, 5
+	var page bytes.Buffer
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), `class="ratio-dot"><title>2026-03-01: 50.0%</title>`) {
+		t.Errorf("no dot for the one day's hit ratio")
+	}
+}

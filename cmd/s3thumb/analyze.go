@@ -42,6 +42,7 @@ func analyzeCommand() *cli.Command {
 			Usage: "the bucket's lifecycle rule for thumbnails, as given to setup: thumbnails still read are written again before it expires them (0: no rule)"},
 		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
+		&cli.StringFlag{Name: "as-of", Usage: "run as if it were this time (RFC 3339, or a date for its midnight UTC), to replay archived logs or backtest settings; refused before the state's last run (default: now)"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
 		&cli.DurationFlag{Name: "lock-ttl", Value: d.LockTTL, Usage: "how long a run's lock holds before another run may take it over"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of tables"},
@@ -81,6 +82,15 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.DryRun = c.Bool("dry-run")
 	cfg.DedupeWindow = c.Duration("dedupe-window")
 	cfg.LockTTL = c.Duration("lock-ttl")
+	if v := c.String("as-of"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, v); err != nil {
+				return cfg, usagef("--as-of %q: want a time such as 2026-03-01T12:00:00Z or a date such as 2026-03-01", v)
+			}
+		}
+		cfg.AsOf = t
+	}
 	pol, exts, err := policyConfig(c)
 	if err != nil {
 		return cfg, err
@@ -130,8 +140,11 @@ func runAnalyze(c *cli.Context) error {
 		return usageError{err}
 	}
 	rep, runErr := a.Run(ctx)
-	if errors.Is(runErr, analytics.ErrLocked) {
+	switch {
+	case errors.Is(runErr, analytics.ErrLocked):
 		return cli.Exit("analyze: "+runErr.Error(), exitLocked)
+	case errors.Is(runErr, analytics.ErrAsOf):
+		return usageError{runErr}
 	}
 	if rep == nil {
 		return runErr

@@ -121,6 +121,12 @@ func TestAnalyzeExitCodes(t *testing.T) {
 	if code, _, errOut := analyzeRun(t, d.args()...); code != exitOK {
 		t.Errorf("unlocked: exit %d, want 0\n%s", code, errOut)
 	}
+	// --as-of: not a time, or before the last run: usage, state unchanged.
+	for _, v := range []string{"yesterday", "2001-01-01"} {
+		if code, _, errOut := analyzeRun(t, append(d.args(), "--as-of", v)...); code != exitUsage || !strings.Contains(errOut, "as-of") && !strings.Contains(errOut, "as of") {
+			t.Errorf("--as-of %s: exit %d, want %d (usage)\n%s", v, code, exitUsage, errOut)
+		}
+	}
 	if _, err := os.Stat(lockPath); !os.IsNotExist(err) {
 		t.Errorf("lock left behind after a run (%v)", err)
 	}
