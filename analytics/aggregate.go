@@ -72,10 +72,46 @@ type Aggregator struct {
 	dayNum int32
 	day    *state.Day
 
+	// ClientCap is how many requests from one client for one original on
+	// one day count toward demand (0: all; see countable).
+	ClientCap int
+
 	// Counts of this aggregator's records.
 	Records    int64 // records added
 	Duplicates int64 // records dropped as delivered twice
 	Ignored    int64 // records of no interest: listings, HEADs, errors, other keys
+	Capped     int64 // thumbnail requests over ClientCap: counted, not as demand
+}
+
+// countable tells whether a request from client (0: unknown) for a
+// thumbnail of original o on day d counts toward demand: a client's first
+// ClientCap requests for one original on one day do (0: all). A client
+// that reloads a page, or a script that asks the same images over and over,
+// makes one visitor's demand, not a crowd's. Each counted request leaves an
+// identity (client, original, day, its number) in the state's Asked, filed
+// under the day, so the cap holds across runs and whatever order the
+// records come in, for the dedupe window.
+func (a *Aggregator) countable(client uint64, o *state.Original, d int32) bool {
+	if client == 0 || a.ClientCap <= 0 {
+		return true
+	}
+	at := int64(d) * 86400
+	h := accesslog.HashPart(accesslog.HashPart(accesslog.HashStart^client, "client cap"), o.Stem())
+	for k := range uint64(a.ClientCap) {
+		if a.s.Asked.Add(at, accesslog.HashEnd(h^k)) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientOf is who made rec: its client identity (0: unknown) and whether
+// it is a crawler, as the parser hashed them or from the record's fields.
+func clientOf(rec *accesslog.Record) (uint64, bool) {
+	if rec.ClientHash != 0 {
+		return rec.ClientHash, rec.Crawler
+	}
+	return accesslog.ClientOf(rec.RemoteIP, rec.UserAgent)
 }
 
 // NewAggregator returns an aggregator that adds to s.
@@ -300,19 +336,39 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			a.Ignored++
 			return
 		}
-		th.Add(t, miss)
-		a.s.ClassOf(th).Add(t, d, miss)
-		a.s.OriginalOf(th).Add(t, d, miss)
-		day.Requests++
+		// Crawlers' requests are not demand: counted apart, they still
+		// show the thumbnail read (not stale) and whether it is stored.
+		client, crawler := clientOf(rec)
+		if crawler {
+			day.Crawler++
+			th.LastRead = max(th.LastRead, t)
+		} else {
+			day.Requests++
+			if o := a.s.OriginalOf(th); a.countable(client, o, d) {
+				th.Add(t, miss)
+				c := a.s.ClassOf(th)
+				c.Add(t, d, miss)
+				c.AddClient(client, d)
+				o.Add(t, d, miss)
+				o.AddClient(client, d)
+			} else {
+				a.Capped++
+			}
+		}
 		if miss {
-			day.Misses++
+			if !crawler {
+				day.Misses++
+			}
 			th.SetExists(state.Gone, t, state.ByMiss)
 			return
 		}
-		day.Hits++
 		if th.SetExists(state.Stored, t, state.ByRead) && rec.ObjectSize > 0 {
 			th.Size = rec.ObjectSize
 		}
+		if crawler {
+			return
+		}
+		day.Hits++
 		if th.Pregen != 0 && !th.PregenRead && t >= th.Pregen {
 			th.PregenRead = true
 			day.Avoided++

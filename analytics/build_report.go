@@ -47,6 +47,7 @@ func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, 
 			r.Requests += x.Requests
 			r.Hits += x.Hits
 			r.Misses += x.Misses
+			r.Crawler += x.Crawler
 			r.Avoided += x.Avoided
 			r.AvoidedNew += x.AvoidedNew
 			r.Rescued += x.Rescued
@@ -55,6 +56,9 @@ func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, 
 	slices.SortFunc(r.Days, func(a, b report.DayReport) int { return cmp.Compare(a.Date, b.Date) })
 	if r.Requests > 0 {
 		r.HitRatio = float64(r.Hits) / float64(r.Requests)
+	}
+	if all := r.Requests + r.Crawler; all > 0 {
+		r.CrawlerShare = float64(r.Crawler) / float64(all)
 	}
 	for i, c := range p.Classes {
 		if i == reportClasses {

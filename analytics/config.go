@@ -21,6 +21,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -39,6 +40,14 @@ type Config struct {
 	// MinRequests makes an original hot when its thumbnails were requested
 	// at least this often in the window.
 	MinRequests int
+	// MinClients is how many distinct clients (remote IP and user agent)
+	// must have asked in the window for a size class to be popular and an
+	// original hot: one client, or a few, make no popularity. At most
+	// state.MaxClients.
+	MinClients int
+	// ClientCap is how many requests of one client for one original's
+	// thumbnails on one day count toward demand (0: all).
+	ClientCap int
 	// MinExpected is the least number of requests in the next window that
 	// a thumbnail is expected to get (its original's requests per day times
 	// its class's share, over the window) for it to be made ahead of
@@ -89,6 +98,8 @@ const (
 	DefaultMinShare     = 0.04
 	DefaultCoverage     = 0.8
 	DefaultMinRequests  = 2
+	DefaultMinClients   = 3
+	DefaultClientCap    = 3
 	DefaultMinExpected  = 0.2
 	DefaultNewWithin    = 24 * time.Hour
 	DefaultMaxJobs      = 10000
@@ -104,6 +115,8 @@ func DefaultConfig() Config {
 		MinShare:     DefaultMinShare,
 		Coverage:     DefaultCoverage,
 		MinRequests:  DefaultMinRequests,
+		MinClients:   DefaultMinClients,
+		ClientCap:    DefaultClientCap,
 		MinExpected:  DefaultMinExpected,
 		NewWithin:    DefaultNewWithin,
 		MaxJobs:      DefaultMaxJobs,
@@ -134,6 +147,10 @@ func (c Config) Validate() error {
 		return bad("min share and coverage are both 0: every class would be popular")
 	case c.MinRequests < 1:
 		return bad("min requests %d: want at least 1", c.MinRequests)
+	case c.MinClients < 1 || c.MinClients > state.MaxClients:
+		return bad("min clients %d: want 1 to %d", c.MinClients, state.MaxClients)
+	case c.ClientCap < 0:
+		return bad("client cap %d: want 0 (no cap) or more", c.ClientCap)
 	case c.MinExpected < 0:
 		return bad("min expected %v: want 0 or more", c.MinExpected)
 	case c.NewWithin < 0:

@@ -98,7 +98,8 @@ func ownFormat(s *state.State) map[*state.Class]bool {
 func extOf(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 
 // popularClasses ranks the size classes by their requests in the window
-// and marks the popular ones. Classes asked in their originals' own formats
+// and marks the popular ones: by share, and asked by MinClients distinct
+// clients at least. Classes asked in their originals' own formats
 // are counted together as one own-format class (see ownFormatShare).
 func popularClasses(s *state.State, cfg Config, now time.Time, p *Plan) []report.ClassReport {
 	first := state.DayOf(now.Unix()) - cfg.windowDays() + 1
@@ -129,6 +130,7 @@ func popularClasses(s *state.State, cfg Config, now time.Time, p *Plan) []report
 		}
 		cs.Requests += n
 		cs.Misses += c.Misses
+		cs.Clients = max(cs.Clients, c.ClientsSince(first)) // of own-format classes merged: at least
 	}
 	out := make([]report.ClassReport, 0, len(merged))
 	for _, cs := range merged {
@@ -140,7 +142,8 @@ func popularClasses(s *state.State, cfg Config, now time.Time, p *Plan) []report
 	var covered float64
 	for i := range out {
 		out[i].Share = float64(out[i].Requests) / float64(total)
-		out[i].Popular = out[i].Share >= cfg.MinShare && cfg.MinShare > 0 || covered < cfg.Coverage
+		out[i].Popular = (out[i].Share >= cfg.MinShare && cfg.MinShare > 0 || covered < cfg.Coverage) &&
+			out[i].Clients >= cfg.MinClients
 		covered += out[i].Share
 	}
 	return out
@@ -336,7 +339,7 @@ func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time
 		}
 		n := o.Since(first)
 		isNew := cfg.NewWithin > 0 && (o.Uploaded >= newSince || newStems[stem])
-		if !isNew && n < int64(cfg.MinRequests) {
+		if !isNew && (n < int64(cfg.MinRequests) || o.ClientsSince(first) < cfg.MinClients) {
 			continue
 		}
 		out = append(out, stemDemand{stem: stem, o: o, requests: n, isNew: isNew || newStems[stem]})

@@ -58,6 +58,7 @@ func TestOnlyPossibleJobs(t *testing.T) {
 	}
 	cfg := analytics.DefaultConfig()
 	cfg.Policy = policy.Policy{MaxDimension: 2048}
+	cfg.MinClients = 1 // one browser, as in the local demo
 	rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: fileStore(t, ""), Bucket: bucket,
 		Now: func() time.Time { return now }}).Run(ctx)
 	if err != nil {

@@ -42,6 +42,7 @@ func TestRefreshBeforeExpiry(t *testing.T) {
 			Bucket: "b", Time: at, RequestID: strconv.Itoa(n), Operation: op,
 			Key: key, HTTPStatus: 200, ObjectSize: 9, BytesSent: 9,
 		}
+		rec.RemoteIP, rec.UserAgent = "192.0.2."+strconv.Itoa(1+n%5), "Mozilla/5.0" // visitors, in turn
 		if op == accesslog.OpRESTPutObject {
 			rec.UserAgent = "aws-sdk-go-v2/1.41.0 os/linux lang/go#1.26 app/s3thumb" // the responder's write
 			add(at, accesslog.OpRESTGetObject, strings.Split(key, "_")[0]+".jpg")    // of the original

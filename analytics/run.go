@@ -138,6 +138,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	}
 	agg := NewAggregator(s)
 	agg.DedupeWindow = a.cfg.DedupeWindow
+	agg.ClientCap = a.cfg.ClientCap
 	rs, err := a.readLogs(ctx, s, agg)
 	if err != nil {
 		return nil, err

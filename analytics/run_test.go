@@ -61,13 +61,16 @@ type testLog struct {
 	n    int
 }
 
-// add appends rec with the bucket and, unless it has one, a request ID of
-// its own.
+// add appends rec with the bucket and, unless it has them, a request ID of
+// its own and a client: one of five browsers, in turn, as visitors come.
 func (l *testLog) add(rec accesslog.Record) {
 	l.n++
 	rec.Bucket = "b"
 	if rec.RequestID == "" {
 		rec.RequestID = "r" + strconv.Itoa(l.n)
+	}
+	if rec.RemoteIP == "" && rec.UserAgent == "" {
+		rec.RemoteIP, rec.UserAgent = "192.0.2."+strconv.Itoa(1+l.n%5), "Mozilla/5.0"
 	}
 	l.data = accesslog.AppendS3(l.data, &rec, accesslog.S3FieldsLatest)
 }

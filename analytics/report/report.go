@@ -73,9 +73,13 @@ type Report struct {
 	// Avoided counts first reads of pre-generated thumbnails in the window,
 	// AvoidedNew those of new uploads'; Rescued the misses refreshes
 	// avoided (see Day).
-	Avoided    int64 `json:"avoided"`
-	AvoidedNew int64 `json:"avoided_new"`
-	Rescued    int64 `json:"rescued"`
+	// Crawler counts the thumbnail requests of crawlers in the window, not
+	// in Requests (they are not demand); CrawlerShare is their share of all.
+	Crawler      int64   `json:"crawler_requests"`
+	CrawlerShare float64 `json:"crawler_share"`
+	Avoided      int64   `json:"avoided"`
+	AvoidedNew   int64   `json:"avoided_new"`
+	Rescued      int64   `json:"rescued"`
 
 	Classes      []ClassReport    `json:"classes"`
 	TopOriginals []OriginalReport `json:"top_originals"`
@@ -111,6 +115,9 @@ type Report struct {
 type ClassReport struct {
 	popular.ClassShare
 	Misses int64 `json:"misses_total"`
+	// Clients counts the distinct clients that asked in the window, up to
+	// state.MaxClients.
+	Clients int `json:"clients"`
 }
 
 // OriginalReport is an original's thumbnail requests in the window.
@@ -137,7 +144,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Run.Failed) > 0 {
 		p("log objects unreadable\t%d\t(read again next run)\n", len(r.Run.Failed))
 	}
-	p("thumbnail requests (%s)\t%d\n", r.Window, r.Requests)
+	p("thumbnail requests (%s)\t%d\t(and %d from crawlers: %.1f%% of all, not counted as demand)\n", r.Window, r.Requests, r.Crawler, 100*r.CrawlerShare)
 	p("hit ratio\t%.1f%%\t(%d hits, %d misses)\n", 100*r.HitRatio, r.Hits, r.Misses)
 	p("misses avoided\t%d\t(pre-generated: %d for hot originals, %d for new uploads; refreshed: %d)\n",
 		r.Avoided+r.Rescued, r.Avoided-r.AvoidedNew, r.AvoidedNew, r.Rescued)

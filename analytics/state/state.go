@@ -8,6 +8,7 @@ package state
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -41,6 +42,71 @@ type Counts struct {
 	// Recent holds the requests per day (days since 1970-01-01 UTC) for the
 	// days the decisions look back on, oldest first.
 	Recent []DayCount `json:"recent,omitempty"`
+	// Clients holds distinct clients that asked, up to MaxClients, each
+	// with the last day it did: enough to tell one client (or a few) from
+	// many, which is all popularity needs.
+	Clients []ClientDay `json:"clients,omitempty"`
+}
+
+// MaxClients is how many distinct clients Counts remembers.
+const MaxClients = 8
+
+// ClientDay is a client (32 bits of accesslog.ClientOf's identity) and the
+// last day it asked.
+type ClientDay struct {
+	ID  uint32 `json:"id"`
+	Day int32  `json:"d"`
+}
+
+// AddClient records that client (0: unknown, not recorded) asked on day.
+// The clients held are the MaxClients latest by the last day each asked
+// (then by identity), kept in that order: whatever order records come in,
+// the same records leave the same clients.
+func (c *Counts) AddClient(client uint64, day int32) {
+	if client == 0 {
+		return
+	}
+	x := ClientDay{ID: uint32(client>>32) | 1, Day: day} // never 0
+	held := -1
+	for i, y := range c.Clients {
+		if y.ID == x.ID {
+			if y.Day >= day {
+				return
+			}
+			held = i
+			break
+		}
+	}
+	if held < 0 && len(c.Clients) == MaxClients && compareClientDay(x, c.Clients[0]) < 0 {
+		return // earlier than every client held (the common case once full)
+	}
+	if held >= 0 {
+		c.Clients = slices.Delete(c.Clients, held, held+1)
+	}
+	if c.Clients == nil {
+		c.Clients = make([]ClientDay, 0, MaxClients+1) // one allocation, ever
+	}
+	i, _ := slices.BinarySearchFunc(c.Clients, x, compareClientDay)
+	c.Clients = slices.Insert(c.Clients, i, x)
+	if len(c.Clients) > MaxClients {
+		c.Clients = slices.Delete(c.Clients, 0, 1) // the earliest
+	}
+}
+
+func compareClientDay(a, b ClientDay) int {
+	return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.ID, b.ID))
+}
+
+// ClientsSince counts the distinct clients held that asked on day first or
+// later (at most MaxClients).
+func (c *Counts) ClientsSince(first int32) int {
+	n := 0
+	for _, x := range c.Clients {
+		if x.Day >= first {
+			n++
+		}
+	}
+	return n
 }
 
 // DayCount is a number of requests on one day.
@@ -120,6 +186,10 @@ func (c *Counts) remove(reads, misses int64, first, last int32) {
 	if len(c.Recent) == 0 {
 		c.Recent = nil
 	}
+	c.Clients = slices.DeleteFunc(c.Clients, func(x ClientDay) bool { return x.Day < first })
+	if len(c.Clients) == 0 {
+		c.Clients = nil
+	}
 }
 
 // prune drops the days before first.
@@ -133,6 +203,10 @@ func (c *Counts) prune(first int32) {
 	}
 	if len(c.Recent) == 0 {
 		c.Recent = nil
+	}
+	c.Clients = slices.DeleteFunc(c.Clients, func(x ClientDay) bool { return x.Day < first })
+	if len(c.Clients) == 0 {
+		c.Clients = nil
 	}
 }
 
@@ -244,9 +318,12 @@ type Day struct {
 	AvoidedNew int64 `json:"avoided_new,omitempty"`
 	Rescued    int64 `json:"rescued,omitempty"`
 	Original   int64 `json:"original,omitempty"` // requests for originals
-	Uploads    int64 `json:"uploads,omitempty"`
-	Written    int64 `json:"written,omitempty"` // thumbnails written
-	Removed    int64 `json:"removed,omitempty"` // thumbnails deleted or expired
+	// Crawler counts thumbnail requests from crawlers (accesslog.IsCrawler),
+	// which are not in Requests: they are not people's demand.
+	Crawler int64 `json:"crawler,omitempty"`
+	Uploads int64 `json:"uploads,omitempty"`
+	Written int64 `json:"written,omitempty"` // thumbnails written
+	Removed int64 `json:"removed,omitempty"` // thumbnails deleted or expired
 	// Stored is how many thumbnails the state knew to be stored at the end of
 	// the last run that saw records of this day (0: no such run).
 	Stored int64 `json:"stored,omitempty"`
@@ -293,6 +370,11 @@ type State struct {
 	// Seen holds identities of the records of recent hours, to drop
 	// records S3 delivers twice.
 	Seen *Seen `json:"seen"`
+	// Asked holds, for the recent days, an identity per thumbnail request
+	// counted as demand: (client, original, day, its number), filed under
+	// the day's first hour, so that a client's requests for an original
+	// count up to a cap a day, across runs (see analytics.Aggregator).
+	Asked *Seen `json:"asked,omitempty"`
 
 	// The originals and classes by number, for Thumb.orig and Thumb.class.
 	origs   []*Original
@@ -309,6 +391,7 @@ func NewState() *State {
 		Classes:   make(map[string]*Class),
 		Days:      make(map[int32]*Day),
 		Seen:      NewSeen(),
+		Asked:     NewSeen(),
 	}
 }
 
@@ -481,6 +564,7 @@ func (s *State) Prune(keepDays int, dedupe time.Duration) {
 		}
 	}
 	s.Seen.Prune(s.Last - int64(dedupe/time.Second))
+	s.Asked.Prune(s.Last - int64(dedupe/time.Second))
 }
 
 // compactEvery is how often compact runs: it rebuilds the thumbnails'
@@ -598,6 +682,9 @@ func DecodeState(r io.Reader) (*State, error) {
 		if m {
 			return nil, fmt.Errorf("%w: a part is missing", ErrBadState)
 		}
+	}
+	if s.Asked == nil { // a state from before the client cap
+		s.Asked = NewSeen()
 	}
 	if err := s.link(); err != nil {
 		return nil, err
@@ -773,3 +860,7 @@ func (s *State) OriginalOf(t *Thumb) *Original { return s.origs[t.orig] }
 
 // ClassOf returns the size class of thumbnail t.
 func (s *State) ClassOf(t *Thumb) *Class { return s.classes[t.class] }
+
+// Stem is the original's key without its extension, as State.Originals
+// files it.
+func (o *Original) Stem() string { return o.stem }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/analytics"
 	"github.com/s3thumb/s3thumb/analytics/report"
+	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/atomicfile"
 	"github.com/s3thumb/s3thumb/internal/awssetup"
 )
@@ -33,6 +34,9 @@ func analyzeCommand() *cli.Command {
 		&cli.Float64Flag{Name: "min-share", Value: d.MinShare, Usage: "a size class with at least this share of the thumbnail requests in the window is popular"},
 		&cli.Float64Flag{Name: "coverage", Value: d.Coverage, Usage: "the most requested size classes that together have this share of the requests are popular (0: --min-share alone)"},
 		&cli.IntFlag{Name: "min-requests", Value: d.MinRequests, Usage: "an original whose thumbnails were requested this often in the window is hot"},
+		&cli.IntFlag{Name: "min-clients", Value: d.MinClients, DefaultText: fmt.Sprintf("%d; 1 for a file:// store", d.MinClients),
+			Usage: fmt.Sprintf("a size class is popular, and an original hot, only when this many distinct clients (remote IP + user agent) asked in the window (1 to %d); crawlers never count", state.MaxClients)},
+		&cli.IntFlag{Name: "client-cap", Value: d.ClientCap, Usage: "requests of one client for one original's thumbnails on one day that count toward demand (0: all)"},
 		&cli.Float64Flag{Name: "min-expected", Value: d.MinExpected, Usage: "make a thumbnail ahead of demand only when it is expected to be requested at least this often in the next window (its original's rate times its class's share)"},
 		&cli.DurationFlag{Name: "new-within", Value: d.NewWithin, Usage: "an original uploaded this recently is new (0: none)"},
 		&cli.BoolFlag{Name: "list-new", Usage: "also list --store for new originals (uploads the logs may not show)"},
@@ -67,6 +71,8 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.MinShare = c.Float64("min-share")
 	cfg.Coverage = c.Float64("coverage")
 	cfg.MinRequests = c.Int("min-requests")
+	cfg.MinClients = c.Int("min-clients")
+	cfg.ClientCap = c.Int("client-cap")
 	cfg.MinExpected = c.Float64("min-expected")
 	cfg.NewWithin = c.Duration("new-within")
 	cfg.ListNew = c.Bool("list-new")
@@ -75,8 +81,13 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.ExpireDays = c.Int("expire-days")
 	if local, err := defaultsFor(c); err != nil {
 		return cfg, err
-	} else if local.local && !c.IsSet("expire-days") {
-		cfg.ExpireDays = local.expireDays // a directory has no lifecycle rule
+	} else if local.local {
+		if !c.IsSet("expire-days") {
+			cfg.ExpireDays = local.expireDays // a directory has no lifecycle rule
+		}
+		if !c.IsSet("min-clients") {
+			cfg.MinClients = local.minClients
+		}
 	}
 	cfg.DeleteStale = c.Bool("delete-stale")
 	cfg.DryRun = c.Bool("dry-run")

@@ -20,6 +20,7 @@ type localDefaults struct {
 	queue      string // --queue
 	workers    int    // serve --workers
 	expireDays int    // analyze --expire-days (only when unset)
+	minClients int    // analyze --min-clients (only when unset): one browser on 127.0.0.1 is the demo's only client
 }
 
 // defaultsFor reads --store and says what it implies.
@@ -32,10 +33,11 @@ func defaultsFor(c *cli.Context) (localDefaults, error) {
 		return localDefaults{}, nil
 	}
 	return localDefaults{
-		local:     true,
-		front:     true,
-		accessLog: filepath.Join(loc.Dir, ".logs"),
-		queue:     "file://" + filepath.Join(loc.Dir, ".queue"),
-		workers:   1,
+		local:      true,
+		front:      true,
+		accessLog:  filepath.Join(loc.Dir, ".logs"),
+		queue:      "file://" + filepath.Join(loc.Dir, ".queue"),
+		workers:    1,
+		minClients: 1,
 	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestAnalyzeLeavesOriginalsNamedLikeThumbnails(t *testing.T) {
 				for _, key := range []string{banner, thumb} {
 					log = accesslog.AppendS3(log, &accesslog.Record{Bucket: "site", Time: at, RequestID: key + string(rune('A'+i)),
 						Operation: accesslog.OpWebsiteGetObject, Key: key, HTTPStatus: 200, ObjectSize: 900, BytesSent: 900,
-						UserAgent: "Mozilla/5.0"}, accesslog.S3FieldsLatest)
+						RemoteIP: "192.0.2." + strconv.Itoa(1+i%5), UserAgent: "Mozilla/5.0"}, accesslog.S3FieldsLatest)
 				}
 			}
 			if err := os.WriteFile(filepath.Join(d.logs, filepath.Base(accesslog.SimpleLogKey("", now.Add(-time.Hour), "BANNER"))), log, 0o644); err != nil {

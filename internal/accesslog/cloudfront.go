@@ -182,6 +182,8 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 		return malformed("line", "empty")
 	}
 	var date, clock, stem, method, query, proto, detailed []byte
+	var clientIP []byte
+	p.agent = p.agent[:0]
 	n := 0
 	for rest, more := line, true; more; n++ {
 		var v []byte
@@ -226,7 +228,8 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 				return malformed("time-taken", "not a number of seconds")
 			}
 		case cfClientIP:
-			rec.RemoteIP = p.str(slotRemoteIP, &p.clients, undash(v))
+			clientIP = undash(v)
+			rec.RemoteIP = p.str(slotRemoteIP, &p.clients, clientIP)
 		case cfHost:
 			rec.Bucket = p.str(slotBucket, &p.small, undash(v))
 		case cfHostHeader:
@@ -245,6 +248,9 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 			}
 			rec.Referer = p.str(slotReferer, &p.clients, p.lenientDecode(undash(v)))
 		case cfUserAgent:
+			if p.Skip&FieldRemoteIP != 0 { // for ClientHash, decoded as UserAgent would be
+				p.agent = append(p.agent[:0], p.lenientDecode(undash(v))...)
+			}
 			// FieldReaderAgent: CloudFront logs requests through the
 			// CDN, never the writes to the bucket behind it.
 			if p.skips(slotUserAgent) || p.Skip&FieldReaderAgent != 0 {
@@ -252,6 +258,9 @@ func (p *Parser) ParseCloudFront(schema *CloudFrontSchema, line []byte, rec *Rec
 			}
 			rec.UserAgent = p.str(slotUserAgent, &p.clients, p.lenientDecode(undash(v)))
 		}
+	}
+	if p.Skip&FieldRemoteIP != 0 {
+		p.client(rec, clientIP, p.agent)
 	}
 	if n < len(schema.cols) {
 		return malformed("fields", "record has "+strconv.Itoa(n)+" fields, #Fields names "+strconv.Itoa(len(schema.cols)))

@@ -87,6 +87,7 @@ func checkLean(t *testing.T, line []byte, full *Record, fullErr error) {
 	if full.RequestID != "" {
 		want.RequestIDHash = HashPart(HashStart, full.RequestID)
 	}
+	want.ClientHash, want.Crawler = ClientOf(full.RemoteIP, full.UserAgent)
 	if !rec.Time.Equal(want.Time) {
 		t.Fatalf("lean parser: time %v, full parser %v", rec.Time, want.Time)
 	}

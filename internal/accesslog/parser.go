@@ -47,6 +47,8 @@ type Parser struct {
 	ready                bool
 	lastTail             int // the last field after the user agent kept (see init)
 	scratch              []byte
+	agent                []byte          // a CloudFront line's user agent, decoded, for ClientHash
+	crawlers             map[uint64]bool // by agent hash: whether a crawler's (see client)
 	// last holds each field's value in the previous record: most fields of
 	// consecutive records are equal, and comparing is cheaper than a lookup.
 	last [slotCount]string

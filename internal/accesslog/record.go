@@ -147,6 +147,12 @@ type Record struct {
 	// RequestIDHash is HashPart(HashStart, RequestID), filled instead of
 	// RequestID by a Parser that skips FieldRequestID (0: no request ID).
 	RequestIDHash uint64
+	// ClientHash is ClientOf(RemoteIP, UserAgent), and Crawler whether the
+	// agent is a crawler's, filled instead of RemoteIP by a Parser that
+	// skips FieldRemoteIP (whatever it does with the agent): who asked,
+	// without a string per client.
+	ClientHash uint64
+	Crawler    bool
 	// KeyHash is the hash Parser.Keys gave Key (0 without Keys).
 	KeyHash   uint64
 	Operation string // REST.GET.OBJECT, WEBSITE.GET.OBJECT, S3.EXPIRE.OBJECT, CLOUDFRONT.GET.OBJECT, ...

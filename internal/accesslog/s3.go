@@ -337,6 +337,9 @@ func (p *Parser) ParseS3(line []byte, rec *Record) error {
 	if p.Skip&FieldReaderAgent == 0 || mayWrite(op) && KindOf(rec.Operation) == KindWrite {
 		rec.UserAgent = p.str(slotUserAgent, &p.clients, undash(userAgent))
 	}
+	if p.Skip&FieldRemoteIP != 0 {
+		p.client(rec, undash(ip), undash(userAgent))
+	}
 	return nil
 }
 
