@@ -369,6 +369,9 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			return
 		}
 		day.Hits++
+		if th.JobAt != 0 && t >= th.JobAt && (th.JobRead == 0 || t < th.JobRead) {
+			th.JobRead = t // the first read after the job, whatever order logs come in
+		}
 		if th.Pregen != 0 && !th.PregenRead && t >= th.Pregen {
 			th.PregenRead = true
 			day.Avoided++

@@ -22,7 +22,8 @@ func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, 
 	r := &report.Report{
 		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
 		JobsCapped: p.Capped, Heads: p.Heads, TagChecks: p.TagChecks, Originals: p.Originals, MissingOriginals: p.MissingOriginals,
-		Refreshes: p.Refreshes, RefusedRequests: p.RefusedRequests, RefusedMisses: p.RefusedMisses, Impossible: p.Impossible, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
+		Refreshes: p.Refreshes, RefusedRequests: p.RefusedRequests, RefusedMisses: p.RefusedMisses, Impossible: p.Impossible,
+		Outcomes: p.Outcomes, MaxUnread: cfg.MaxUnread, PlannedUnread: p.PlannedUnread, OverBudget: p.OverBudget, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,
 	}
 	if !cfg.DryRun {
 		r.JobsQueued = len(p.Jobs)

@@ -53,6 +53,10 @@ type Config struct {
 	// its class's share, over the window) for it to be made ahead of
 	// demand: what keeps pre-generation from making what nobody reads.
 	MinExpected float64
+	// MaxUnread is the waste budget: the share of a run's jobs allowed to
+	// stay unread for report.OutcomeHorizon, as the analyzer expects from
+	// what became of its past jobs (see calibrate). 1: no budget.
+	MaxUnread float64
 	// NewWithin makes an original new when it was uploaded this recently.
 	NewWithin time.Duration
 	// MaxJobs caps the jobs queued per run.
@@ -101,6 +105,7 @@ const (
 	DefaultMinClients   = 3
 	DefaultClientCap    = 3
 	DefaultMinExpected  = 0.2
+	DefaultMaxUnread    = 0.25
 	DefaultNewWithin    = 24 * time.Hour
 	DefaultMaxJobs      = 10000
 	DefaultStaleAfter   = 30 * 24 * time.Hour
@@ -118,6 +123,7 @@ func DefaultConfig() Config {
 		MinClients:   DefaultMinClients,
 		ClientCap:    DefaultClientCap,
 		MinExpected:  DefaultMinExpected,
+		MaxUnread:    DefaultMaxUnread,
 		NewWithin:    DefaultNewWithin,
 		MaxJobs:      DefaultMaxJobs,
 		StaleAfter:   DefaultStaleAfter,
@@ -151,6 +157,8 @@ func (c Config) Validate() error {
 		return bad("min clients %d: want 1 to %d", c.MinClients, state.MaxClients)
 	case c.ClientCap < 0:
 		return bad("client cap %d: want 0 (no cap) or more", c.ClientCap)
+	case c.MaxUnread <= 0 || c.MaxUnread > 1:
+		return bad("max unread %v: want more than 0, at most 1", c.MaxUnread)
 	case c.MinExpected < 0:
 		return bad("min expected %v: want 0 or more", c.MinExpected)
 	case c.NewWithin < 0:

@@ -53,6 +53,12 @@ type Plan struct {
 	// them: not a thumbnail key, or a size the policy refuses (a refresh of
 	// a thumbnail made before the policy changed).
 	Impossible int `json:"impossible,omitempty"`
+	// OverBudget counts the candidates left out by MaxUnread; Outcomes are
+	// the past jobs' measured outcomes, and PlannedUnread the share of
+	// these jobs expected to stay unread.
+	OverBudget    int              `json:"over_budget,omitempty"`
+	Outcomes      []report.Outcome `json:"outcomes,omitempty"`
+	PlannedUnread float64          `json:"planned_unread"`
 }
 
 // ownFormatShare is the share of a class's thumbnails, of those whose
@@ -173,9 +179,21 @@ func thumbKeyFor(d stemDemand, c thumbkey.Class, sourceExts []string) (string, b
 type candidate struct {
 	key      string
 	expected float64 // requests expected in the next window
+	unread   float64 // the chance nobody reads it within the horizon (see calibrate)
 	requests int64   // its original's requests in the window
 	isNew    bool
 	refresh  bool
+}
+
+// why is the candidate's kind of job, as calibrated.
+func (c candidate) why() state.JobWhy {
+	switch {
+	case c.refresh:
+		return state.JobRefresh
+	case c.isNew:
+		return state.JobNew
+	}
+	return state.JobHot
 }
 
 // rate is an original's thumbnail requests per day over the part of the
@@ -269,10 +287,22 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 		}
 	}
 	cands = append(cands, refreshCandidates(s, cfg, now)...)
+	// Cheapest waste first: by the chance of staying unread, as learned
+	// from past jobs of the same kind.
+	cal := calibrate(s, cfg, now)
+	p.Outcomes = outcomeList(cal)
+	for i := range cands {
+		cands[i].unread = unreadChance(cal[cands[i].why()].K, cands[i].expected)
+	}
 	slices.SortFunc(cands, func(a, b candidate) int {
-		return cmp.Or(cmp.Compare(b.expected, a.expected), cmp.Compare(a.key, b.key))
+		return cmp.Or(cmp.Compare(a.unread, b.unread), cmp.Compare(b.expected, a.expected), cmp.Compare(a.key, b.key))
 	})
-	for _, c := range cands {
+	var unread float64 // expected unread among the jobs so far
+	add := func(c candidate, why string, j queue.Job) {
+		p.Jobs = append(p.Jobs, report.Job{Why: why, Job: j, Expected: c.expected, Unread: c.unread})
+		unread += c.unread
+	}
+	for i, c := range cands {
 		if !cfg.possible(c.key) {
 			p.Impossible++
 			continue
@@ -281,6 +311,12 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 			p.Capped++
 			continue
 		}
+		if unread+c.unread > cfg.MaxUnread*float64(len(p.Jobs)+1) {
+			// Over the waste budget; every later candidate is likelier
+			// still to stay unread.
+			p.OverBudget = len(cands) - i
+			break
+		}
 		if c.refresh {
 			due, err := refreshDue(ctx, s, cfg, now, c.key, bucket, p)
 			if err != nil {
@@ -288,13 +324,13 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 			}
 			switch t := s.Thumbs.Get(c.key); {
 			case due:
-				p.Jobs = append(p.Jobs, report.Job{Why: report.WhyRefresh, Job: queue.Job{Key: c.key, Refresh: true,
-					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
+				add(c, report.WhyRefresh, queue.Job{Key: c.key, Refresh: true,
+					Reason: "refresh: expires soon, " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 				p.Refreshes++
 			case t.Exists == state.Gone && t.Role != state.RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
 				// said so): made again.
-				p.Jobs = append(p.Jobs, report.Job{Why: report.WhyGone, Job: queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"}})
+				add(c, report.WhyGone, queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 			}
 			continue
 		}
@@ -314,7 +350,10 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 			why, reason = report.WhyNew, "new upload"
 		}
 		reason += ", " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"
-		p.Jobs = append(p.Jobs, report.Job{Why: why, Job: queue.Job{Key: c.key, Reason: reason}})
+		add(c, why, queue.Job{Key: c.key, Reason: reason})
+	}
+	if len(p.Jobs) > 0 {
+		p.PlannedUnread = unread / float64(len(p.Jobs))
 	}
 	return p, nil
 }
@@ -564,6 +603,15 @@ func thumbFor(s *state.State, key string) *state.Thumb {
 func markQueued(s *state.State, cfg Config, jobs []report.Job, now time.Time) {
 	for _, j := range jobs {
 		t := thumbFor(s, j.Key)
+		t.JobAt, t.JobRead, t.JobExp = now.Unix(), 0, float32(j.Expected)
+		switch j.Why {
+		case report.WhyRefresh:
+			t.JobWhy = state.JobRefresh
+		case report.WhyNew:
+			t.JobWhy = state.JobNew
+		default:
+			t.JobWhy = state.JobHot
+		}
 		if j.Refresh {
 			t.Refresh = now.Unix()
 			if t.LastWrite != 0 && cfg.ExpireDays > 0 {

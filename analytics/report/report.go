@@ -38,6 +38,11 @@ type Job struct {
 	queue.Job
 	// Why is the reason's kind: WhyHot, WhyNew, WhyGone or WhyRefresh.
 	Why string `json:"why"`
+	// Expected is how many reads it is expected to get in the next window;
+	// Unread the chance, as calibrated, that nobody reads it within
+	// OutcomeHorizon.
+	Expected float64 `json:"expected"`
+	Unread   float64 `json:"unread_chance"`
 }
 
 // The kinds of reason a job is queued for.
@@ -47,6 +52,25 @@ const (
 	WhyGone    = "gone"    // a thumbnail still read that expired or was deleted
 	WhyRefresh = "refresh" // written again before the lifecycle rule expires it
 )
+
+// OutcomeHorizon is how long a queued thumbnail has to be read for its
+// job not to count as waste.
+const OutcomeHorizon = 7 * 24 * time.Hour
+
+// Outcome is what became of the jobs of one kind queued in the window
+// before the last OutcomeHorizon: how many, how many nobody read within
+// the horizon, and the calibration learned from them (see K).
+type Outcome struct {
+	Why         string  `json:"why"`
+	Matured     int     `json:"matured"`
+	Unread      int     `json:"unread"`
+	UnreadShare float64 `json:"unread_share"`
+	// K scales expected reads into the chance of a read: a job expecting
+	// λ reads is read within the horizon with chance 1 - exp(-K·λ). 1
+	// trusts the estimate (too few outcomes to learn from); less than 1
+	// means the estimates run high on this site.
+	K float64 `json:"k"`
+}
 
 // Stale is a thumbnail nobody has read for the stale period.
 type Stale struct {
@@ -100,6 +124,16 @@ type Report struct {
 	// Refreshes counts the jobs (queued or planned) that are refreshes.
 	Refreshes int `json:"refreshes,omitempty"`
 
+	// Outcomes are the measured outcomes of past jobs, by kind; MaxUnread
+	// the budget this run's selection was held to.
+	Outcomes  []Outcome `json:"outcomes,omitempty"`
+	MaxUnread float64   `json:"max_unread"`
+	// PlannedUnread is the share of this run's pre-generation jobs
+	// expected to stay unread, as calibrated.
+	PlannedUnread float64 `json:"planned_unread"`
+	// OverBudget counts the candidates left out by MaxUnread.
+	OverBudget int `json:"over_budget,omitempty"`
+
 	Stale      []Stale `json:"stale,omitempty"`
 	Deleted    int     `json:"deleted"`
 	BytesFreed int64   `json:"bytes_freed"`
@@ -148,6 +182,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("hit ratio\t%.1f%%\t(%d hits, %d misses)\n", 100*r.HitRatio, r.Hits, r.Misses)
 	p("misses avoided\t%d\t(pre-generated: %d for hot originals, %d for new uploads; refreshed: %d)\n",
 		r.Avoided+r.Rescued, r.Avoided-r.AvoidedNew, r.AvoidedNew, r.Rescued)
+	p("waste budget\t%.1f%%\t(of this run's jobs expected unread within %s; budget %.0f%%", 100*r.PlannedUnread, horizonString(), 100*r.MaxUnread)
+	if r.OverBudget > 0 {
+		p("; %d candidates left out", r.OverBudget)
+	}
+	p(")\n")
+	for _, o := range r.Outcomes {
+		p("  past %s jobs\t%d\t(queued in the %s before the last %s: %d unread within %s of queueing, %.1f%%; K %.2f)\n",
+			o.Why, o.Matured, r.Window, horizonString(), o.Unread, horizonString(), 100*o.UnreadShare, o.K)
+	}
 	verb := "queued"
 	if r.DryRun {
 		verb = "planned (dry run)"
@@ -214,6 +257,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// horizonString is OutcomeHorizon for people ("7d").
+func horizonString() string { return fmt.Sprintf("%dd", int(OutcomeHorizon/(24*time.Hour))) }
 
 func boolInt(b bool) int {
 	if b {

@@ -238,6 +238,17 @@ const (
 	RoleOriginal Role = -1
 )
 
+// JobWhy is the kind of reason a job was queued for, as the analyzer
+// calibrates them apart.
+type JobWhy int8
+
+// Kinds of job.
+const (
+	JobHot     JobWhy = 1 // a popular class of a hot original, or one gone and still read
+	JobNew     JobWhy = 2 // a popular class of a new upload
+	JobRefresh JobWhy = 3 // written again before the lifecycle rule expires it
+)
+
 // Thumb is what the state knows about one thumbnail key. It holds no
 // pointers: the state keeps millions of them in blocks (see Thumbs).
 type Thumb struct {
@@ -263,6 +274,13 @@ type Thumb struct {
 	// Config.ExpireDays).
 	Refresh int64 `json:"refresh,omitempty"`
 	Role    Role  `json:"role,omitempty"`
+	// The last job queued for it, the analyzer's own feedback: when
+	// (unix seconds), why (a JobWhy), how many reads it expected in the
+	// next window, and when people first read it after (0: not yet).
+	JobAt   int64   `json:"job_at,omitempty"`
+	JobRead int64   `json:"job_read,omitempty"`
+	JobExp  float32 `json:"job_exp,omitempty"`
+	JobWhy  JobWhy  `json:"job_why,omitempty"`
 
 	// Numbers in State.origs and State.classes. For a RoleOriginal key,
 	// orig is the original the key itself names.

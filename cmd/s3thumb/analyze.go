@@ -38,6 +38,7 @@ func analyzeCommand() *cli.Command {
 			Usage: fmt.Sprintf("a size class is popular, and an original hot, only when this many distinct clients (remote IP + user agent) asked in the window (1 to %d); crawlers never count", state.MaxClients)},
 		&cli.IntFlag{Name: "client-cap", Value: d.ClientCap, Usage: "requests of one client for one original's thumbnails on one day that count toward demand (0: all)"},
 		&cli.Float64Flag{Name: "min-expected", Value: d.MinExpected, Usage: "make a thumbnail ahead of demand only when it is expected to be requested at least this often in the next window (its original's rate times its class's share)"},
+		&cli.Float64Flag{Name: "max-unread", Value: d.MaxUnread, Usage: "waste budget: the share of a run's jobs allowed to stay unread for 7 days, as the analyzer expects from what became of its own past jobs (1: no budget)"},
 		&cli.DurationFlag{Name: "new-within", Value: d.NewWithin, Usage: "an original uploaded this recently is new (0: none)"},
 		&cli.BoolFlag{Name: "list-new", Usage: "also list --store for new originals (uploads the logs may not show)"},
 		&cli.IntFlag{Name: "max-jobs", Value: d.MaxJobs, Usage: "most jobs queued per run"},
@@ -74,6 +75,7 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.MinClients = c.Int("min-clients")
 	cfg.ClientCap = c.Int("client-cap")
 	cfg.MinExpected = c.Float64("min-expected")
+	cfg.MaxUnread = c.Float64("max-unread")
 	cfg.NewWithin = c.Duration("new-within")
 	cfg.ListNew = c.Bool("list-new")
 	cfg.MaxJobs = c.Int("max-jobs")
