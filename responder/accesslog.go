@@ -16,11 +16,12 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/atomicfile"
+	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // AccessLogger receives one record per request the front answers and per
-// thumbnail stored back, in the S3 server access log's terms, so the
+// object written or deleted (LoggedStore), in the S3 server access log's terms, so the
 // analyzer reads the local front's traffic exactly as it reads a bucket's.
 type AccessLogger interface {
 	Log(rec *accesslog.Record)
@@ -168,23 +169,57 @@ func (s *Server) logRequest(r *http.Request, w *statusWriter, key string, start 
 	s.cfg.AccessLog.Log(&rec)
 }
 
-// storeBackAgent is the User-Agent of the front's store-back records: the
-// analyzer takes writes by s3thumb's agent for thumbnails (thumbtag.ByAgent).
-const storeBackAgent = "s3thumb-front app/" + thumbtag.Agent
+// writerAgent is the User-Agent of the records of s3thumb's own writes:
+// the analyzer takes writes by s3thumb's agent for thumbnails
+// (thumbtag.ByAgent), anyone else's for uploads.
+const writerAgent = "s3thumb-front app/" + thumbtag.Agent
 
-// logStoreBack records a thumbnail written back, as S3 would log the PUT.
-func (s *Server) logStoreBack(key string, size int) {
-	if s.cfg.AccessLog == nil {
-		return
+// LoggedStore is a store whose writes and deletes are also access log
+// records, as S3 logs the PUTs and DELETEs of s3thumb's roles. Serve wraps
+// its store in one when the front keeps an access log, so that what the
+// responder stores back and what the in-process workers make both reach
+// the analyzer, as they would from a bucket's logs.
+type LoggedStore struct {
+	store.Store
+	Log AccessLogger
+}
+
+// Put writes and, once written, logs a REST.PUT.OBJECT.
+func (s LoggedStore) Put(ctx context.Context, key string, body []byte, opts store.PutOptions) error {
+	if err := s.Store.Put(ctx, key, body, opts); err != nil {
+		return err
 	}
-	s.cfg.AccessLog.Log(&accesslog.Record{
+	s.log("REST.PUT.OBJECT", key, int64(len(body)))
+	return nil
+}
+
+// Delete deletes and logs a REST.DELETE.OBJECT.
+func (s LoggedStore) Delete(ctx context.Context, key string) error {
+	if err := s.Store.Delete(ctx, key); err != nil {
+		return err
+	}
+	s.log("REST.DELETE.OBJECT", key, 0)
+	return nil
+}
+
+// DeleteIfMatch deletes the version etag and logs a REST.DELETE.OBJECT.
+func (s LoggedStore) DeleteIfMatch(ctx context.Context, key, etag string) error {
+	if err := s.Store.DeleteIfMatch(ctx, key, etag); err != nil {
+		return err
+	}
+	s.log("REST.DELETE.OBJECT", key, 0)
+	return nil
+}
+
+func (s LoggedStore) log(op, key string, size int64) {
+	s.Log.Log(&accesslog.Record{
 		Time:       time.Now(),
 		RequestID:  strconv.FormatUint(rand.Uint64(), 16),
-		Operation:  "REST.PUT.OBJECT",
+		Operation:  op,
 		Key:        key,
 		HTTPStatus: http.StatusOK,
-		ObjectSize: int64(size),
-		UserAgent:  storeBackAgent,
+		ObjectSize: size,
+		UserAgent:  writerAgent,
 	})
 }
 

@@ -75,9 +75,6 @@ func (s *Server) ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result,
 	s.metrics.resizeSeconds.Observe(res.ResizeTime.Seconds())
 	s.metrics.originalBytes.Add(float64(res.OriginalBytes))
 	s.metrics.thumbnailBytes.Add(float64(len(res.Image.Data)))
-	if res.Stored {
-		s.logStoreBack(res.Key, len(res.Image.Data))
-	}
 	if res.SaveErr != nil {
 		s.metrics.storeBackFailures.Inc()
 		s.log.ErrorContext(ctx, "store-back failed; the thumbnail was made but not stored", "key", res.Key, "err", res.SaveErr)

@@ -13,9 +13,10 @@ import (
 // from elsewhere.
 func (r *Report) WriteHTML(w io.Writer) error {
 	data := struct {
-		R      *Report
-		Charts []chart
-	}{R: r, Charts: r.charts()}
+		R       *Report
+		Charts  []chart
+		TopJobs []Job
+	}{R: r, Charts: r.charts(), TopJobs: r.Jobs[:min(len(r.Jobs), topJobs)]}
 	return pageTemplate.Execute(w, data)
 }
 
@@ -23,6 +24,9 @@ type chart struct {
 	ID, Title, Note string
 	SVG             template.HTML
 }
+
+// topJobs is how many jobs the page and the text list.
+const topJobs = 20
 
 func (r *Report) charts() []chart {
 	var dates []string
@@ -262,6 +266,8 @@ svg{max-width:100%;height:auto;display:block}
 <tr><th>Misses avoided by pre-generation (hot originals / new uploads)</th><td class="n">{{.R.Avoided}} ({{sub .R.Avoided .R.AvoidedNew}} / {{.R.AvoidedNew}})</td></tr>
 <tr><th>Misses avoided by refreshes</th><td class="n">{{.R.Rescued}}</td></tr>
 <tr><th>Jobs queued</th><td class="n">{{.R.JobsQueued}}</td></tr>
+<tr><th>Of them expected to stay unread 7 days (budget)</th><td class="n">{{pct .R.PlannedUnread}} ({{pct .R.MaxUnread}})</td></tr>
+<tr><th>Crawler requests (not demand)</th><td class="n">{{.R.Crawler}} ({{pct .R.CrawlerShare}})</td></tr>
 <tr><th>Stale thumbnails / deleted</th><td class="n">{{len .R.Stale}} / {{.R.Deleted}}</td></tr>
 <tr><th>Bytes freed</th><td class="n">{{bytes .R.BytesFreed}}</td></tr>
 <tr><th>Thumbnails stored (known)</th><td class="n">{{.R.Stored}}</td></tr>
@@ -271,6 +277,16 @@ svg{max-width:100%;height:auto;display:block}
 <h2>{{.Title}}</h2>
 <figure id="{{.ID}}">{{.SVG}}<figcaption class="note">{{.Note}}</figcaption></figure>
 {{end}}
+{{if .R.Outcomes}}<h2>What became of past jobs</h2>
+<table>
+<tr><th>Kind</th><th>Jobs with 7 days up</th><th>Unread within 7 days</th><th>K (estimates × K = reads)</th></tr>
+{{range .R.Outcomes}}<tr><td>{{.Why}}</td><td class="n">{{.Matured}}</td><td class="n">{{.Unread}} ({{pct .UnreadShare}})</td><td class="n">{{printf "%.2f" .K}}</td></tr>
+{{end}}</table>{{end}}
+{{if .R.Jobs}}<h2>Jobs {{if .R.DryRun}}planned{{else}}queued{{end}} (most likely read first)</h2>
+<table>
+<tr><th>Thumbnail</th><th>Why</th><th>Reads expected</th><th>Chance unread</th></tr>
+{{range .TopJobs}}<tr><td>{{.Key}}</td><td>{{.Why}}</td><td class="n">{{printf "%.1f" .Expected}}</td><td class="n">{{pct .Unread}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Top originals ({{.R.Window}})</h2>
 <table>
 <tr><th>Original</th><th>Requests</th><th>Misses (all)</th></tr>

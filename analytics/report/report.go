@@ -175,6 +175,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	p("log objects read\t%d\t(%d lines, %d malformed, %d duplicates dropped, %s)\n",
 		r.Run.LogObjects, r.Run.Lines, r.Run.Malformed, r.Run.Duplicates, r.Run.Elapsed.Round(time.Millisecond))
+	if r.Run.LogObjects == 0 && len(r.Run.Failed) == 0 {
+		p("no new log objects\t\t(a local front writes its access log every minute, serve --access-log-interval; S3 delivers a bucket's within hours: run again later)\n")
+	}
 	if len(r.Run.Failed) > 0 {
 		p("log objects unreadable\t%d\t(read again next run)\n", len(r.Run.Failed))
 	}
@@ -234,6 +237,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if !r.DryRun && len(r.Jobs) > 0 {
+		fmt.Fprintf(w, "\njobs queued (the %d most likely read)\n", min(len(r.Jobs), topJobs))
+		p("thumbnail\twhy\treads expected\tchance unread\n")
+		for _, j := range r.Jobs[:min(len(r.Jobs), topJobs)] {
+			p("%s\t%s\t%.1f\t%.0f%%\n", j.Key, j.Why, j.Expected, 100*j.Unread)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if r.DryRun && len(r.Jobs) > 0 {
 		fmt.Fprintf(w, "\nplan (dry run)\n")

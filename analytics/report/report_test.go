@@ -33,7 +33,8 @@ func TestEmptyReport(t *testing.T) {
 	var r Report
 	r.Window = "7d"
 	var text, page bytes.Buffer
-	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "thumbnail requests (7d)") {
+	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "thumbnail requests (7d)") ||
+		!strings.Contains(text.String(), "no new log objects") {
 		t.Errorf("WriteText: %v\n%s", err, text.String())
 	}
 	if err := r.WriteHTML(&page); err != nil || !strings.Contains(page.String(), "<svg") {

@@ -153,6 +153,15 @@ func TestServeProcess(t *testing.T) {
 			t.Fatalf("%s = %d, want 200 with %q", path, code, want)
 		}
 	}
+	// A backfill job for the in-process worker: what it makes is logged as
+	// the store-back is.
+	if out, err := exec.Command(bin, "enqueue", "--store", "file://"+data, "--sizes", "100x100").CombinedOutput(); err != nil {
+		t.Fatalf("enqueue: %v\n%s", err, out)
+	}
+	testkit.WaitFor(t, 30*time.Second, "the worker's thumbnail", func() bool {
+		_, err := os.Stat(filepath.Join(data, "kleiber_100x100.jpg"))
+		return err == nil
+	})
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +200,8 @@ func TestServeProcess(t *testing.T) {
 		}
 		f.Close()
 	}
-	for _, want := range []string{"WEBSITE.GET.OBJECT kleiber_200x200.jpg 302", "REST.PUT.OBJECT kleiber_200x200.jpg 200"} {
+	for _, want := range []string{"WEBSITE.GET.OBJECT kleiber_200x200.jpg 302", "REST.PUT.OBJECT kleiber_200x200.jpg 200",
+		"REST.PUT.OBJECT kleiber_100x100.jpg 200"} {
 		if !records[want] {
 			t.Errorf("access log lacks %q; it has %v", want, records)
 		}

@@ -89,6 +89,11 @@ func runServe(c *cli.Context) error {
 	if fs, ok := st.(*store.FileStore); ok {
 		go sweepTemp(ctx, log, fs)
 	}
+	if cfg.AccessLog != nil {
+		// What the responder stores back and the workers make shows in
+		// the access log, as a bucket's logs show s3thumb's PUTs.
+		st = responder.LoggedStore{Store: st, Log: cfg.AccessLog}
+	}
 	vips, err := imaging.New(imagingConfig(c))
 	if err != nil {
 		return usageError{err}

@@ -46,6 +46,14 @@ type Config struct {
 	// StrayShare of the thumbnail requests ask for a long-tail size drawn at
 	// random, whatever the original (hand-typed URLs, scanners).
 	StrayShare float64
+	// BotShare of the requests come from crawlers (Googlebot, bingbot):
+	// the same mix of requests as people's, under a crawler's user agent.
+	BotShare float64
+	// MissingShare of the thumbnail requests ask for a thumbnail of an
+	// original that does not exist (a link left after a delete, a
+	// scanner's guess): the website misses, and so does the responder's
+	// read of the original; nothing is stored.
+	MissingShare float64
 	// OwnFormat makes pages show every original's JPEG sizes in the
 	// original's own format (photo.png as photo_200x200.png, IMG_00005.JPG
 	// as IMG_00005_200x200.JPG) rather than always as JPEG, and names some
@@ -151,6 +159,7 @@ func (c Config) Validate() error {
 		name string
 		v    float64
 	}{{"recent share", c.RecentShare}, {"tail share", c.TailShare}, {"stray share", c.StrayShare}, {"original share", c.OriginalShare},
+		{"bot share", c.BotShare}, {"missing share", c.MissingShare},
 		{"noise share", c.NoiseShare}, {"late share", c.LateShare},
 		{"malformed rate", c.MalformedRate}, {"duplicate rate", c.DuplicateRate}} {
 		if err := share(s.name, s.v); err != nil {

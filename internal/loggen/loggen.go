@@ -57,9 +57,16 @@ type Stats struct {
 	Duplicates int64 // records written a second time
 	Malformed  int64 // lines written to be malformed
 
-	Requests        int64 // requests played: clients' website requests and the noise among them
-	Hits            int64 // thumbnail requests that found the thumbnail
-	Misses          int64 // thumbnail requests that did not
+	Requests int64 // requests played: clients' website requests and the noise among them
+	Hits     int64 // thumbnail requests that found the thumbnail
+	Misses   int64 // thumbnail requests that did not
+	// Of the misses: StrayMisses for sizes drawn at random (StrayShare),
+	// MissingMisses for thumbnails of originals that do not exist
+	// (MissingShare); the rest are of the sizes pages show. BotRequests
+	// counts the requests of crawlers (BotShare).
+	StrayMisses     int64
+	MissingMisses   int64
+	BotRequests     int64
 	OriginalReads   int64 // client requests for originals
 	Noise           int64 // listings, HEADs, requests for keys that never exist
 	Uploads         int64 // originals uploaded
@@ -174,6 +181,7 @@ type Generator struct {
 	cfg   Config
 	rng   *rand.Rand
 	start time.Time
+	bot   bool // the request being played is a crawler's
 
 	originals []original     // in upload order
 	byKey     map[string]int // indexes into originals, by key
@@ -550,6 +558,10 @@ func (g *Generator) simulate(e event) {
 		g.lifecycleRecord(e.key, t.size)
 	case evRequest:
 		g.stats.Requests++
+		g.bot = g.cfg.BotShare > 0 && g.rng.Float64() < g.cfg.BotShare // drawn only when asked: the other workloads stay as they were
+		if g.bot {
+			g.stats.BotRequests++
+		}
 		u := g.rng.Float64()
 		switch {
 		case u < g.cfg.NoiseShare:
@@ -580,13 +592,47 @@ func (g *Generator) pickOriginal() *original {
 	return &g.originals[g.order[g.zipf.Uint64()]]
 }
 
+// Crawlers, as access logs show them.
+var (
+	botAgents = []string{
+		"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+		"Googlebot-Image/1.0",
+		"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+	}
+	botIPs = []string{"66.249.66.1", "66.249.66.33", "66.249.79.10", "40.77.167.2", "157.55.39.7"}
+)
+
+// missingStems is how many originals that do not exist are asked for.
+const missingStems = 500
+
+// missingRequest plays a request for a thumbnail of an original that does
+// not exist: the website misses, the responder finds no original and
+// stores nothing.
+func (g *Generator) missingRequest() {
+	g.stats.Misses++
+	g.stats.MissingMisses++
+	stem := fmt.Sprintf("photos/gone%04d", g.rng.IntN(missingStems))
+	c := g.dominant[g.rng.IntN(len(g.dominant))]
+	key := stem + c.suffix
+	g.websiteRecord(key, requestLine("GET", key), 404, "NoSuchKey", 350, 0, 2+g.rng.Int64N(10))
+	g.now = g.now.Add(time.Duration(50+g.rng.IntN(300)) * time.Millisecond)
+	for _, ext := range []string{".jpg", ".jpeg", ".png", ".webp"} {
+		g.restRecord(accesslog.OpRESTGetObject, stem+ext, requestLine("GET", stem+ext), 404, "NoSuchKey", 300, 0, 10, responderRequester, responderAgent)
+	}
+}
+
 // thumbnailRequest plays a client asking the website for a thumbnail.
 func (g *Generator) thumbnailRequest() {
+	if g.cfg.MissingShare > 0 && g.rng.Float64() < g.cfg.MissingShare {
+		g.missingRequest()
+		return
+	}
 	o := g.pickOriginal()
 	var c sizeClass
+	stray := false
 	switch u := g.rng.Float64(); {
 	case u < g.cfg.StrayShare:
-		c = g.tail[g.tailZipf.Uint64()]
+		c, stray = g.tail[g.tailZipf.Uint64()], true
 	case u < g.cfg.StrayShare+g.cfg.TailShare:
 		c = g.tail[o.embeds[g.rng.IntN(len(o.embeds))]]
 	default:
@@ -617,6 +663,9 @@ func (g *Generator) thumbnailRequest() {
 		return
 	}
 	g.stats.Misses++
+	if stray {
+		g.stats.StrayMisses++
+	}
 	key := string(g.keyBuf)
 	uri := requestLine("GET", key)
 	switch g.cfg.MissStatus {
@@ -683,6 +732,9 @@ func (g *Generator) baseRecord(op, key string) accesslog.Record {
 func (g *Generator) website() {
 	g.rec.RemoteIP = g.ips[g.rng.IntN(len(g.ips))]
 	g.rec.UserAgent = g.agents[g.rng.IntN(len(g.agents))]
+	if g.bot {
+		g.rec.RemoteIP, g.rec.UserAgent = botIPs[g.rng.IntN(len(botIPs))], botAgents[g.rng.IntN(len(botAgents))]
+	}
 	if g.rng.IntN(5) < 3 {
 		g.rec.Referer = g.referers[g.rng.IntN(len(g.referers))]
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/loggen"
+	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
@@ -104,10 +105,15 @@ func (b *genBucket) List(context.Context, string, string, func(store.Attrs) erro
 
 // marker is the queue and the workers at once: each job is decoded as a
 // worker would and its thumbnail marked as made through the generator's
-// Create hook.
+// Create hook. A job a worker could not make (its original missing, or
+// itself a thumbnail; a size the policy refuses) is counted as impossible
+// and not made.
 type marker struct {
-	g    *loggen.Generator
-	jobs int
+	g          *loggen.Generator
+	policy     policy.Policy
+	sourceExts []string
+	jobs       int
+	impossible []string
 }
 
 func (m *marker) Send(_ context.Context, bodies [][]byte) error {
@@ -117,9 +123,31 @@ func (m *marker) Send(_ context.Context, bodies [][]byte) error {
 			return err
 		}
 		m.jobs++
+		if !m.possible(j) {
+			m.impossible = append(m.impossible, j.Key)
+			continue
+		}
 		if j.Refresh || !m.g.Exists(j.Key) {
 			m.g.Create(j.Key)
 		}
 	}
 	return nil
+}
+
+// possible tells whether a worker could make j: a size the policy allows,
+// of an original stored (not a thumbnail). A refresh of a thumbnail stored
+// rewrites it; of one gone since, makes it again from its original.
+func (m *marker) possible(j queue.Job) bool {
+	if m.policy.Check(j.Thumb) != nil {
+		return false
+	}
+	if j.Refresh && m.g.Exists(j.Key) {
+		return true
+	}
+	for _, key := range j.Thumb.OriginalKeys(m.sourceExts) {
+		if _, ok := m.g.Uploaded(key); ok {
+			return true
+		}
+	}
+	return false
 }

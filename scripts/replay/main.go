@@ -60,6 +60,12 @@ type Day struct {
 	Misses       int64   `json:"misses"`
 	Avoided      int64   `json:"avoided"`
 	AvoidedShare float64 `json:"avoided_share"`
+	// StrayMisses and MissingMisses are the misses on sizes drawn at random
+	// (refused by --allowed-sizes in production, not avoidable) and on
+	// originals that do not exist; AvoidedShare is over the others, the
+	// sizes pages show.
+	StrayMisses   int64 `json:"stray_misses"`
+	MissingMisses int64 `json:"missing_misses"`
 	// Queued is how many jobs the analyzer queued in the day's runs.
 	Queued int `json:"queued"`
 	// Made is how many new thumbnails workers made in the day (queued by
@@ -96,6 +102,15 @@ type Result struct {
 	// Made and Unread are its parts.
 	Made   int64 `json:"made_7d_before_end"`
 	Unread int64 `json:"unread"`
+	// Impossible lists the jobs a worker could not have made (at most
+	// ten; ImpossibleJobs counts them all).
+	ImpossibleJobs int      `json:"impossible_jobs"`
+	Impossible     []string `json:"impossible,omitempty"`
+	// Stray, Missing and Bot are the misses on sizes drawn at random, on
+	// originals that do not exist, and the crawlers' requests, all days.
+	StrayMisses   int64 `json:"stray_misses"`
+	MissingMisses int64 `json:"missing_misses"`
+	BotRequests   int64 `json:"bot_requests"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -110,6 +125,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&acfg.Window, "window", acfg.Window, "analyzer --window")
 	fs.DurationVar(&acfg.NewWithin, "new-within", acfg.NewWithin, "analyzer --new-within")
 	fs.IntVar(&acfg.MaxJobs, "max-jobs", acfg.MaxJobs, "analyzer --max-jobs")
+	fs.Float64Var(&acfg.MaxUnread, "max-unread", acfg.MaxUnread, "analyzer --max-unread")
+	fs.IntVar(&acfg.MinClients, "min-clients", acfg.MinClients, "analyzer --min-clients")
 	uploadEvents := fs.Bool("upload-events", true, "model S3 event notifications of uploads on the queue: workers make a new original's published popular classes at once (work --state)")
 	every := fs.Duration("every", time.Hour, "how often the analyzer runs: whole hours that divide a day (1h as the README's cron entry; 24h for a daily run)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -150,7 +167,7 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 	defer state.Close()
 	logs := &memLogs{now: g.Now}
 	bucket := &genBucket{g: g}
-	q := &marker{g: g}
+	q := &marker{g: g, policy: acfg.Policy, sourceExts: acfg.SourceExts}
 	a, err := analytics.New(acfg, analytics.Deps{
 		Logs: logs, State: state, Bucket: bucket, Queue: q,
 		Now: g.Now,
@@ -203,7 +220,9 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 		after := g.Stats()
 		d.Made = after.PregenCreated - before.PregenCreated
 		d.Refreshed = after.Refreshed - before.Refreshed
-		d.Misses = after.Misses - before.Misses
+		d.StrayMisses = after.StrayMisses - before.StrayMisses
+		d.MissingMisses = after.MissingMisses - before.MissingMisses
+		d.Misses = after.Misses - before.Misses - d.StrayMisses - d.MissingMisses
 		d.Avoided = after.PregenFirstReads + after.RefreshedReads - before.PregenFirstReads - before.RefreshedReads
 		if d.Misses+d.Avoided > 0 {
 			d.AvoidedShare = float64(d.Avoided) / float64(d.Misses+d.Avoided)
@@ -221,6 +240,10 @@ func replay(ctx context.Context, gcfg loggen.Config, acfg analytics.Config, ever
 			res.Days[i].CountedPregen, res.Days[i].CountedRescued = c.Avoided, c.Rescued
 		}
 	}
+	st := g.Stats()
+	res.StrayMisses, res.MissingMisses, res.BotRequests = st.StrayMisses, st.MissingMisses, st.BotRequests
+	res.ImpossibleJobs = len(q.impossible)
+	res.Impossible = q.impossible[:min(10, len(q.impossible))]
 	res.AvoidedShare = avoidedShare(res.Days[1:])
 	if window := int(acfg.Window / (24 * time.Hour)); len(res.Days) > window {
 		res.AvoidedAfterWindow = avoidedShare(res.Days[window:])
@@ -246,7 +269,7 @@ func avoidedShare(days []Day) float64 {
 
 func (r *Result) write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "day\tmisses\tavoided\tavoided share\tqueued\tmade\trefreshed\tunread 7d later\tanalyzer's count: pre-generated\trefreshed\t")
+	fmt.Fprintln(tw, "day\tmisses (page sizes)\tavoided\tavoided share\tqueued\tmade\trefreshed\tunread 7d later\tanalyzer's count: pre-generated\trefreshed\t")
 	for _, d := range r.Days {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Date, d.Misses, d.Avoided, 100*d.AvoidedShare, d.Queued, d.Made, d.Refreshed, d.UnreadAfter7d,
 			d.CountedPregen, d.CountedRescued)
@@ -254,8 +277,10 @@ func (r *Result) write(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nanalyzer run every %s, upload events %v\nfirst-request misses avoided (days 2+): %.1f%%\n"+
-		"first-request misses avoided (after the first window): %.1f%%\npre-generated thumbnails unread within 7 days: %.1f%% (%d of %d)\n",
-		r.Every, r.UploadEvents, 100*r.AvoidedShare, 100*r.AvoidedAfterWindow, 100*r.UnreadShare, r.Unread, r.Made)
+	_, err := fmt.Fprintf(w, "\nanalyzer run every %s, upload events %v\nfirst-request misses avoided on the sizes pages show (days 2+): %.1f%%\n"+
+		"first-request misses avoided (after the first window): %.1f%%\npre-generated thumbnails unread within 7 days: %.1f%% (%d of %d)\n"+
+		"impossible jobs: %d %q\nnot avoidable: %d misses on sizes drawn at random (refuse them with --allowed-sizes), %d on originals that do not exist; %d crawler requests\n",
+		r.Every, r.UploadEvents, 100*r.AvoidedShare, 100*r.AvoidedAfterWindow, 100*r.UnreadShare, r.Unread, r.Made,
+		r.ImpossibleJobs, r.Impossible, r.StrayMisses, r.MissingMisses, r.BotRequests)
 	return err
 }

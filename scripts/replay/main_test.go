@@ -88,3 +88,22 @@ func TestReplayFlags(t *testing.T) {
 		t.Errorf("--every 5h: %v, want an error saying it must divide a day", err)
 	}
 }
+
+// TestReplayNoImpossibleJobs: with crawlers and requests for originals
+// that do not exist, every job the analyzer queues is one a worker can
+// make, the misses it cannot avoid are counted apart, and crawlers'
+// requests are there to be ignored.
+func TestReplayNoImpossibleJobs(t *testing.T) {
+	gcfg := smallWorkload()
+	gcfg.BotShare, gcfg.MissingShare, gcfg.StrayShare = 0.1, 0.05, 0.05
+	acfg := analytics.DefaultConfig()
+	acfg.ExpireDays = gcfg.ExpireDays
+	res, err := replay(context.Background(), gcfg, acfg, 6*time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ImpossibleJobs != 0 || res.MissingMisses == 0 || res.StrayMisses == 0 || res.BotRequests == 0 || res.AvoidedShare <= 0 {
+		t.Errorf("%d impossible jobs %q, %d misses of missing originals, %d of stray sizes, %d crawler requests, %.3f avoided; want 0 impossible and some of the rest",
+			res.ImpossibleJobs, res.Impossible, res.MissingMisses, res.StrayMisses, res.BotRequests, res.AvoidedShare)
+	}
+}

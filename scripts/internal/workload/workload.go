@@ -21,6 +21,8 @@ func Flags(fs *flag.FlagSet, c *loggen.Config) {
 	fs.Float64Var(&c.RecentShare, "recent-share", c.RecentShare, "share of requests for recent uploads")
 	fs.Float64Var(&c.TailShare, "tail-share", c.TailShare, "share of thumbnail requests for the long-tail sizes pages embed an original at")
 	fs.Float64Var(&c.StrayShare, "stray-share", c.StrayShare, "share of thumbnail requests for long-tail sizes drawn at random")
+	fs.Float64Var(&c.BotShare, "bot-share", c.BotShare, "share of requests from crawlers (a crawler's user agent)")
+	fs.Float64Var(&c.MissingShare, "missing-share", c.MissingShare, "share of thumbnail requests for originals that do not exist")
 	fs.BoolVar(&c.OwnFormat, "own-format", c.OwnFormat, "pages show each original's JPEG sizes in its own format (.png, .jpeg, .JPG)")
 	fs.IntVar(&c.ExpireDays, "expire-days", c.ExpireDays, "lifecycle expiration of thumbnails, days after writing (0: none)")
 }
