@@ -6,7 +6,6 @@
 package state
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"compress/gzip"
@@ -653,34 +652,69 @@ func (s *State) Compact(now time.Time, window time.Duration) (int, error) {
 	return dropped, nil
 }
 
-// stateKey is the object the state is kept in.
-const stateKey = layout.AnalyzerState
+// stateKey is the object the state is kept in; stateKeyV1 where builds
+// before the binary format kept it.
+const (
+	stateKey   = layout.AnalyzerState
+	stateKeyV1 = layout.AnalyzerStateV1
+)
+
+// maxStateBytes bounds what LoadState reads: far more than a state of a
+// hundred million thumbnails.
+const maxStateBytes = 16 << 30
 
 // LoadState reads the state from st; a store without one gives an empty
-// state.
+// state. A state only in the old format (gzip JSON) is read from there.
 func LoadState(ctx context.Context, st store.Store) (*State, error) {
-	obj, err := st.Get(ctx, stateKey)
+	key := stateKey
+	obj, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		key = stateKeyV1
+		obj, err = st.Get(ctx, key)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return NewState(), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read state %s: %w", stateKey, err)
+		return nil, fmt.Errorf("read state %s: %w", key, err)
 	}
 	defer obj.Body.Close()
-	zr, err := gzip.NewReader(obj.Body)
+	b, err := io.ReadAll(io.LimitReader(obj.Body, maxStateBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, stateKey, err)
+		return nil, fmt.Errorf("read state %s: %w", key, err)
 	}
-	// DecodeState reads to the end, where gzip checks its checksum.
-	s, err := DecodeState(zr)
+	if len(b) > maxStateBytes {
+		return nil, fmt.Errorf("%w: %s is more than %d bytes", ErrBadState, key, maxStateBytes)
+	}
+	s, err := DecodeState(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", stateKey, err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return s, nil
 }
 
-// DecodeState reads a state written by EncodeState (uncompressed).
+// DecodeState reads a state EncodeState wrote, or one in the old format:
+// JSON, plain or gzip.
 func DecodeState(r io.Reader) (*State, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	switch {
+	case IsBinary(b):
+		return decodeBinary(b)
+	case len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b:
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+		}
+		return decodeJSON(zr) // reads to the end, where gzip checks its checksum
+	}
+	return decodeJSON(bytes.NewReader(b))
+}
+
+// decodeJSON reads a state in the old format (version 1, JSON).
+func decodeJSON(r io.Reader) (*State, error) {
 	s := &State{} // every part must be in the input
 	dec := json.NewDecoder(r)
 	if err := decodeFields(dec, s); err != nil {
@@ -750,44 +784,21 @@ func decodeFields(dec *json.Decoder, s *State) error {
 	return err
 }
 
-// stateHead is the state but for its thumbnails, which EncodeState writes
-// after it, one at a time: the thumbnails' JSON is most of the state, and
-// is never held whole in memory.
-type stateHead struct {
-	*State
-	Thumbs *struct{} `json:"thumbs,omitempty"` // hides State.Thumbs; nil
-}
-
-// EncodeState writes s as JSON.
+// EncodeState writes s in the state's own format (see encodeBinary).
 func EncodeState(w io.Writer, s *State) error {
-	var head bytes.Buffer
-	enc := json.NewEncoder(&head)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(stateHead{State: s}); err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	bw.Write(bytes.TrimSuffix(bytes.TrimSpace(head.Bytes()), []byte("}")))
-	bw.WriteString(`,"thumbs":`)
-	if err := s.Thumbs.writeJSON(bw); err != nil {
-		return err
-	}
-	bw.WriteString("}\n")
-	return bw.Flush()
+	_, err := w.Write(encodeBinary(nil, s))
+	return err
 }
 
-// SaveState writes s to st in one Put, which both stores make atomic.
+// SaveState writes s to st in one Put, which both stores make atomic, and
+// then removes a state left in the old format, which LoadState would
+// otherwise read no more.
 func SaveState(ctx context.Context, st store.Store, s *State) error {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if err := EncodeState(zw, s); err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("compress state: %w", err)
-	}
-	if err := st.Put(ctx, stateKey, buf.Bytes(), store.PutOptions{ContentType: "application/gzip"}); err != nil {
+	if err := st.Put(ctx, stateKey, encodeBinary(nil, s), store.PutOptions{ContentType: "application/octet-stream"}); err != nil {
 		return fmt.Errorf("write state %s: %w", stateKey, err)
+	}
+	if err := st.Delete(ctx, stateKeyV1); err != nil {
+		return fmt.Errorf("remove the old state %s: %w", stateKeyV1, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -157,7 +158,7 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 	for _, o := range list.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	if len(keys) != 2 || keys[0] != "analyzer/analyzer-state.json.gz" || keys[1] != "analyzer/popular-classes.json" {
+	if len(keys) != 2 || keys[0] != "analyzer/"+layout.AnalyzerState || keys[1] != "analyzer/popular-classes.json" {
 		t.Errorf("state bucket holds %v, want only the state and the popular classes", keys)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/analytics/state"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/loggen"
 	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -112,7 +113,7 @@ func TestAnalyzeExitCodes(t *testing.T) {
 	if code != exitLocked || !strings.Contains(errOut, "other-host pid 42") {
 		t.Errorf("locked: exit %d, want %d and the holder named\n%s", code, exitLocked, errOut)
 	}
-	if _, err := os.Stat(filepath.Join(d.state, "analyzer-state.json.gz")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(d.state, layout.AnalyzerState)); !os.IsNotExist(err) {
 		t.Errorf("a locked-out run wrote state (%v)", err)
 	}
 	if err := os.Remove(lockPath); err != nil {

@@ -10,8 +10,11 @@ const StatePrefix = "s3thumb-state/"
 
 // The objects in the analyzer's state store.
 const (
-	// AnalyzerState is the analyzer's state between runs.
-	AnalyzerState = "analyzer-state.json.gz"
+	// AnalyzerState is the analyzer's state between runs, in its own
+	// binary format; AnalyzerStateV1 is where builds before it kept it
+	// (gzip JSON), read once and removed by the first save.
+	AnalyzerState   = "analyzer-state.bin"
+	AnalyzerStateV1 = "analyzer-state.json.gz"
 	// AnalyzerLock is held by a run while it works.
 	AnalyzerLock = "analyzer.lock"
 	// PopularClasses is where each run publishes the popular size classes,

@@ -1,0 +1,424 @@
+package state
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"time"
+)
+
+// The state's own format (version 2): compact, read and written in one
+// pass with no reflection, and checked whole. It is
+//
+//	magic "s3thumb analyzer state\n", version (uvarint), base (varint),
+//	the parts in a fixed order (see encodeBinary), CRC-32C of all before (4 bytes, little-endian)
+//
+// Numbers are varints; times are 0 for none, else 1 + their zigzag
+// distance in seconds from base (the newest record), so most take one to
+// three bytes. A file cut short, changed or of another kind fails the
+// checksum or the magic before anything in it is used.
+const (
+	binaryMagic   = "s3thumb analyzer state\n"
+	BinaryVersion = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// IsBinary reports whether b starts as the state's own format does.
+func IsBinary(b []byte) bool { return bytes.HasPrefix(b, []byte(binaryMagic)) }
+
+// encoder appends the format's values.
+type encoder struct {
+	b    []byte
+	base int64
+}
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) flag(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+func (e *encoder) time(t int64) {
+	if t == 0 {
+		e.uvarint(0)
+		return
+	}
+	d := t - e.base
+	e.uvarint(uint64(d<<1^d>>63) + 1)
+}
+
+// decoder reads them; its first error sticks, and every read after it
+// gives zero values.
+type decoder struct {
+	b    []byte
+	base int64
+	err  error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("a number cut short or too long")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("a number cut short or too long")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a count of items of at least min bytes each: one the rest
+// of the input cannot hold is refused before anything is allocated.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/max(min, 1)) {
+		d.fail("a count of %d items, more than the %d bytes left can hold", n, len(d.b))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) str() string {
+	n := d.count(1)
+	if d.err != nil {
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) flag() bool {
+	switch v := d.uvarint(); v {
+	case 0:
+		return false
+	case 1:
+		return true
+	default:
+		d.fail("a flag of %d", v)
+		return false
+	}
+}
+
+func (d *decoder) time() int64 {
+	v := d.uvarint()
+	if v == 0 {
+		return 0
+	}
+	z := v - 1
+	return d.base + (int64(z>>1) ^ -int64(z&1))
+}
+
+func (d *decoder) int8() int8 {
+	v := d.varint()
+	if v < math.MinInt8 || v > math.MaxInt8 {
+		d.fail("a small number of %d", v)
+	}
+	return int8(v)
+}
+
+func (d *decoder) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail("a day or count of %d", v)
+	}
+	return int32(v)
+}
+
+// encodeBinary appends s in the state's own format.
+func encodeBinary(dst []byte, s *State) []byte {
+	e := &encoder{b: append(dst, binaryMagic...), base: s.Last}
+	e.uvarint(BinaryVersion)
+	e.varint(s.Last)
+	e.time(s.Watermark)
+	e.time(s.First)
+	e.varint(s.LastRun.UnixNano())
+	e.time(s.Compacted)
+	t := s.Totals
+	for _, v := range [...]int64{t.Runs, t.LogObjects, t.Lines, t.Records, t.Malformed, t.Duplicates, t.JobsQueued, t.Deleted, t.BytesFreed} {
+		e.varint(v)
+	}
+	e.uvarint(uint64(len(s.Done)))
+	for k, at := range s.Done {
+		e.str(k)
+		e.time(at)
+	}
+	e.uvarint(uint64(len(s.Days)))
+	for n, x := range s.Days {
+		e.varint(int64(n))
+		for _, v := range [...]int64{x.Requests, x.Hits, x.Misses, x.Avoided, x.AvoidedNew, x.Rescued, x.Original, x.Crawler, x.Uploads, x.Written, x.Removed, x.Stored} {
+			e.varint(v)
+		}
+	}
+	e.uvarint(uint64(len(s.Classes)))
+	for suffix, c := range s.Classes {
+		e.str(suffix)
+		e.counts(&c.Counts)
+	}
+	e.uvarint(uint64(len(s.Originals)))
+	for stem, o := range s.Originals {
+		e.str(stem)
+		e.counts(&o.Counts)
+		e.str(o.Key)
+		e.varint(o.Direct)
+		e.time(o.Uploaded)
+		e.flag(o.Deleted)
+		e.time(o.Found)
+		e.time(o.Missing)
+	}
+	e.uvarint(uint64(s.Thumbs.Len()))
+	for r := range int32(s.Thumbs.Len()) {
+		e.str(s.Thumbs.Key(r))
+		e.thumb(s.Thumbs.Row(r))
+	}
+	e.seen(s.Seen)
+	e.seen(s.Asked)
+	return binary.LittleEndian.AppendUint32(e.b, crc32.Checksum(e.b[len(dst):], castagnoli))
+}
+
+func (e *encoder) counts(c *Counts) {
+	e.varint(c.Reads)
+	e.varint(c.Misses)
+	e.time(c.LastRead)
+	e.uvarint(uint64(len(c.Recent)))
+	for _, x := range c.Recent {
+		e.varint(int64(x.Day))
+		e.varint(int64(x.N))
+	}
+	e.uvarint(uint64(len(c.Clients)))
+	for _, x := range c.Clients {
+		e.uvarint(uint64(x.ID))
+		e.varint(int64(x.Day))
+	}
+}
+
+func (e *encoder) thumb(t *Thumb) {
+	e.varint(t.Reads)
+	e.varint(t.Misses)
+	e.time(t.LastRead)
+	e.varint(int64(t.Exists))
+	e.varint(t.Size)
+	e.time(t.LastWrite)
+	e.varint(t.ExistsAt)
+	e.time(t.FirstSeen)
+	e.time(t.Pregen)
+	e.flag(t.PregenRead)
+	e.flag(t.PregenNew)
+	e.time(t.RescueDue)
+	e.time(t.Refresh)
+	e.varint(int64(t.Role))
+	e.time(t.JobAt)
+	e.time(t.JobRead)
+	e.uvarint(uint64(math.Float32bits(t.JobExp)))
+	e.varint(int64(t.JobWhy))
+}
+
+// seen writes each hour's identities in order, as differences.
+func (e *encoder) seen(s *Seen) {
+	e.uvarint(uint64(len(s.hours)))
+	for h, m := range s.hours {
+		e.varint(h)
+		ids := m.sorted()
+		e.uvarint(uint64(len(ids)))
+		var prev uint64
+		for _, id := range ids {
+			e.uvarint(id - prev)
+			prev = id
+		}
+	}
+}
+
+// decodeBinary reads a state encodeBinary wrote.
+func decodeBinary(b []byte) (*State, error) {
+	if !IsBinary(b) {
+		return nil, fmt.Errorf("%w: not an analyzer state", ErrBadState)
+	}
+	if len(b) < len(binaryMagic)+4 {
+		return nil, fmt.Errorf("%w: cut short", ErrBadState)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch: cut short or changed", ErrBadState)
+	}
+	d := &decoder{b: body[len(binaryMagic):]}
+	if v := d.uvarint(); v != BinaryVersion {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, v, BinaryVersion)
+	}
+	s := NewState()
+	s.Last = d.varint()
+	d.base = s.Last
+	s.Watermark = d.time()
+	s.First = d.time()
+	s.LastRun = time.Unix(0, d.varint()).UTC()
+	s.Compacted = d.time()
+	t := &s.Totals
+	for _, p := range [...]*int64{&t.Runs, &t.LogObjects, &t.Lines, &t.Records, &t.Malformed, &t.Duplicates, &t.JobsQueued, &t.Deleted, &t.BytesFreed} {
+		*p = d.varint()
+	}
+	for range d.count(2) {
+		k := d.str()
+		s.Done[k] = d.time()
+	}
+	for range d.count(13) {
+		n := d.int32()
+		x := &Day{}
+		for _, p := range [...]*int64{&x.Requests, &x.Hits, &x.Misses, &x.Avoided, &x.AvoidedNew, &x.Rescued, &x.Original, &x.Crawler, &x.Uploads, &x.Written, &x.Removed, &x.Stored} {
+			*p = d.varint()
+		}
+		s.Days[n] = x
+	}
+	for range d.count(6) {
+		suffix := d.str()
+		c := &Class{}
+		d.counts(&c.Counts)
+		s.Classes[suffix] = c
+	}
+	for range d.count(12) {
+		stem := d.str()
+		o := &Original{}
+		d.counts(&o.Counts)
+		o.Key = d.str()
+		o.Direct = d.varint()
+		o.Uploaded = d.time()
+		o.Deleted = d.flag()
+		o.Found = d.time()
+		o.Missing = d.time()
+		s.Originals[stem] = o
+	}
+	n := d.count(19)
+	for range n {
+		key := d.str()
+		var th Thumb
+		d.thumb(&th)
+		if d.err != nil {
+			break
+		}
+		if _, dup := s.Thumbs.lookup(key); dup {
+			return nil, fmt.Errorf("%w: thumbnail %q twice", ErrBadState, key)
+		}
+		s.Thumbs.Add(key, th)
+	}
+	d.seen(s.Seen)
+	d.seen(s.Asked)
+	switch {
+	case d.err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrBadState, d.err)
+	case len(d.b) != 0:
+		return nil, fmt.Errorf("%w: %d bytes after the state", ErrBadState, len(d.b))
+	}
+	for stem, o := range s.Originals {
+		if err := o.check(); err != nil {
+			return nil, fmt.Errorf("%w: original %q: %w", ErrBadState, stem, err)
+		}
+	}
+	if err := s.link(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d *decoder) counts(c *Counts) {
+	c.Reads = d.varint()
+	c.Misses = d.varint()
+	c.LastRead = d.time()
+	if n := d.count(2); n > 0 {
+		c.Recent = make([]DayCount, n)
+		for i := range c.Recent {
+			c.Recent[i] = DayCount{Day: d.int32(), N: d.int32()}
+		}
+	}
+	if n := d.count(2); n > 0 {
+		if n > MaxClients {
+			d.fail("%d clients, more than %d", n, MaxClients)
+			return
+		}
+		c.Clients = make([]ClientDay, n, MaxClients+1)
+		for i := range c.Clients {
+			id := d.uvarint()
+			if id > math.MaxUint32 {
+				d.fail("a client of %d", id)
+			}
+			c.Clients[i] = ClientDay{ID: uint32(id), Day: d.int32()}
+		}
+	}
+}
+
+func (d *decoder) thumb(t *Thumb) {
+	t.Reads = d.varint()
+	t.Misses = d.varint()
+	t.LastRead = d.time()
+	t.Exists = Existence(d.int8())
+	t.Size = d.varint()
+	t.LastWrite = d.time()
+	t.ExistsAt = d.varint()
+	t.FirstSeen = d.time()
+	t.Pregen = d.time()
+	t.PregenRead = d.flag()
+	t.PregenNew = d.flag()
+	t.RescueDue = d.time()
+	t.Refresh = d.time()
+	t.Role = Role(d.int8())
+	t.JobAt = d.time()
+	t.JobRead = d.time()
+	bits := d.uvarint()
+	if bits > math.MaxUint32 {
+		d.fail("expected reads of %d bits", bits)
+	}
+	t.JobExp = math.Float32frombits(uint32(bits))
+	t.JobWhy = JobWhy(d.int8())
+	if t.Reads < 0 || t.Misses < 0 {
+		d.fail("negative counts %d, %d", t.Reads, t.Misses)
+	}
+}
+
+func (d *decoder) seen(s *Seen) {
+	for range d.count(3) {
+		h := d.varint()
+		n := d.count(1)
+		if d.err != nil {
+			return
+		}
+		m := newIDSet(n)
+		var id uint64
+		for i := range n {
+			step := d.uvarint()
+			if i > 0 && step == 0 {
+				d.fail("record identities of hour %d out of order", h)
+			}
+			id += step
+			m.add(id)
+		}
+		if _, dup := s.hours[h]; dup {
+			d.fail("hour %d twice", h)
+		}
+		s.hours[h] = m
+		s.sizeHint = max(s.sizeHint, m.len())
+	}
+}
