@@ -16,7 +16,7 @@ import (
 // and on some sites runs high (sizes that do not follow the original) or
 // low. Reads are taken to come as a Poisson process, so a job is read
 // within the horizon with chance 1 - exp(-K·λ); K is learned per kind of
-// job from the jobs that have had their horizon (maximum likelihood), and
+// job from the jobs that have had their horizon (see fitK), and
 // each run queues, cheapest waste first, only as many jobs as keep the
 // expected unread share within Config.MaxUnread.
 
@@ -64,37 +64,44 @@ func calibrate(s *state.State, cfg Config, now time.Time) map[state.JobWhy]repor
 	return out
 }
 
-// fitK is the K under which the outcomes are likeliest: the root of the
-// log-likelihood's derivative, Σ_read λ·e^(-Kλ)/(1-e^(-Kλ)) - Σ_unread λ,
-// which falls as K grows. Too few outcomes give 1; all read or none read
-// give the bounds.
+// fitK is the likeliest K given the outcomes and a prior belief that the
+// estimates are right within a factor of about e either way (ln K normal,
+// mean 0, deviation priorSigma): the root, in ln K, of the log-posterior's
+// derivative,
+//
+//	K·(Σ_read λ·e^(-Kλ)/(1-e^(-Kλ)) - Σ_unread λ) - ln K / priorSigma²,
+//
+// which falls as K grows. The prior matters when the outcomes cannot tell:
+// a run queues only the likeliest jobs, and if all of those were read, any
+// large K explains them; it would be a mistake to conclude that every
+// estimate is low by 64 times. Fewer than minOutcomes outcomes give 1.
 func fitK(samples []outcome) float64 {
 	const lo, hi = 1.0 / 64, 64.0
 	if len(samples) < minOutcomes {
 		return 1
 	}
-	slope := func(k float64) float64 {
+	slope := func(x float64) float64 {
+		k := math.Exp(x)
 		var d float64
-		for _, x := range samples {
-			if x.read {
-				e := math.Exp(-k * x.expected)
-				d += x.expected * e / -math.Expm1(-k*x.expected)
+		for _, o := range samples {
+			if o.read {
+				d += o.expected * math.Exp(-k*o.expected) / -math.Expm1(-k*o.expected)
 			} else {
-				d -= x.expected
+				d -= o.expected
 			}
 		}
-		return d
-	}
-	if slope(hi) >= 0 {
-		return hi
-	}
-	if slope(lo) <= 0 {
-		return lo
+		return k*d - x/(priorSigma*priorSigma)
 	}
 	a, b := math.Log(lo), math.Log(hi)
+	switch {
+	case slope(b) >= 0:
+		return hi
+	case slope(a) <= 0:
+		return lo
+	}
 	for range 50 {
 		m := (a + b) / 2
-		if slope(math.Exp(m)) > 0 {
+		if slope(m) > 0 {
 			a = m
 		} else {
 			b = m
@@ -102,6 +109,10 @@ func fitK(samples []outcome) float64 {
 	}
 	return math.Exp((a + b) / 2)
 }
+
+// priorSigma is how far, in ln K, the estimates are believed to be off
+// before any outcome is seen.
+const priorSigma = 1.0
 
 // unreadChance is the chance that a job expecting expected reads is not
 // read within the horizon, under K k.

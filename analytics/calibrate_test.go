@@ -23,8 +23,9 @@ func synthetic(n int, k float64, seed uint64) []outcome {
 
 // TestFitKConverges: K is learned from outcomes alone, within 10% of the
 // factor that made them, for estimates that run high and low; too few
-// outcomes leave the estimate trusted, and all or none read give the
-// bounds.
+// outcomes leave the estimate trusted; all read moves K up but not to the
+// bound (a run queues only its likeliest jobs, so all read proves little),
+// none read of jobs expecting many reads moves it far down.
 func TestFitKConverges(t *testing.T) {
 	for _, k := range []float64{0.1, 0.4, 1, 2.5} {
 		for seed := range uint64(3) {
@@ -40,14 +41,14 @@ func TestFitKConverges(t *testing.T) {
 	for i := range all {
 		all[i].read = true
 	}
-	if got := fitK(all); got != 64 {
-		t.Errorf("all read: K %v, want the upper bound 64", got)
+	if got := fitK(all); got < 2 || got >= 64 {
+		t.Errorf("all read: K %v, want above 2 and below the bound 64", got)
 	}
 	for i := range all {
 		all[i].read = false
 	}
-	if got := fitK(all); got != 1.0/64 {
-		t.Errorf("none read: K %v, want the lower bound 1/64", got)
+	if got := fitK(all); got > 0.1 {
+		t.Errorf("none read (jobs expecting up to 20 reads): K %v, want below 0.1", got)
 	}
 }
 

@@ -70,15 +70,18 @@ type Plan struct {
 const ownFormatShare = 0.98
 
 // ownFormat tells which classes are asked in their originals' own
-// formats: it counts the state's thumbnails of each class whose original's
-// key is known, by whether the extensions are the same.
+// formats: it counts the state's thumbnails of each class whose original is
+// known to exist, under its key, by whether the extensions are the same.
 func ownFormat(s *state.State) map[*state.Class]bool {
 	type tally struct{ own, other int64 }
 	n := make(map[*state.Class]*tally, len(s.Classes))
 	for r := range int32(s.Thumbs.Len()) {
 		t := s.Thumbs.Row(r)
 		o := s.OriginalOf(t)
-		if t.Role == state.RoleOriginal || o.Key == "" {
+		if t.Role == state.RoleOriginal || o.Key == "" || o.Found <= o.Missing {
+			// Only originals known to exist: a key named by 404s alone
+			// (the responder looking for a missing original under every
+			// extension) says nothing of what pages ask.
 			continue
 		}
 		c := s.ClassOf(t)
@@ -401,20 +404,23 @@ func originalsInDemand(ctx context.Context, s *state.State, cfg Config, now time
 
 // originalExists tells whether the original of a stem in demand exists: it
 // does when the logs have shown it (an upload, a read) or the listing found
-// it new; otherwise the bucket is asked under each source extension, and
-// an original found missing stays missing for missingRecheck. Without a
-// bucket, or with this run's checks used up, an original not known to
-// exist is taken to exist only when the bucket cannot be asked at all.
+// it new since it was last missing. It is missing when a 404 of it or a
+// check said so: for MissingRecheck, then the bucket is asked again under
+// each source extension; without a bucket, until the logs show it. An
+// original neither seen nor missed is asked about, within MaxJobs HEADs a
+// run, and taken to exist only when no bucket can be asked.
 func originalExists(ctx context.Context, s *state.State, cfg Config, now time.Time, d stemDemand, bucket Checker, p *Plan) (bool, error) {
 	o := d.o
 	switch {
-	case bucket == nil, d.isNew: // a new upload, in the logs or the listing
+	case d.isNew: // a new upload, in the logs or the listing
 		return true, nil
 	case o.Found > o.Missing:
 		return true, nil // uploaded, read or found since it was last missing
-	case o.Missing != 0 && now.Unix()-o.Missing < int64(state.MissingRecheck/time.Second):
-		p.MissingOriginals++
+	case o.Missing != 0 && (bucket == nil || now.Unix()-o.Missing < int64(state.MissingRecheck/time.Second)):
+		p.MissingOriginals++ // a 404 of it, or a check, said so, and nothing since says otherwise
 		return false, nil
+	case bucket == nil:
+		return true, nil // nothing says it is missing, and nothing can be asked
 	case p.Heads >= cfg.MaxJobs:
 		return false, nil // asked enough this run: wait
 	}

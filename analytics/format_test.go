@@ -13,15 +13,28 @@ import (
 // TestOwnFormatClasses: when pages show each original's sizes in the
 // original's own format (photo.png as photo_200x200.png, IMG_00005.JPG as
 // IMG_00005_200x200.JPG), pre-generation makes those keys; when they ask
-// JPEG of every original, it makes JPEG of PNG originals too.
+// JPEG of every original, it makes JPEG of PNG originals too. Requests
+// for thumbnails of originals that do not exist (whose 404s name them
+// under every extension) and crawlers change neither.
 func TestOwnFormatClasses(t *testing.T) {
-	for _, own := range []bool{true, false} {
+	for _, tc := range []struct {
+		own, world bool
+	}{{true, false}, {false, false}, {true, true}, {false, true}} {
+		own := tc.own
 		name := "fixed formats"
 		if own {
 			name = "own formats"
 		}
+		if tc.world {
+			name += ", crawlers and missing originals"
+		}
 		t.Run(name, func(t *testing.T) {
-			logDir, g := generated(t, 3, func(c *loggen.Config) { c.OwnFormat = own })
+			logDir, g := generated(t, 3, func(c *loggen.Config) {
+				c.OwnFormat = own
+				if tc.world {
+					c.BotShare, c.MissingShare = 0.05, 0.02
+				}
+			})
 			cfg := analytics.DefaultConfig()
 			cfg.DryRun = true
 			rep, err := newAnalyzer(t, cfg, analytics.Deps{Logs: fileStore(t, logDir), State: fileStore(t, ""), Now: g.Now}).Run(context.Background())
