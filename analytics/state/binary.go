@@ -240,17 +240,21 @@ func (e *encoder) thumb(t *Thumb) {
 	e.varint(int64(t.JobWhy))
 }
 
-// seen writes each hour's identities in order, as differences.
+// seen writes each hour's identities as they lie in its table: 8 bytes
+// each, little-endian, in no order (they are hashes: nothing smaller
+// holds them, and sorting them would cost more than the rest).
 func (e *encoder) seen(s *Seen) {
 	e.uvarint(uint64(len(s.hours)))
 	for h, m := range s.hours {
 		e.varint(h)
-		ids := m.sorted()
-		e.uvarint(uint64(len(ids)))
-		var prev uint64
-		for _, id := range ids {
-			e.uvarint(id - prev)
-			prev = id
+		e.uvarint(uint64(m.len()))
+		if m.zero {
+			e.b = binary.LittleEndian.AppendUint64(e.b, 0)
+		}
+		for _, id := range m.slots {
+			if id != 0 {
+				e.b = binary.LittleEndian.AppendUint64(e.b, id)
+			}
 		}
 	}
 }
@@ -401,20 +405,18 @@ func (d *decoder) thumb(t *Thumb) {
 func (d *decoder) seen(s *Seen) {
 	for range d.count(3) {
 		h := d.varint()
-		n := d.count(1)
+		n := d.count(8)
 		if d.err != nil {
 			return
 		}
 		m := newIDSet(n)
-		var id uint64
 		for i := range n {
-			step := d.uvarint()
-			if i > 0 && step == 0 {
-				d.fail("record identities of hour %d out of order", h)
+			if !m.add(binary.LittleEndian.Uint64(d.b[8*i:])) {
+				d.fail("a record identity of hour %d twice", h)
+				return
 			}
-			id += step
-			m.add(id)
 		}
+		d.b = d.b[8*n:]
 		if _, dup := s.hours[h]; dup {
 			d.fail("hour %d twice", h)
 		}
