@@ -72,7 +72,7 @@ type Aggregator struct {
 	dayNum int32
 	day    *state.Day
 
-	// ClientCap is how many requests from one client for one original on
+	// ClientCap is how many requests from one client for one thumbnail on
 	// one day count toward demand (0: all; see countable).
 	ClientCap int
 
@@ -83,20 +83,21 @@ type Aggregator struct {
 	Capped     int64 // thumbnail requests over ClientCap: counted, not as demand
 }
 
-// countable tells whether a request from client (0: unknown) for a
-// thumbnail of original o on day d counts toward demand: a client's first
-// ClientCap requests for one original on one day do (0: all). A client
-// that reloads a page, or a script that asks the same images over and over,
-// makes one visitor's demand, not a crowd's. Each counted request leaves an
-// identity (client, original, day, its number) in the state's Asked, filed
-// under the day, so the cap holds across runs and whatever order the
-// records come in, for the dedupe window.
-func (a *Aggregator) countable(client uint64, o *state.Original, d int32) bool {
+// countable tells whether a request from client (0: unknown) for the
+// thumbnail key on day d counts toward demand: a client's first ClientCap
+// requests for one key on one day do (0: all). A client that reloads a
+// page, or a script that asks the same images over and over, makes one
+// visitor's demand, not a crowd's. Each counted request leaves an identity
+// (client, key, day, its number) in the state's Asked, filed under the
+// day's last hour so that it is kept the dedupe window after the day ends:
+// the cap holds across runs and whatever order the records come in, and
+// which requests count does not depend on that order either.
+func (a *Aggregator) countable(client uint64, key string, d int32) bool {
 	if client == 0 || a.ClientCap <= 0 {
 		return true
 	}
-	at := int64(d) * 86400
-	h := accesslog.HashPart(accesslog.HashPart(accesslog.HashStart^client, "client cap"), o.Stem())
+	at := int64(d)*86400 + 23*3600
+	h := accesslog.HashPart(accesslog.HashPart(accesslog.HashStart^client, "client cap"), key)
 	for k := range uint64(a.ClientCap) {
 		if a.s.Asked.Add(at, accesslog.HashEnd(h^k)) {
 			return true
@@ -344,7 +345,7 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 			th.LastRead = max(th.LastRead, t)
 		} else {
 			day.Requests++
-			if o := a.s.OriginalOf(th); a.countable(client, o, d) {
+			if o := a.s.OriginalOf(th); a.countable(client, rec.Key, d) {
 				th.Add(t, miss)
 				c := a.s.ClassOf(th)
 				c.Add(t, d, miss)

@@ -42,7 +42,7 @@ func calibrate(s *state.State, cfg Config, now time.Time) map[state.JobWhy]repor
 	start := end - int64(cfg.Window/time.Second)
 	samples := make(map[state.JobWhy][]outcome)
 	for _, t := range s.Thumbs.All() {
-		if t.JobAt <= start || t.JobAt > end || t.JobExp <= 0 || whyNames[t.JobWhy] == "" {
+		if t.JobAt <= start || t.JobAt > end || !(t.JobExp > 0) || math.IsInf(float64(t.JobExp), 0) || whyNames[t.JobWhy] == "" {
 			continue
 		}
 		read := t.JobRead != 0 && t.JobRead-t.JobAt <= horizon

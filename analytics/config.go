@@ -45,8 +45,8 @@ type Config struct {
 	// original hot: one client, or a few, make no popularity. At most
 	// state.MaxClients.
 	MinClients int
-	// ClientCap is how many requests of one client for one original's
-	// thumbnails on one day count toward demand (0: all).
+	// ClientCap is how many requests of one client for one thumbnail on
+	// one day count toward demand (0: all).
 	ClientCap int
 	// MinExpected is the least number of requests in the next window that
 	// a thumbnail is expected to get (its original's requests per day times

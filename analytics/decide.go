@@ -269,6 +269,7 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 	horizon := float64(cfg.windowDays())
 	requeueAfter := now.Add(-cfg.Window).Unix()
 	var cands []candidate
+	queued := make(map[string]bool)
 	for _, d := range demand {
 		r := rate(d.o, d.requests, cfg, now)
 		if d.isNew {
@@ -286,6 +287,10 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 			if t := s.Thumbs.Get(key); t != nil && (t.Exists == state.Stored || t.Role == state.RoleOriginal || t.Pregen >= requeueAfter) {
 				continue
 			}
+			if queued[key] {
+				continue // another popular class names the same key (_200x200.* and _200x200.webp of a WebP)
+			}
+			queued[key] = true
 			cands = append(cands, candidate{key: key, expected: exp, requests: d.requests, isNew: d.isNew})
 		}
 	}
@@ -332,7 +337,16 @@ func plan(ctx context.Context, s *state.State, cfg Config, now time.Time, newSte
 				p.Refreshes++
 			case t.Exists == state.Gone && t.Role != state.RoleOriginal:
 				// Still read, but gone (expired or deleted before the logs
-				// said so): made again.
+				// said so): made again, from its original, which must exist.
+				o := s.OriginalOf(t)
+				if o.Deleted {
+					continue
+				}
+				if ok, err := originalExists(ctx, s, cfg, now, stemDemand{stem: o.Stem(), o: o}, bucket, p); err != nil {
+					return nil, err
+				} else if !ok {
+					continue
+				}
 				add(c, report.WhyGone, queue.Job{Key: c.key, Reason: "gone, still read: " + strconv.FormatFloat(c.expected, 'f', 1, 64) + " expected"})
 			}
 			continue
@@ -611,7 +625,7 @@ func markQueued(s *state.State, cfg Config, jobs []report.Job, now time.Time) {
 		t := thumbFor(s, j.Key)
 		t.JobAt, t.JobRead, t.JobExp = now.Unix(), 0, float32(j.Expected)
 		switch j.Why {
-		case report.WhyRefresh:
+		case report.WhyRefresh, report.WhyGone: // refresh candidates, of the refresh K
 			t.JobWhy = state.JobRefresh
 		case report.WhyNew:
 			t.JobWhy = state.JobNew

@@ -397,8 +397,17 @@ func (d *decoder) thumb(t *Thumb) {
 	}
 	t.JobExp = math.Float32frombits(uint32(bits))
 	t.JobWhy = JobWhy(d.int8())
-	if t.Reads < 0 || t.Misses < 0 {
+	switch {
+	case t.Reads < 0 || t.Misses < 0:
 		d.fail("negative counts %d, %d", t.Reads, t.Misses)
+	case t.Exists < Gone || t.Exists > Stored:
+		d.fail("existence %d", t.Exists)
+	case t.Role < RoleOriginal || t.Role > RoleThumbnail:
+		d.fail("role %d", t.Role)
+	case t.JobWhy < 0 || t.JobWhy > JobRefresh:
+		d.fail("job kind %d", t.JobWhy)
+	case !(t.JobExp >= 0) || math.IsInf(float64(t.JobExp), 0):
+		d.fail("expected reads %v", t.JobExp)
 	}
 }
 

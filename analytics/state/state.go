@@ -185,10 +185,6 @@ func (c *Counts) remove(reads, misses int64, first, last int32) {
 	if len(c.Recent) == 0 {
 		c.Recent = nil
 	}
-	c.Clients = slices.DeleteFunc(c.Clients, func(x ClientDay) bool { return x.Day < first })
-	if len(c.Clients) == 0 {
-		c.Clients = nil
-	}
 }
 
 // prune drops the days before first.

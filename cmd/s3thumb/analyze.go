@@ -36,7 +36,7 @@ func analyzeCommand() *cli.Command {
 		&cli.IntFlag{Name: "min-requests", Value: d.MinRequests, Usage: "an original whose thumbnails were requested this often in the window is hot"},
 		&cli.IntFlag{Name: "min-clients", Value: d.MinClients, DefaultText: fmt.Sprintf("%d; 1 for a file:// store", d.MinClients),
 			Usage: fmt.Sprintf("a size class is popular, and an original hot, only when this many distinct clients (remote IP + user agent) asked in the window (1 to %d); crawlers never count", state.MaxClients)},
-		&cli.IntFlag{Name: "client-cap", Value: d.ClientCap, Usage: "requests of one client for one original's thumbnails on one day that count toward demand (0: all)"},
+		&cli.IntFlag{Name: "client-cap", Value: d.ClientCap, Usage: "requests of one client for one thumbnail on one day that count toward demand (0: all)"},
 		&cli.Float64Flag{Name: "min-expected", Value: d.MinExpected, Usage: "make a thumbnail ahead of demand only when it is expected to be requested at least this often in the next window (its original's rate times its class's share)"},
 		&cli.Float64Flag{Name: "max-unread", Value: d.MaxUnread, Usage: "waste budget: the share of a run's jobs allowed to stay unread for 7 days, as the analyzer expects from what became of its own past jobs (1: no budget)"},
 		&cli.DurationFlag{Name: "new-within", Value: d.NewWithin, Usage: "an original uploaded this recently is new (0: none)"},
