@@ -416,6 +416,7 @@ func (a *Aggregator) pruneSeen(newest int64) {
 			w = DefaultDedupeWindow
 		}
 		a.s.Seen.Prune(newest - int64(w/time.Second))
+		a.s.Asked.Prune(newest - int64(w/time.Second))
 	}
 }
 
