@@ -16,13 +16,7 @@ import (
 func TestNoDuplicateJobs(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s := state.NewState()
-	a := NewAggregator(s)
-	n := 0
-	add := func(at time.Time, op, key string, status int, ip, agent string) {
-		n++
-		a.Add(&accesslog.Record{Time: at, RequestID: fmt.Sprint(n), Operation: op, Key: key, HTTPStatus: status,
-			ObjectSize: 10, RemoteIP: ip, UserAgent: agent})
-	}
+	add := feeder(s)
 	origs := []string{"w.webp"}
 	for i := range 20 {
 		origs = append(origs, fmt.Sprintf("j%d.jpg", i))

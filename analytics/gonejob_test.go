@@ -28,13 +28,7 @@ func (b *emptyBucket) Tags(context.Context, string) (map[string]string, error) {
 func TestGoneJobNeedsItsOriginal(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s := state.NewState()
-	a := NewAggregator(s)
-	n := 0
-	add := func(at time.Time, op, key string, status int, ip, agent string) {
-		n++
-		a.Add(&accesslog.Record{Time: at, RequestID: fmt.Sprint(n), Operation: op, Key: key, HTTPStatus: status,
-			ObjectSize: 10, RemoteIP: ip, UserAgent: agent})
-	}
+	add := feeder(s)
 	for i := range 20 {
 		add(now.Add(-time.Duration(i+2)*6*time.Hour), accesslog.OpWebsiteGetObject, "p/x_200x200.jpg", 200,
 			fmt.Sprintf("198.51.100.%d", i), "Mozilla/5.0")

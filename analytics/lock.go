@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/s3thumb/s3thumb/internal/layout"
-	"io"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -97,8 +96,8 @@ func readLock(ctx context.Context, st store.Store) (lockBody, string, error) {
 		return l, "", fmt.Errorf("read lock: %w", err)
 	}
 	defer obj.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(obj.Body, 4096))
-	if err != nil {
+	b, err := store.ReadAll(obj.Body, nil, 4096)
+	if err != nil && !errors.Is(err, store.ErrTooLarge) { // too large: unreadable, as below
 		return l, "", fmt.Errorf("read lock: %w", err)
 	}
 	if err := json.Unmarshal(b, &l); err != nil {

@@ -332,13 +332,8 @@ func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr
 		return nil, raw, plain, zr, err
 	}
 	defer obj.Body.Close()
-	buf := bytes.NewBuffer(raw[:0])
-	if _, err := buf.ReadFrom(io.LimitReader(obj.Body, maxLogObjectBytes+1)); err != nil {
-		return nil, buf.Bytes(), plain, zr, err
-	}
-	raw = buf.Bytes()
-	if len(raw) > maxLogObjectBytes {
-		return nil, raw, plain, zr, fmt.Errorf("larger than %d bytes", maxLogObjectBytes)
+	if raw, err = store.ReadAll(obj.Body, raw, maxLogObjectBytes); err != nil {
+		return nil, raw, plain, zr, err
 	}
 	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
 		return raw, raw, plain, zr, nil
@@ -351,14 +346,10 @@ func fetch(ctx context.Context, src LogSource, key string, raw, plain []byte, zr
 	if err != nil {
 		return nil, raw, plain, zr, fmt.Errorf("decompress: %w", err)
 	}
-	out := bytes.NewBuffer(plain[:0])
-	if _, err := out.ReadFrom(io.LimitReader(zr, maxLogObjectBytes+1)); err != nil {
-		return nil, raw, out.Bytes(), zr, fmt.Errorf("decompress: %w", err)
+	if plain, err = store.ReadAll(zr, plain, maxLogObjectBytes); err != nil {
+		return nil, raw, plain, zr, fmt.Errorf("decompress: %w", err)
 	}
-	if out.Len() > maxLogObjectBytes {
-		return nil, raw, out.Bytes(), zr, fmt.Errorf("more than %d bytes decompressed", maxLogObjectBytes)
-	}
-	return out.Bytes(), raw, out.Bytes(), zr, nil
+	return plain, raw, plain, zr, nil
 }
 
 // listNew lists the bucket for originals uploaded within NewWithin.

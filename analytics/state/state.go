@@ -675,12 +675,12 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 		return nil, fmt.Errorf("read state %s: %w", key, err)
 	}
 	defer obj.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(obj.Body, maxStateBytes+1))
+	b, err := store.ReadAll(obj.Body, nil, maxStateBytes)
+	if errors.Is(err, store.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, key, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", key, err)
-	}
-	if len(b) > maxStateBytes {
-		return nil, fmt.Errorf("%w: %s is more than %d bytes", ErrBadState, key, maxStateBytes)
 	}
 	s, err := DecodeState(bytes.NewReader(b))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -85,12 +84,12 @@ func Read(ctx context.Context, st Getter) ([]string, error) {
 		return nil, fmt.Errorf("read %s: %w", Key, err)
 	}
 	defer obj.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(obj.Body, maxBytes+1))
+	b, err := store.ReadAll(obj.Body, nil, maxBytes)
+	if errors.Is(err, store.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBad, Key, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", Key, err)
-	}
-	if len(b) > maxBytes {
-		return nil, fmt.Errorf("%w: %s is more than %d bytes", ErrBad, Key, maxBytes)
 	}
 	var pc Published
 	if err := json.Unmarshal(b, &pc); err != nil {

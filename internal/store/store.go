@@ -5,8 +5,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -85,4 +87,23 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// String names the store for logs, as a URL.
 	String() string
+}
+
+// ErrTooLarge means an object has more bytes than its reader allows
+// (ReadAll).
+var ErrTooLarge = errors.New("object too large")
+
+// ReadAll reads r to its end into buf (reused from its start; nil for a
+// new one), but not more than limit bytes: with more, it stops there and
+// fails with ErrTooLarge, having read limit+1. It is how every reader of
+// objects bounds what an object may cost it.
+func ReadAll(r io.Reader, buf []byte, limit int64) ([]byte, error) {
+	b := bytes.NewBuffer(buf[:0])
+	if _, err := b.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return b.Bytes(), err
+	}
+	if int64(b.Len()) > limit {
+		return b.Bytes(), fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	return b.Bytes(), nil
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -396,15 +395,11 @@ func (m *Maker) readBody(obj *store.Object) ([]byte, error) {
 	if obj.Size > limit {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrOriginalTooLarge, obj.Size, limit)
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(max(obj.Size, 0)) + bytes.MinRead)
-	if _, err := buf.ReadFrom(io.LimitReader(obj.Body, limit+1)); err != nil {
-		return nil, err
-	}
-	if int64(buf.Len()) > limit {
+	b, err := store.ReadAll(obj.Body, make([]byte, 0, max(obj.Size, 0)+bytes.MinRead), limit)
+	if errors.Is(err, store.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: more than %d bytes, the limit", ErrOriginalTooLarge, limit)
 	}
-	return buf.Bytes(), nil
+	return b, err
 }
 
 // save writes the thumbnail with If-None-Match, so that the first writer
