@@ -18,14 +18,16 @@ const (
 	keyOther keyKind = iota
 	keyThumb
 	keyOriginal
-	keyNew // not classified yet: seen only in records not counted
+	keyNew     // not classified yet: seen only in records not counted
+	keyForeign // a thumbnail of an original another shard owns: counted for its class only
 )
 
 // keyInfo is a classified key that is not a thumbnail (thumbnails are
 // found in the state's table): the aggregator parses each distinct key once.
 type keyInfo struct {
-	kind keyKind
-	orig *state.Original
+	kind  keyKind
+	orig  *state.Original
+	class *state.Class // of a keyForeign
 }
 
 // maxOtherKeys bounds how many keys that are not originals the aggregator
@@ -41,6 +43,7 @@ type keyHit struct {
 	hash uint64
 	kind keyKind
 	n    int32
+	info keyInfo // what classify found, for a key it could not hold (n < 0)
 }
 
 // Aggregator adds access log records to a State. It parses each distinct
@@ -72,6 +75,9 @@ type Aggregator struct {
 	dayNum int32
 	day    *state.Day
 
+	// Shard is the share of originals the state holds (see Config.Shard).
+	Shard Shard
+
 	// ClientCap is how many requests from one client for one thumbnail on
 	// one day count toward demand (0: all; see countable).
 	ClientCap int
@@ -81,6 +87,7 @@ type Aggregator struct {
 	Duplicates int64 // records dropped as delivered twice
 	Ignored    int64 // records of no interest: listings, HEADs, errors, other keys
 	Capped     int64 // thumbnail requests over ClientCap: counted, not as demand
+	Foreign    int64 // records of other shards' originals (see Shard)
 }
 
 // countable tells whether a request from client (0: unknown) for the
@@ -202,7 +209,9 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
 	}
 	ki := keyInfo{kind: keyOther}
-	if stem, _, err := state.SplitThumb(k.key); err == nil {
+	if stem, suffix, err := state.SplitThumb(k.key); err == nil && !a.Shard.Owns(stem) {
+		ki = keyInfo{kind: keyForeign, class: a.s.Class(strings.Clone(suffix))}
+	} else if err == nil {
 		if k.n >= 0 { // held in others until now: no longer looked for there
 			a.info[k.n].kind = keyThumb
 		}
@@ -213,7 +222,9 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 		*a.s.Thumbs.Row(row) = a.s.NewThumb(key[:len(stem)], key[len(stem):])
 		return keyHit{key: key, hash: k.hash, kind: keyThumb, n: row}
 	} else if errors.Is(err, thumbkey.ErrNotThumbnail) {
-		if orig, ok := thumbkey.ParseOriginal(k.key); ok {
+		if orig, ok := thumbkey.ParseOriginal(k.key); ok && !a.Shard.Owns(k.key[:len(orig.Stem())]) {
+			ki = keyInfo{kind: keyForeign} // another shard's: bounds the time span, nothing else
+		} else if ok {
 			key := strings.Clone(k.key) // the state's own
 			o := a.s.Original(key[:len(orig.Stem())])
 			o.Key = key
@@ -233,7 +244,7 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 		k.n, k.key = a.others.Add(k.key, k.hash)
 		a.info = append(a.info, ki)
 	}
-	k.kind = ki.kind
+	k.kind, k.info = ki.kind, ki
 	return k
 }
 
@@ -251,7 +262,10 @@ func (a *Aggregator) lookup(key string, h uint64) (keyInfo, *state.Thumb) {
 	switch k.kind {
 	case keyThumb:
 		return keyInfo{kind: keyThumb}, a.s.Thumbs.Row(k.n)
-	case keyOriginal:
+	case keyOriginal, keyForeign:
+		if k.n < 0 { // not held (over maxOtherKeys): as classify found it
+			return k.info, nil
+		}
 		return a.info[k.n], nil
 	}
 	return keyInfo{kind: keyOther}, nil
@@ -292,7 +306,6 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		a.Ignored++
 		return
 	}
-	a.Records++
 	if a.s.First == 0 || t < a.s.First {
 		a.s.First = t
 	}
@@ -300,6 +313,12 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		a.s.Last = t
 		a.pruneSeen(t)
 	}
+	if ki.kind == keyForeign {
+		a.Foreign++
+		a.addForeign(rec, kind, ki.class, t)
+		return
+	}
+	a.Records++
 	d, day := a.dayAt(t)
 	if ki.kind == keyOriginal {
 		a.addOriginal(rec, kind, ki.orig, t, day)
@@ -403,6 +422,28 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 		if th.SetExists(state.Gone, t, state.ByRemoval) {
 			th.Size = rec.ObjectSize // what was removed: the size always comes from the newest record
 		}
+	}
+}
+
+// addForeign counts a record of another shard's original: a read of one
+// of its thumbnails counts for the size class, as in the shard that owns
+// it, so that every shard ranks the classes alike; nothing else is kept.
+func (a *Aggregator) addForeign(rec *accesslog.Record, kind accesslog.Kind, c *state.Class, t int64) {
+	if c == nil || kind != accesslog.KindRead {
+		return
+	}
+	var miss bool
+	switch rec.HTTPStatus {
+	case 200, 206, 304:
+	case 302, 403, 404:
+		miss = true
+	default:
+		return
+	}
+	client, crawler := clientOf(rec)
+	if d := state.DayOf(t); !crawler && a.countable(client, rec.Key, d) {
+		c.Add(t, d, miss)
+		c.AddClient(client, d)
 	}
 }
 

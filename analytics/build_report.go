@@ -20,7 +20,7 @@ const (
 
 func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, p *Plan, stale []report.Stale, deleted int, freed int64) *report.Report {
 	r := &report.Report{
-		Generated: now.UTC(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
+		Generated: now.UTC(), Shard: cfg.Shard.String(), Window: fmt.Sprintf("%dd", cfg.windowDays()), DryRun: cfg.DryRun, Run: rs,
 		JobsCapped: p.Capped, Heads: p.Heads, TagChecks: p.TagChecks, Originals: p.Originals, MissingOriginals: p.MissingOriginals,
 		Refreshes: p.Refreshes, RefusedRequests: p.RefusedRequests, RefusedMisses: p.RefusedMisses, Impossible: p.Impossible,
 		Outcomes: p.Outcomes, MaxUnread: cfg.MaxUnread, PlannedUnread: p.PlannedUnread, OverBudget: p.OverBudget, Deleted: deleted, BytesFreed: freed, Totals: s.Totals,

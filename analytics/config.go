@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/s3thumb/s3thumb/analytics/state"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/policy"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 )
@@ -90,6 +91,13 @@ type Config struct {
 	// archived logs or backtest settings; the clock runs on from it. A
 	// time before the state's last run is refused (ErrAsOf).
 	AsOf time.Time
+	// Shard, when its Count is more than 1, makes this run one of Count
+	// analyzers over the same logs: it keeps, decides and cleans only the
+	// originals whose stem hashes into its share (see Shard.Owns), with its
+	// own state and lock (under "shard-I-of-N/" in the state store), and
+	// counts the size classes over every record, so that every shard ranks
+	// them alike. Shard 0 publishes the popular classes.
+	Shard Shard
 	// Policy is the serving size policy (--allowed-sizes, --max-dimension,
 	// as serve and work take them): requests for sizes it refuses make no
 	// class popular and no job is queued for them.
@@ -176,6 +184,9 @@ func (c Config) Validate() error {
 	case len(c.SourceExts) == 0:
 		return bad("source extensions: want at least one")
 	}
+	if c.Shard.Count > 1 && (c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count) || c.Shard.Count < 0 {
+		return bad("shard %d of %d: want an index from 0 to the count less one", c.Shard.Index, c.Shard.Count)
+	}
 	if err := c.Policy.Validate(); err != nil {
 		return bad("size policy: %v", err)
 	}
@@ -193,3 +204,22 @@ func (c Config) windowDays() int32 { return int32(c.Window / (24 * time.Hour)) }
 // keepDays is how many days of per-day counts the state keeps: enough for
 // the window and a margin.
 func (c Config) keepDays() int { return int(c.windowDays()) + 2 }
+
+// Shard is one share of the originals (see Config.Shard); a Count of 0 or
+// 1 is all of them.
+type Shard struct{ Index, Count int }
+
+// Owns tells whether the original of stem (its key without extension, as
+// thumbnails name it) is in the share: all sizes of one original are in
+// the same one, so every decision about an original is one shard's.
+func (sh Shard) Owns(stem string) bool {
+	return sh.Count <= 1 || accesslog.HashEnd(accesslog.HashPart(accesslog.HashStart, stem))%uint64(sh.Count) == uint64(sh.Index)
+}
+
+// String names the share for reports and keys: "2/4" (empty for all).
+func (sh Shard) String() string {
+	if sh.Count <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", sh.Index, sh.Count)
+}

@@ -70,6 +70,15 @@ type Deps struct {
 // read; they are read again by the next run.
 var ErrPartial = errors.New("some log objects could not be read")
 
+// stateStore is where this run keeps its state and lock: the state store,
+// or a shard's part of it.
+func (a *Analyzer) stateStore() store.Store {
+	if a.cfg.Shard.Count <= 1 {
+		return a.deps.State
+	}
+	return store.Sub(a.deps.State, fmt.Sprintf("shard-%d-of-%d/", a.cfg.Shard.Index, a.cfg.Shard.Count))
+}
+
 // ErrAsOf means Config.AsOf is earlier than the state's last run.
 var ErrAsOf = errors.New("run time earlier than the state's last run")
 
@@ -115,7 +124,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	host, _ := os.Hostname()
 	owner := host + " pid " + strconv.Itoa(os.Getpid()) + " at " + started.UTC().Format(time.RFC3339)
 	if !a.cfg.DryRun {
-		release, err := acquireLock(ctx, a.deps.State, owner, started, a.cfg.LockTTL)
+		release, err := acquireLock(ctx, a.stateStore(), owner, started, a.cfg.LockTTL)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +137,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 			}
 		}()
 	}
-	s, err := state.LoadState(ctx, a.deps.State)
+	s, err := state.LoadState(ctx, a.stateStore())
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +148,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	agg := NewAggregator(s)
 	agg.DedupeWindow = a.cfg.DedupeWindow
 	agg.ClientCap = a.cfg.ClientCap
+	agg.Shard = a.cfg.Shard
 	rs, err := a.readLogs(ctx, s, agg)
 	if err != nil {
 		return nil, err
@@ -198,7 +208,7 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 			return nil, err
 		}
 	}
-	if err := state.SaveState(ctx, a.deps.State, s); err != nil {
+	if err := state.SaveState(ctx, a.stateStore(), s); err != nil {
 		return nil, err
 	}
 	// After the state, so that a run that fails earlier changes nothing;
@@ -207,8 +217,10 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	for i, c := range p.Classes {
 		shares[i] = c.ClassShare
 	}
-	if err := popular.Write(ctx, a.deps.State, shares, fmt.Sprintf("%dd", a.cfg.windowDays()), now); err != nil {
-		return rep, err
+	if a.cfg.Shard.Index == 0 { // every shard ranks the classes alike; one publishes them
+		if err := popular.Write(ctx, a.deps.State, shares, fmt.Sprintf("%dd", a.cfg.windowDays()), now); err != nil {
+			return rep, err
+		}
 	}
 	if len(rs.Failed) > 0 {
 		return rep, fmt.Errorf("%w: %s", ErrPartial, strings.Join(rs.Failed, ", "))
@@ -266,7 +278,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator
 			continue
 		}
 		r.ResetBytes(body)
-		before := agg.Records + agg.Duplicates + agg.Ignored
+		before := agg.Records + agg.Duplicates + agg.Ignored + agg.Foreign
 		for {
 			err := r.Read(&rec)
 			if errors.Is(err, io.EOF) {
@@ -281,7 +293,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator
 		rs.LogObjects++
 		rs.Bytes += int64(len(raw))
 		rs.Lines += st.Lines
-		rs.Records += agg.Records + agg.Duplicates + agg.Ignored - before
+		rs.Records += agg.Records + agg.Duplicates + agg.Ignored + agg.Foreign - before
 		rs.Malformed += st.Malformed
 		for _, m := range st.Samples {
 			if len(rs.Samples) < 5 {
@@ -299,7 +311,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator
 	if len(rs.Samples) > 0 {
 		a.log.Warn("malformed log lines skipped", "count", rs.Malformed, "first", rs.Samples[0])
 	}
-	rs.Counted, rs.Duplicates, rs.Ignored = agg.Records, agg.Duplicates, agg.Ignored
+	rs.Counted, rs.Duplicates, rs.Ignored, rs.Foreign = agg.Records, agg.Duplicates, agg.Ignored, agg.Foreign
 	s.Totals.LogObjects += rs.LogObjects
 	s.Totals.Lines += rs.Lines
 	s.Totals.Records += rs.Records

@@ -25,7 +25,8 @@ type RunStats struct {
 	Malformed  int64         `json:"malformed"`
 	Duplicates int64         `json:"duplicates"`
 	Ignored    int64         `json:"ignored"`
-	Skipped    int64         `json:"skipped_objects"` // objects that are not access logs
+	Foreign    int64         `json:"foreign,omitempty"` // records of other shards' originals
+	Skipped    int64         `json:"skipped_objects"`   // objects that are not access logs
 	Failed     []string      `json:"failed,omitempty"`
 	Samples    []string      `json:"malformed_samples,omitempty"`
 	Elapsed    time.Duration `json:"elapsed_ns"`
@@ -87,7 +88,10 @@ type Report struct {
 	Generated time.Time `json:"generated"`
 	Window    string    `json:"window"`
 	DryRun    bool      `json:"dry_run,omitempty"`
-	Run       RunStats  `json:"run"`
+	// Shard is the share of originals this run covered ("1/4": the second
+	// of four); empty for all of them.
+	Shard string   `json:"shard,omitempty"`
+	Run   RunStats `json:"run"`
 
 	// Requests, hits and misses of thumbnails in the window.
 	Requests int64   `json:"requests"`
@@ -173,6 +177,9 @@ type DayReport struct {
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
+	if r.Shard != "" {
+		p("shard\t%s\t(the originals whose stem hashes into it; size classes over every record)\n", r.Shard)
+	}
 	p("log objects read\t%d\t(%d lines, %d malformed, %d duplicates dropped, %s)\n",
 		r.Run.LogObjects, r.Run.Lines, r.Run.Malformed, r.Run.Duplicates, r.Run.Elapsed.Round(time.Millisecond))
 	if r.Run.LogObjects == 0 && len(r.Run.Failed) == 0 {

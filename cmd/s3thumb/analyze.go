@@ -47,6 +47,8 @@ func analyzeCommand() *cli.Command {
 			Usage: "the bucket's lifecycle rule for thumbnails, as given to setup: thumbnails still read are written again before it expires them (0: no rule)"},
 		&cli.BoolFlag{Name: "delete-stale", Usage: "delete stale thumbnails (each verified to carry the thumbnail=yes tag first); without it they are listed"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
+		&cli.IntFlag{Name: "shard", Usage: "this analyzer's share of the originals, 0 to --shards less one (in a Kubernetes Indexed Job, its completion index; in an AWS Batch array job, AWS_BATCH_JOB_ARRAY_INDEX)"},
+		&cli.IntFlag{Name: "shards", Value: 1, Usage: "how many analyzers share the originals: each keeps, decides and cleans its share, with its own state and lock under --state; all read every log object and rank the size classes alike"},
 		&cli.StringFlag{Name: "as-of", Usage: "run as if it were this time (RFC 3339, or a date for its midnight UTC), to replay archived logs or backtest settings; refused before the state's last run (default: now)"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
 		&cli.DurationFlag{Name: "lock-ttl", Value: d.LockTTL, Usage: "how long a run's lock holds before another run may take it over"},
@@ -76,6 +78,7 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.ClientCap = c.Int("client-cap")
 	cfg.MinExpected = c.Float64("min-expected")
 	cfg.MaxUnread = c.Float64("max-unread")
+	cfg.Shard = analytics.Shard{Index: c.Int("shard"), Count: c.Int("shards")}
 	cfg.NewWithin = c.Duration("new-within")
 	cfg.ListNew = c.Bool("list-new")
 	cfg.MaxJobs = c.Int("max-jobs")

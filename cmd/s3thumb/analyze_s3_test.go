@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -174,5 +177,122 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 		if s.Key == "photos/old_200x200.jpg" {
 			t.Errorf("deleted thumbnail listed again: %+v", s)
 		}
+	}
+}
+
+// TestAnalyzeShardsS3AndSQS runs three shards of s3thumb analyze against
+// versitygw and fauxqs, over the same logs and one state bucket: together
+// they queue exactly the jobs one analyzer queues, each keeps its state
+// under its own prefix, and one set of popular classes is published.
+func TestAnalyzeShardsS3AndSQS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts versitygw and fauxqs")
+	}
+	ctx := context.Background()
+	gw := testserver.VersityGW(t)
+	sq := testserver.Fauxqs(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	for _, b := range []string{"logs", "state", "photos"} {
+		gw.CreateBucket(t, b)
+	}
+	client := gw.Client()
+	logs := store.NewS3(client, "logs", "")
+	genLogs(t, 3, loggen.SinkFunc(func(ctx context.Context, key string, body []byte) error {
+		return logs.Put(ctx, key, body, store.PutOptions{})
+	}))
+	queueFor := func(name string) (string, queue.Queue) {
+		out, err := sq.Client().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A message whose receipt was lost in flight comes back in 2s.
+		q, err := queue.Open(ctx, aws.ToString(out.QueueUrl), queue.Options{Endpoint: sq.Endpoint, Region: sq.Region, VisibilityTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.QueueUrl), q
+	}
+	args := func(state, qURL string) []string {
+		// The budget, the cap and the new-upload rate are each shard's own
+		// (see the README): held off to compare.
+		return []string{"--logs", "s3://logs/logs/", "--state", "s3://state/" + state, "--store", "s3://photos",
+			"--s3-endpoint", gw.Endpoint, "--s3-path-style", "--region", gw.Region,
+			"--queue", qURL, "--sqs-endpoint", sq.Endpoint, "--max-unread", "1", "--max-jobs", "1000000", "--new-within", "0"}
+	}
+	// receive takes n jobs off q (SQS may deliver one twice: a set).
+	receive := func(q queue.Queue, n int) []string {
+		seen := map[string]bool{}
+		for got, empty := 0, 0; got < n && empty < 15; {
+			msgs, err := q.Receive(ctx, queue.MaxBatch, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) == 0 {
+				empty++
+			}
+			for _, m := range msgs {
+				j, err := queue.Decode(m.Body)
+				if err != nil {
+					t.Fatalf("job %q: %v", m.Body, err)
+				}
+				if !seen[j.Key] {
+					got++
+				}
+				seen[j.Key] = true
+				if err := q.Delete(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(seen) < n {
+			depth, err := q.Depth(ctx)
+			t.Logf("received %d of %d; depth %d (%v)", len(seen), n, depth, err)
+		}
+		return slices.Sorted(maps.Keys(seen))
+	}
+	oneURL, oneQ := queueFor("one")
+	rep := analyzeJSON(t, args("one", oneURL)...)
+	if rep.JobsQueued == 0 || rep.Shard != "" {
+		t.Fatalf("one analyzer: %d jobs, shard %q", rep.JobsQueued, rep.Shard)
+	}
+	one := receive(oneQ, rep.JobsQueued)
+	shardsURL, shardsQ := queueFor("shards")
+	queued := 0
+	for i := range 3 {
+		rep := analyzeJSON(t, append(args("sharded", shardsURL), "--shard", strconv.Itoa(i), "--shards", "3")...)
+		if want := strconv.Itoa(i) + "/3"; rep.Shard != want {
+			t.Errorf("shard %d's report says %q, want %q", i, rep.Shard, want)
+		}
+		queued += rep.JobsQueued
+	}
+	shards := receive(shardsQ, queued)
+	if len(one) != rep.JobsQueued || !slices.Equal(one, shards) {
+		t.Errorf("three shards queued %d jobs (%d received), one analyzer %d (%d received): not the same", queued, len(shards), rep.JobsQueued, len(one))
+		for _, k := range one {
+			if !slices.Contains(shards, k) {
+				t.Errorf("only one analyzer queued %s", k)
+			}
+		}
+		for _, k := range shards {
+			if !slices.Contains(one, k) {
+				t.Errorf("only the shards queued %s", k)
+			}
+		}
+	}
+	list, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("state"), Prefix: aws.String("sharded/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	want := []string{"sharded/popular-classes.json", "sharded/shard-0-of-3/" + layout.AnalyzerState,
+		"sharded/shard-1-of-3/" + layout.AnalyzerState, "sharded/shard-2-of-3/" + layout.AnalyzerState}
+	if !slices.Equal(keys, want) {
+		t.Errorf("the state bucket holds %q, want %q", keys, want)
 	}
 }

@@ -468,6 +468,7 @@ func TestComposeAndDeployFilesMatchTheCLI(t *testing.T) {
 		all = append(all, cronInvocations(t, c)...)
 	}
 	all = append(all, cronJobInvocations(t, filepath.Join(deployDir, "analyzer-cronjob.yaml"))...)
+	all = append(all, cronJobInvocations(t, filepath.Join(deployDir, "analyzer-sharded-cronjob.yaml"))...)
 
 	// Commands the files may name before they exist in the CLI, with the
 	// reason: each is reported, not failed, until it lands (and then this
