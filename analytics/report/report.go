@@ -98,16 +98,16 @@ type Report struct {
 	Hits     int64   `json:"hits"`
 	Misses   int64   `json:"misses"`
 	HitRatio float64 `json:"hit_ratio"`
-	// Avoided counts first reads of pre-generated thumbnails in the window,
-	// AvoidedNew those of new uploads'; Rescued the misses refreshes
-	// avoided (see Day).
 	// Crawler counts the thumbnail requests of crawlers in the window, not
 	// in Requests (they are not demand); CrawlerShare is their share of all.
 	Crawler      int64   `json:"crawler_requests"`
 	CrawlerShare float64 `json:"crawler_share"`
-	Avoided      int64   `json:"avoided"`
-	AvoidedNew   int64   `json:"avoided_new"`
-	Rescued      int64   `json:"rescued"`
+	// Avoided counts first reads of pre-generated thumbnails in the window,
+	// AvoidedNew those of new uploads'; Rescued the misses refreshes
+	// avoided (see Day).
+	Avoided    int64 `json:"avoided"`
+	AvoidedNew int64 `json:"avoided_new"`
+	Rescued    int64 `json:"rescued"`
 
 	Classes      []ClassReport    `json:"classes"`
 	TopOriginals []OriginalReport `json:"top_originals"`

@@ -342,6 +342,18 @@ type Day struct {
 	Stored int64 `json:"stored,omitempty"`
 }
 
+// Add adds the counts of o to d: the same day of another shard.
+func (d *Day) Add(o Day) {
+	for _, p := range [...]struct {
+		to *int64
+		v  int64
+	}{{&d.Requests, o.Requests}, {&d.Hits, o.Hits}, {&d.Misses, o.Misses},
+		{&d.Avoided, o.Avoided}, {&d.AvoidedNew, o.AvoidedNew}, {&d.Rescued, o.Rescued}, {&d.Original, o.Original},
+		{&d.Crawler, o.Crawler}, {&d.Uploads, o.Uploads}, {&d.Written, o.Written}, {&d.Removed, o.Removed}, {&d.Stored, o.Stored}} {
+		*p.to += p.v
+	}
+}
+
 // Totals are counts over every run.
 type Totals struct {
 	Runs       int64 `json:"runs"`

@@ -49,6 +49,7 @@ func analyzeCommand() *cli.Command {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan; queue, delete and record nothing"},
 		&cli.IntFlag{Name: "shard", Usage: "this analyzer's share of the originals, 0 to --shards less one (in a Kubernetes Indexed Job, its completion index; in an AWS Batch array job, AWS_BATCH_JOB_ARRAY_INDEX)"},
 		&cli.IntFlag{Name: "shards", Value: 1, Usage: "how many analyzers share the originals: each keeps, decides and cleans its share, with its own state and lock under --state; all read every log object and rank the size classes alike"},
+		&cli.BoolFlag{Name: "merge-report", Usage: "read nothing and queue nothing: combine the --json reports of the shards of one run, the files given as arguments, into one report (text, --json, --report)"},
 		&cli.StringFlag{Name: "as-of", Usage: "run as if it were this time (RFC 3339, or a date for its midnight UTC), to replay archived logs or backtest settings; refused before the state's last run (default: now)"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
 		&cli.DurationFlag{Name: "lock-ttl", Value: d.LockTTL, Usage: "how long a run's lock holds before another run may take it over"},
@@ -57,8 +58,9 @@ func analyzeCommand() *cli.Command {
 		&cli.BoolFlag{Name: "progress", Value: true, Usage: "show a progress bar while reading logs, when stderr is a terminal"},
 	}
 	return &cli.Command{
-		Name:  "analyze",
-		Usage: "read access logs: queue popular thumbnails ahead of demand, find stale ones, report",
+		Name:      "analyze",
+		Usage:     "read access logs: queue popular thumbnails ahead of demand, find stale ones, report",
+		ArgsUsage: "[--merge-report SHARD.json...]",
 		Description: "Reads the log objects not read before, adds them to the state, queues the popular size classes " +
 			"of hot and new originals that do not exist yet, lists (or with --delete-stale deletes) thumbnails nobody " +
 			"read for --stale-after, and reports. Exit codes: 0 done, 1 failed, 2 bad usage, 3 another run holds the " +
@@ -119,6 +121,12 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 }
 
 func runAnalyze(c *cli.Context) error {
+	if c.Bool("merge-report") {
+		return mergeReports(c)
+	}
+	if c.Args().Len() > 0 {
+		return usagef("analyze takes no arguments but with --merge-report (got %q)", c.Args().First())
+	}
 	log, err := newLogger(c)
 	if err != nil {
 		return err
@@ -172,6 +180,30 @@ func runAnalyze(c *cli.Context) error {
 		return cli.Exit("analyze: "+runErr.Error(), exitPartial)
 	}
 	return runErr
+}
+
+// mergeReports combines the shards' reports named by the arguments.
+func mergeReports(c *cli.Context) error {
+	if c.Args().Len() == 0 {
+		return usagef("--merge-report: name the shards' --json report files")
+	}
+	var reps []*report.Report
+	for _, path := range c.Args().Slice() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return usagef("--merge-report: %w", err)
+		}
+		var r report.Report
+		if err := json.Unmarshal(b, &r); err != nil {
+			return usagef("--merge-report: %s: not a report of analyze --json: %w", path, err)
+		}
+		reps = append(reps, &r)
+	}
+	merged, err := report.Merge(reps)
+	if err != nil {
+		return usageError{err}
+	}
+	return writeReport(c, merged)
 }
 
 func writeReport(c *cli.Context, rep *report.Report) error {

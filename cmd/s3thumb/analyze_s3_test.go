@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/s3thumb/s3thumb/analytics/report"
 	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/layout"
 	"github.com/s3thumb/s3thumb/internal/loggen"
@@ -261,12 +265,37 @@ func TestAnalyzeShardsS3AndSQS(t *testing.T) {
 	one := receive(oneQ, rep.JobsQueued)
 	shardsURL, shardsQ := queueFor("shards")
 	queued := 0
+	var files []string
 	for i := range 3 {
-		rep := analyzeJSON(t, append(args("sharded", shardsURL), "--shard", strconv.Itoa(i), "--shards", "3")...)
+		code, out, errOut := analyzeRun(t, append(args("sharded", shardsURL), "--shard", strconv.Itoa(i), "--shards", "3", "--json")...)
+		var rep report.Report
+		if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil {
+			t.Fatalf("shard %d: exit %d, %v\n%s", i, code, err, errOut)
+		}
 		if want := strconv.Itoa(i) + "/3"; rep.Shard != want {
 			t.Errorf("shard %d's report says %q, want %q", i, rep.Shard, want)
 		}
 		queued += rep.JobsQueued
+		files = append(files, filepath.Join(t.TempDir(), "shard.json"))
+		if err := os.WriteFile(files[i], []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The shards' reports, merged, are one analyzer's: the same requests,
+	// hits and jobs, and no shard named.
+	code, out, errOut := analyzeRun(t, append([]string{"--merge-report", "--json"}, files...)...)
+	var merged report.Report
+	if err := json.Unmarshal([]byte(out), &merged); code != exitOK || err != nil {
+		t.Fatalf("--merge-report: exit %d, %v\n%s", code, err, errOut)
+	}
+	if merged.Shard != "" || merged.JobsQueued != rep.JobsQueued || merged.Requests != rep.Requests || merged.Hits != rep.Hits ||
+		merged.Stored != rep.Stored || len(merged.Days) != len(rep.Days) {
+		t.Errorf("merged report: shard %q, %d jobs, %d requests, %d hits, %d stored, %d days; one analyzer: %d, %d, %d, %d, %d",
+			merged.Shard, merged.JobsQueued, merged.Requests, merged.Hits, merged.Stored, len(merged.Days),
+			rep.JobsQueued, rep.Requests, rep.Hits, rep.Stored, len(rep.Days))
+	}
+	if code, _, errOut := analyzeRun(t, "--merge-report", files[0], files[0]); code != exitUsage || !strings.Contains(errOut, "twice") {
+		t.Errorf("merging a shard with itself: exit %d, %s; want usage, saying so", code, errOut)
 	}
 	shards := receive(shardsQ, queued)
 	if len(one) != rep.JobsQueued || !slices.Equal(one, shards) {
