@@ -9,6 +9,8 @@ TOOLS     ?= $(CURDIR)/.tools
 FUZZTIME  ?= 30s
 BENCHFLAGS ?=
 ANALYZER_BENCH_LINES ?= 10000000
+# Tracked thumbnails of the synthesised state (20 M: about 13 GB of memory).
+STATE_BENCH_THUMBS ?= 1000000
 export S3THUMB_TEST_TOOLS := $(TOOLS)
 # glibc arenas fragment under libvips' many threads; two keep RSS flat.
 export MALLOC_ARENA_MAX ?= 2
@@ -58,10 +60,12 @@ bench: build bench-analyzer bench-replay
 # process on one core: the first run (target: 1,000,000 lines/s), a run
 # with no new logs (0.2 s), an hourly run (0.5 s), and the state's bytes per
 # tracked thumbnail (64); then the inner loop alone, parse + aggregate in
-# memory.
+# memory; then a synthesised state of STATE_BENCH_THUMBS thumbnails: heap
+# and snapshot bytes per thumbnail, save and load time.
 bench-analyzer: build
 	$(GO) run ./scripts/analyzerbench --binary $(BIN) --lines $(ANALYZER_BENCH_LINES)
 	S3THUMB_BENCH_LINES=$(ANALYZER_BENCH_LINES) GOMAXPROCS=1 $(GO) test -run '^$$' -bench '^BenchmarkAnalyze$$' -benchtime 1x ./analytics/
+	S3THUMB_STATE_THUMBS=$(STATE_BENCH_THUMBS) $(GO) test -run '^$$' -bench '^BenchmarkStateScale$$' -benchtime 1x -timeout 30m ./analytics/state/
 
 # Whether pre-generation pays (targets, hourly runs, days 2-14: >= 70% of
 # first-request misses on the sizes pages show avoided, <= 25% of

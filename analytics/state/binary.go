@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -145,6 +146,9 @@ func (d *decoder) int32() int32 {
 
 // encodeBinary appends s in the state's own format.
 func encodeBinary(dst []byte, s *State) []byte {
+	// Room for all of it at once: growing a buffer of gigabytes by
+	// doubling copies it over and over.
+	dst = slices.Grow(dst, 96*s.Thumbs.Len()+128*len(s.Originals)+8*(s.Seen.Len()+s.Asked.Len())+64<<10)
 	e := &encoder{b: append(dst, binaryMagic...), base: s.Last}
 	e.uvarint(BinaryVersion)
 	e.varint(s.Last)
