@@ -347,12 +347,8 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 	}
 	switch kind {
 	case accesslog.KindRead:
-		var miss bool
-		switch rec.HTTPStatus {
-		case 200, 206, 304:
-		case 302, 403, 404:
-			miss = true
-		default:
+		miss, ok := readOutcome(rec.HTTPStatus)
+		if !ok {
 			a.Ignored++
 			return
 		}
@@ -425,6 +421,19 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 	}
 }
 
+// readOutcome is what a read of a thumbnail with this status was: a hit
+// (200, 206, 304), a miss (302, 403, 404: the website's redirect or
+// error), or nothing to count.
+func readOutcome(status int) (miss, ok bool) {
+	switch status {
+	case 200, 206, 304:
+		return false, true
+	case 302, 403, 404:
+		return true, true
+	}
+	return false, false
+}
+
 // addForeign counts a record of another shard's original: a read of one
 // of its thumbnails counts for the size class, as in the shard that owns
 // it, so that every shard ranks the classes alike; nothing else is kept.
@@ -432,12 +441,8 @@ func (a *Aggregator) addForeign(rec *accesslog.Record, kind accesslog.Kind, c *s
 	if c == nil || kind != accesslog.KindRead {
 		return
 	}
-	var miss bool
-	switch rec.HTTPStatus {
-	case 200, 206, 304:
-	case 302, 403, 404:
-		miss = true
-	default:
+	miss, ok := readOutcome(rec.HTTPStatus)
+	if !ok {
 		return
 	}
 	client, crawler := clientOf(rec)

@@ -45,13 +45,7 @@ func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, 
 		}
 		r.Days = append(r.Days, dr)
 		if d >= first {
-			r.Requests += x.Requests
-			r.Hits += x.Hits
-			r.Misses += x.Misses
-			r.Crawler += x.Crawler
-			r.Avoided += x.Avoided
-			r.AvoidedNew += x.AvoidedNew
-			r.Rescued += x.Rescued
+			r.Counts.Add(report.CountsOf(*x))
 		}
 	}
 	slices.SortFunc(r.Days, func(a, b report.DayReport) int { return cmp.Compare(a.Date, b.Date) })

@@ -67,13 +67,7 @@ func Merge(reps []*Report) (*Report, error) {
 				m.Run.Failed = append(m.Run.Failed, f)
 			}
 		}
-		m.Requests += r.Requests
-		m.Hits += r.Hits
-		m.Misses += r.Misses
-		m.Crawler += r.Crawler
-		m.Avoided += r.Avoided
-		m.AvoidedNew += r.AvoidedNew
-		m.Rescued += r.Rescued
+		m.Counts.Add(r.Counts)
 		m.TopOriginals = append(m.TopOriginals, r.TopOriginals...)
 		m.Jobs = append(m.Jobs, r.Jobs...)
 		m.JobsQueued += r.JobsQueued

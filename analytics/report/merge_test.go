@@ -27,9 +27,9 @@ func TestMergeRefuses(t *testing.T) {
 // TestMergeSums: the shards' own counts are summed, the days by date; a
 // merge of some of the shards says which.
 func TestMergeSums(t *testing.T) {
-	a := &Report{Shard: "0/3", Window: "7d", Requests: 10, Hits: 6, Misses: 4, JobsQueued: 2, PlannedUnread: 0.5,
+	a := &Report{Shard: "0/3", Window: "7d", Counts: Counts{Requests: 10, Hits: 6, Misses: 4}, JobsQueued: 2, PlannedUnread: 0.5,
 		Days: []DayReport{{Date: "2026-03-01", Day: state.Day{Requests: 10, Hits: 6}}}}
-	b := &Report{Shard: "2/3", Window: "7d", Requests: 30, Hits: 24, Misses: 6, JobsQueued: 6, PlannedUnread: 0.1,
+	b := &Report{Shard: "2/3", Window: "7d", Counts: Counts{Requests: 30, Hits: 24, Misses: 6}, JobsQueued: 6, PlannedUnread: 0.1,
 		Days: []DayReport{{Date: "2026-03-01", Day: state.Day{Requests: 20, Hits: 20}}, {Date: "2026-03-02", Day: state.Day{Requests: 10, Hits: 4}}}}
 	m, err := Merge([]*Report{a, b})
 	if err != nil {

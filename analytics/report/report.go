@@ -83,6 +83,40 @@ type Stale struct {
 	Outcome string `json:"outcome"`
 }
 
+// Counts are the thumbnail requests of a window, as a report sums them
+// from its days (and a merge from its shards' reports).
+type Counts struct {
+	Requests int64 `json:"requests"` // hits + misses, crawlers' aside
+	Hits     int64 `json:"hits"`
+	Misses   int64 `json:"misses"`
+	// Crawler counts the requests of crawlers, not in Requests: they are
+	// not demand.
+	Crawler int64 `json:"crawler_requests"`
+	// Avoided counts first reads of pre-generated thumbnails, AvoidedNew
+	// those of new uploads'; Rescued the misses refreshes avoided (see
+	// state.Day).
+	Avoided    int64 `json:"avoided"`
+	AvoidedNew int64 `json:"avoided_new"`
+	Rescued    int64 `json:"rescued"`
+}
+
+// Add adds o to c.
+func (c *Counts) Add(o Counts) {
+	c.Requests += o.Requests
+	c.Hits += o.Hits
+	c.Misses += o.Misses
+	c.Crawler += o.Crawler
+	c.Avoided += o.Avoided
+	c.AvoidedNew += o.AvoidedNew
+	c.Rescued += o.Rescued
+}
+
+// CountsOf are a day's counts.
+func CountsOf(d state.Day) Counts {
+	return Counts{Requests: d.Requests, Hits: d.Hits, Misses: d.Misses, Crawler: d.Crawler,
+		Avoided: d.Avoided, AvoidedNew: d.AvoidedNew, Rescued: d.Rescued}
+}
+
 // Report is what a run saw, decided and did.
 type Report struct {
 	Generated time.Time `json:"generated"`
@@ -93,21 +127,11 @@ type Report struct {
 	Shard string   `json:"shard,omitempty"`
 	Run   RunStats `json:"run"`
 
-	// Requests, hits and misses of thumbnails in the window.
-	Requests int64   `json:"requests"`
-	Hits     int64   `json:"hits"`
-	Misses   int64   `json:"misses"`
+	// Requests, hits, misses and the misses avoided in the window.
+	Counts
 	HitRatio float64 `json:"hit_ratio"`
-	// Crawler counts the thumbnail requests of crawlers in the window, not
-	// in Requests (they are not demand); CrawlerShare is their share of all.
-	Crawler      int64   `json:"crawler_requests"`
+	// CrawlerShare is the crawlers' share of all thumbnail requests.
 	CrawlerShare float64 `json:"crawler_share"`
-	// Avoided counts first reads of pre-generated thumbnails in the window,
-	// AvoidedNew those of new uploads'; Rescued the misses refreshes
-	// avoided (see Day).
-	Avoided    int64 `json:"avoided"`
-	AvoidedNew int64 `json:"avoided_new"`
-	Rescued    int64 `json:"rescued"`
 
 	Classes      []ClassReport    `json:"classes"`
 	TopOriginals []OriginalReport `json:"top_originals"`

@@ -35,15 +35,7 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 		t.Skip("starts versitygw and fauxqs")
 	}
 	ctx := context.Background()
-	gw := testserver.VersityGW(t)
-	sq := testserver.Fauxqs(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	for _, b := range []string{"logs", "state", "photos"} {
-		gw.CreateBucket(t, b)
-	}
+	gw, sq := analyzeServers(t)
 	client := gw.Client()
 	logs := store.NewS3(client, "logs", "")
 	photos := store.NewS3(client, "photos", "")
@@ -193,15 +185,7 @@ func TestAnalyzeShardsS3AndSQS(t *testing.T) {
 		t.Skip("starts versitygw and fauxqs")
 	}
 	ctx := context.Background()
-	gw := testserver.VersityGW(t)
-	sq := testserver.Fauxqs(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	for _, b := range []string{"logs", "state", "photos"} {
-		gw.CreateBucket(t, b)
-	}
+	gw, sq := analyzeServers(t)
 	client := gw.Client()
 	logs := store.NewS3(client, "logs", "")
 	genLogs(t, 3, loggen.SinkFunc(func(ctx context.Context, key string, body []byte) error {
@@ -324,4 +308,20 @@ func TestAnalyzeShardsS3AndSQS(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Errorf("the state bucket holds %q, want %q", keys, want)
 	}
+}
+
+// analyzeServers starts versitygw, with buckets for the logs, the state and
+// the photos, and fauxqs, and points the AWS credential chain at versitygw.
+func analyzeServers(t *testing.T) (*testserver.S3, *testserver.SQS) {
+	t.Helper()
+	gw := testserver.VersityGW(t)
+	sq := testserver.Fauxqs(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	for _, b := range []string{"logs", "state", "photos"} {
+		gw.CreateBucket(t, b)
+	}
+	return gw, sq
 }
