@@ -312,6 +312,7 @@ func decodeBinary(b []byte) (*State, error) {
 		s.Originals[stem] = o
 	}
 	n := d.count(19)
+	s.Thumbs.Keys.Reserve(n)
 	for range n {
 		key := d.str()
 		var th Thumb
@@ -319,10 +320,11 @@ func decodeBinary(b []byte) (*State, error) {
 		if d.err != nil {
 			break
 		}
-		if _, dup := s.Thumbs.lookup(key); dup {
+		h := s.Thumbs.Keys.HashString(key)
+		if _, _, dup := FindKey(&s.Thumbs.Keys, key, h); dup {
 			return nil, fmt.Errorf("%w: thumbnail %q twice", ErrBadState, key)
 		}
-		s.Thumbs.Add(key, th)
+		s.Thumbs.AddRow(key, h, th)
 	}
 	d.seen(s.Seen)
 	d.seen(s.Asked)

@@ -2,6 +2,7 @@ package state
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 )
 
@@ -157,11 +158,27 @@ func (t *KeyTable) place(h uint64, n int32, ref keyRef) {
 
 // grow doubles the slots (or makes the first ones) and places every key
 // again.
-func (t *KeyTable) grow() {
-	t.slots = make([]keySlot, max(1024, 2*len(t.slots)))
+func (t *KeyTable) grow() { t.resize(max(1024, 2*len(t.slots))) }
+
+// resize makes size slots (a power of two) and places every key again.
+func (t *KeyTable) resize(size int) {
+	t.slots = make([]keySlot, size)
 	for n, ref := range t.refs {
 		t.place(t.HashString(t.text(ref)), int32(n), ref)
 	}
+}
+
+// Reserve makes room for n keys in all, so that adding them never
+// rehashes the keys held.
+func (t *KeyTable) Reserve(n int) {
+	size := max(1024, len(t.slots))
+	for 3*size < 4*(n+1) {
+		size *= 2
+	}
+	if size > len(t.slots) {
+		t.resize(size)
+	}
+	t.refs = slices.Grow(t.refs, n-len(t.refs))
 }
 
 // Prefetch starts loading the slot a key of hash h is looked for in first.

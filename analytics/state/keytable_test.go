@@ -59,3 +59,29 @@ func TestKeyTable(t *testing.T) {
 		t.Errorf("add string = %d, %q", n, s)
 	}
 }
+
+// TestKeyTableReserve: room reserved before and after keys are held, the
+// keys held and those added after are all found, and the slots never grow
+// while the reserved keys come.
+func TestKeyTableReserve(t *testing.T) {
+	kt := newKeyTable()
+	for i := range 100 {
+		k := fmt.Sprintf("held/%d_200x200.jpg", i)
+		kt.Add(k, kt.HashString(k))
+	}
+	kt.Reserve(50_000)
+	slots := len(kt.slots)
+	for i := 100; i < 50_000; i++ {
+		k := fmt.Sprintf("held/%d_200x200.jpg", i)
+		kt.Add(k, kt.HashString(k))
+	}
+	if len(kt.slots) != slots {
+		t.Errorf("the slots grew from %d to %d within the room reserved", slots, len(kt.slots))
+	}
+	for i := range 50_000 {
+		k := fmt.Sprintf("held/%d_200x200.jpg", i)
+		if n, s, ok := FindKey(&kt, k, kt.HashString(k)); !ok || n != int32(i) || s != k {
+			t.Fatalf("%s: %d, %q, %v", k, n, s, ok)
+		}
+	}
+}
