@@ -184,7 +184,7 @@ func (c Config) Validate() error {
 	case len(c.SourceExts) == 0:
 		return bad("source extensions: want at least one")
 	}
-	if c.Shard.Count > 1 && (c.Shard.Index < 0 || c.Shard.Index >= c.Shard.Count) || c.Shard.Count < 0 {
+	if sh := c.Shard; sh.Count < 0 || sh.Index < 0 || sh.Index >= max(sh.Count, 1) {
 		return bad("shard %d of %d: want an index from 0 to the count less one", c.Shard.Index, c.Shard.Count)
 	}
 	if err := c.Policy.Validate(); err != nil {

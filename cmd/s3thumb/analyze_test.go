@@ -122,6 +122,12 @@ func TestAnalyzeExitCodes(t *testing.T) {
 	if code, _, errOut := analyzeRun(t, d.args()...); code != exitOK {
 		t.Errorf("unlocked: exit %d, want 0\n%s", code, errOut)
 	}
+	// A shard out of range: usage.
+	for _, shard := range [][]string{{"--shard", "3", "--shards", "1"}, {"--shard", "4", "--shards", "4"}, {"--shard", "-1", "--shards", "2"}, {"--shards", "-2"}} {
+		if code, _, errOut := analyzeRun(t, append(d.args(), shard...)...); code != exitUsage || !strings.Contains(errOut, "shard") {
+			t.Errorf("%v: exit %d, want %d (usage)\n%s", shard, code, exitUsage, errOut)
+		}
+	}
 	// --as-of: not a time, or before the last run: usage, state unchanged.
 	for _, v := range []string{"yesterday", "2001-01-01"} {
 		if code, _, errOut := analyzeRun(t, append(d.args(), "--as-of", v)...); code != exitUsage || !strings.Contains(errOut, "as-of") && !strings.Contains(errOut, "as of") {
