@@ -12,10 +12,9 @@ import (
 
 // Limits of the report's lists.
 const (
-	reportClasses   = 20
-	reportOriginals = 10
-	reportStale     = 100
-	reportJobs      = 100
+	reportClasses = 20
+	reportStale   = 100
+	reportJobs    = 100
 )
 
 func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, p *Plan, stale []report.Stale, deleted int, freed int64) *report.Report {
@@ -73,8 +72,8 @@ func buildReport(s *state.State, cfg Config, now time.Time, rs report.RunStats, 
 	slices.SortFunc(r.TopOriginals, func(a, b report.OriginalReport) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Original, b.Original))
 	})
-	if len(r.TopOriginals) > reportOriginals {
-		r.TopOriginals = r.TopOriginals[:reportOriginals]
+	if len(r.TopOriginals) > report.TopOriginals {
+		r.TopOriginals = r.TopOriginals[:report.TopOriginals]
 	}
 	return r
 }

@@ -36,6 +36,8 @@ func Merge(reps []*Report) (*Report, error) {
 			return nil, fmt.Errorf("%w: report %d is a shard of %d, report 1 of %d", ErrMerge, i+1, n, count)
 		case seen[idx]:
 			return nil, fmt.Errorf("%w: shard %d twice", ErrMerge, idx)
+		case r.DryRun != reps[0].DryRun:
+			return nil, fmt.Errorf("%w: report %d is of a dry run and report 1 not, or the other way round", ErrMerge, i+1)
 		}
 		count, seen[idx] = n, true
 	}
@@ -148,7 +150,7 @@ func Merge(reps []*Report) (*Report, error) {
 	slices.SortFunc(m.TopOriginals, func(a, b OriginalReport) int {
 		return cmp.Or(cmp.Compare(b.Requests, a.Requests), cmp.Compare(a.Original, b.Original))
 	})
-	m.TopOriginals = m.TopOriginals[:min(len(m.TopOriginals), len(first.TopOriginals), 10)]
+	m.TopOriginals = m.TopOriginals[:min(len(m.TopOriginals), TopOriginals)]
 	if len(m.TopOriginals) == 0 {
 		m.TopOriginals = nil
 	}

@@ -59,3 +59,20 @@ func TestDayAddCoversEveryCount(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeTopOriginals: the merged list is the most requested originals
+// of all shards, whatever order the reports come in (found by review: it
+// was cut to the first report's length).
+func TestMergeTopOriginals(t *testing.T) {
+	a := &Report{Window: "7d", Shard: "0/2"} // no reads of its originals
+	b := &Report{Window: "7d", Shard: "1/2", TopOriginals: []OriginalReport{{Original: "x", Requests: 5}}}
+	for _, reps := range [][]*Report{{a, b}, {b, a}} {
+		m, err := Merge(reps)
+		if err != nil || len(m.TopOriginals) != 1 || m.TopOriginals[0].Original != "x" {
+			t.Errorf("merged top originals %v, %v; want x", m.TopOriginals, err)
+		}
+	}
+	if _, err := Merge([]*Report{{Window: "7d", Shard: "0/2", DryRun: true}, b}); !errors.Is(err, ErrMerge) {
+		t.Errorf("a dry run merged with a run: %v, want ErrMerge", err)
+	}
+}

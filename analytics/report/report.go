@@ -117,6 +117,9 @@ func CountsOf(d state.Day) Counts {
 		Avoided: d.Avoided, AvoidedNew: d.AvoidedNew, Rescued: d.Rescued}
 }
 
+// TopOriginals is how many originals a report lists, most requested first.
+const TopOriginals = 10
+
 // Report is what a run saw, decided and did.
 type Report struct {
 	Generated time.Time `json:"generated"`

@@ -178,7 +178,9 @@ func (t *KeyTable) Reserve(n int) {
 	if size > len(t.slots) {
 		t.resize(size)
 	}
-	t.refs = slices.Grow(t.refs, n-len(t.refs))
+	if n > len(t.refs) {
+		t.refs = slices.Grow(t.refs, n-len(t.refs))
+	}
 }
 
 // Prefetch starts loading the slot a key of hash h is looked for in first.

@@ -85,3 +85,17 @@ func TestKeyTableReserve(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyTableReserveFewer: reserving room for fewer keys than are held
+// changes nothing (found by review: it panicked).
+func TestKeyTableReserveFewer(t *testing.T) {
+	kt := newKeyTable()
+	for i := range 10 {
+		k := fmt.Sprint(i)
+		kt.Add(k, kt.HashString(k))
+	}
+	kt.Reserve(5)
+	if _, _, ok := FindKey(&kt, "7", kt.HashString("7")); !ok || kt.Len() != 10 {
+		t.Errorf("after Reserve(5): %d keys, 7 found %v", kt.Len(), ok)
+	}
+}
