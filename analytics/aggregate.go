@@ -210,7 +210,10 @@ func (a *Aggregator) classify(k keyHit) keyHit {
 	}
 	ki := keyInfo{kind: keyOther}
 	if stem, suffix, err := state.SplitThumb(k.key); err == nil && !a.Shard.Owns(stem) {
-		ki = keyInfo{kind: keyForeign, class: a.s.Class(strings.Clone(suffix))}
+		ki = keyInfo{kind: keyForeign}
+		if _, orig := a.s.ForeignOriginals[k.key]; !orig {
+			ki.class = a.s.Class(strings.Clone(suffix))
+		}
 	} else if err == nil {
 		if k.n >= 0 { // held in others until now: no longer looked for there
 			a.info[k.n].kind = keyThumb
@@ -421,6 +424,39 @@ func (a *Aggregator) Add(rec *accesslog.Record) {
 	}
 }
 
+// foreignWrite learns from a write of another shard's key named like a
+// thumbnail what the owning shard learns (see Add): people's upload makes
+// it an original, whose reads count for no size class; s3thumb's write
+// after that makes it a thumbnail again. Of writes out of order, the
+// newest decides.
+func (a *Aggregator) foreignWrite(rec *accesslog.Record, t int64) {
+	at, orig := a.s.ForeignOriginals[rec.Key]
+	switch {
+	case thumbtag.ByAgent(rec.UserAgent):
+		if !orig || t < at {
+			return
+		}
+		delete(a.s.ForeignOriginals, rec.Key)
+	case rec.UserAgent != "":
+		if orig && t <= at {
+			return
+		}
+		a.s.ForeignOriginals[strings.Clone(rec.Key)] = t
+	default:
+		return
+	}
+	// The key's class, held for the next records of it: none for an
+	// original.
+	if i, _, ok := state.FindKey(&a.others, rec.Key, a.others.HashString(rec.Key)); ok && a.info[i].kind == keyForeign {
+		a.info[i].class = nil
+		if _, nowOrig := a.s.ForeignOriginals[rec.Key]; !nowOrig {
+			if _, suffix, err := state.SplitThumb(rec.Key); err == nil {
+				a.info[i].class = a.s.Class(strings.Clone(suffix))
+			}
+		}
+	}
+}
+
 // readOutcome is what a read of a thumbnail with this status was: a hit
 // (200, 206, 304), a miss (302, 403, 404: the website's redirect or
 // error), or nothing to count.
@@ -438,6 +474,10 @@ func readOutcome(status int) (miss, ok bool) {
 // of its thumbnails counts for the size class, as in the shard that owns
 // it, so that every shard ranks the classes alike; nothing else is kept.
 func (a *Aggregator) addForeign(rec *accesslog.Record, kind accesslog.Kind, c *state.Class, t int64) {
+	if kind == accesslog.KindWrite && rec.HTTPStatus == 200 {
+		a.foreignWrite(rec, t)
+		return
+	}
 	if c == nil || kind != accesslog.KindRead {
 		return
 	}

@@ -22,10 +22,10 @@ import (
 func everything(t *testing.T, s *state.State) string {
 	t.Helper()
 	b, err := json.Marshal(struct {
-		Thumbs, Originals, Classes, Days, Done, Totals, Seen, Asked any
-		Watermark, First, Last, Compacted                           int64
-		LastRun                                                     time.Time
-	}{s.Thumbs, s.Originals, s.Classes, s.Days, s.Done, s.Totals, s.Seen, s.Asked, s.Watermark, s.First, s.Last, s.Compacted, s.LastRun})
+		Thumbs, Originals, Classes, Days, Done, Totals, Seen, Asked, ForeignOriginals any
+		Watermark, First, Last, Compacted                                             int64
+		LastRun                                                                       time.Time
+	}{s.Thumbs, s.Originals, s.Classes, s.Days, s.Done, s.Totals, s.Seen, s.Asked, s.ForeignOriginals, s.Watermark, s.First, s.Last, s.Compacted, s.LastRun})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +46,7 @@ func TestBinaryStateRoundTrip(t *testing.T) {
 		t.Fatalf("a state of %d thumbnails, %d originals, %d record identities, %d asked: want some of each",
 			s.Thumbs.Len(), len(s.Originals), s.Seen.Len(), s.Asked.Len())
 	}
+	s.ForeignOriginals["social/banner_1200x630.jpg"] = s.Last - 3600
 	var buf bytes.Buffer
 	if err := state.EncodeState(&buf, s); err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestBinaryStateRefused(t *testing.T) {
 	flipped := bytes.Clone(good)
 	flipped[len(flipped)/2] ^= 0x40
 	version := bytes.Clone(good)
-	version[magic] = 3
+	version[magic] = 9
 	huge := append(bytes.Clone(good[:magic+1]), 0xff, 0xff, 0xff, 0xff, 0x0f) // base, then a count no input holds
 	huge = append(huge, make([]byte, 8)...)
 	for name, tc := range map[string]struct {
@@ -87,7 +88,7 @@ func TestBinaryStateRefused(t *testing.T) {
 	}{
 		"cut short":         {good[:len(good)-9], "checksum"},
 		"a byte changed":    {flipped, "checksum"},
-		"another version":   {resum(version), "version 3"},
+		"another version":   {resum(version), "version 9"},
 		"a count too large": {resum(huge), ""},
 		"magic only":        {[]byte("s3thumb analyzer state\n"), "cut short"},
 		"a PNG":             {[]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), ""},
@@ -99,6 +100,23 @@ func TestBinaryStateRefused(t *testing.T) {
 				t.Fatalf("got %v, %v; want ErrBadState saying %q", s, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBinaryVersion2: a state of version 2 (no foreign originals) is
+// read as it was written.
+func TestBinaryVersion2(t *testing.T) {
+	good := sampleState(t) // version 3, no foreign originals: their count, 0, ends the body
+	magic := len("s3thumb analyzer state\n")
+	v2 := bytes.Clone(good[:len(good)-5]) // without that count and the checksum
+	v2[magic] = 2
+	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, crc32.MakeTable(crc32.Castagnoli)))
+	s, err := state.DecodeState(bytes.NewReader(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th, err := s.ThumbState("photos/a_200x200.jpg"); err != nil || th.Reads != 1 {
+		t.Errorf("a version 2 state reads %+v, %v", th, err)
 	}
 }
 

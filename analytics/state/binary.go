@@ -22,7 +22,7 @@ import (
 // checksum or the magic before anything in it is used.
 const (
 	binaryMagic   = "s3thumb analyzer state\n"
-	BinaryVersion = 2
+	BinaryVersion = 3 // 2 had no foreign originals
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -195,6 +195,11 @@ func encodeBinary(dst []byte, s *State) []byte {
 	}
 	e.seen(s.Seen)
 	e.seen(s.Asked)
+	e.uvarint(uint64(len(s.ForeignOriginals)))
+	for k, at := range s.ForeignOriginals {
+		e.str(k)
+		e.time(at)
+	}
 	return binary.LittleEndian.AppendUint32(e.b, crc32.Checksum(e.b[len(dst):], castagnoli))
 }
 
@@ -267,8 +272,9 @@ func decodeBinary(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch: cut short or changed", ErrBadState)
 	}
 	d := &decoder{b: body[len(binaryMagic):]}
-	if v := d.uvarint(); v != BinaryVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, v, BinaryVersion)
+	version := d.uvarint()
+	if version != BinaryVersion && version != 2 {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, version, BinaryVersion)
 	}
 	s := NewState()
 	s.Last = d.varint()
@@ -328,6 +334,12 @@ func decodeBinary(b []byte) (*State, error) {
 	}
 	d.seen(s.Seen)
 	d.seen(s.Asked)
+	if version >= 3 {
+		for range d.count(2) {
+			k := d.str()
+			s.ForeignOriginals[k] = d.time()
+		}
+	}
 	switch {
 	case d.err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrBadState, d.err)

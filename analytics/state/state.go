@@ -400,6 +400,11 @@ type State struct {
 	// the day's first hour, so that a client's requests for an original
 	// count up to a cap a day, across runs (see analytics.Aggregator).
 	Asked *Seen `json:"asked,omitempty"`
+	// ForeignOriginals holds, for a shard (see analytics.Shard), the keys
+	// named like thumbnails of originals other shards own that people
+	// uploaded (by the logs), with when: originals, whose reads count for
+	// no size class here either.
+	ForeignOriginals map[string]int64 `json:"foreign_originals,omitempty"`
 
 	// The originals and classes by number, for Thumb.orig and Thumb.class.
 	origs   []*Original
@@ -417,6 +422,8 @@ func NewState() *State {
 		Days:      make(map[int32]*Day),
 		Seen:      NewSeen(),
 		Asked:     NewSeen(),
+
+		ForeignOriginals: make(map[string]int64),
 	}
 }
 
@@ -745,6 +752,9 @@ func decodeJSON(r io.Reader) (*State, error) {
 	}
 	if s.Asked == nil { // a state from before the client cap
 		s.Asked = NewSeen()
+	}
+	if s.ForeignOriginals == nil {
+		s.ForeignOriginals = make(map[string]int64)
 	}
 	if err := s.link(); err != nil {
 		return nil, err
