@@ -57,6 +57,7 @@ func Merge(reps []*Report) (*Report, error) {
 	m.Run.Counted, m.Run.Foreign = 0, 0
 	days := map[string]*DayReport{}
 	outcomes := map[string]*Outcome{}
+	weights := map[string]int{} // of each kind's K: the jobs each shard measured
 	var plannedJobs int
 	for _, r := range reps {
 		if r.Generated.After(m.Generated) {
@@ -96,6 +97,7 @@ func Merge(reps []*Report) (*Report, error) {
 			x.Matured += o.Matured
 			x.Unread += o.Unread
 			x.K += o.K * float64(max(o.Matured, 1))
+			weights[o.Why] += max(o.Matured, 1)
 		}
 		m.Stale = append(m.Stale, r.Stale...)
 		m.Deleted += r.Deleted
@@ -132,15 +134,7 @@ func Merge(reps []*Report) (*Report, error) {
 	}
 	for _, why := range []string{WhyHot, WhyNew, WhyRefresh} {
 		if x := outcomes[why]; x != nil {
-			weight := 0
-			for _, r := range reps {
-				for _, o := range r.Outcomes {
-					if o.Why == why {
-						weight += max(o.Matured, 1)
-					}
-				}
-			}
-			x.K /= float64(weight)
+			x.K /= float64(weights[why])
 			if x.Matured > 0 {
 				x.UnreadShare = float64(x.Unread) / float64(x.Matured)
 			}

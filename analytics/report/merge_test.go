@@ -76,3 +76,18 @@ func TestMergeTopOriginals(t *testing.T) {
 		t.Errorf("a dry run merged with a run: %v, want ErrMerge", err)
 	}
 }
+
+// TestMergeOutcomes: the shards' measured jobs are summed and their Ks
+// averaged, weighted by the jobs each measured.
+func TestMergeOutcomes(t *testing.T) {
+	a := &Report{Window: "7d", Shard: "0/2", Outcomes: []Outcome{{Why: WhyHot, Matured: 10, Unread: 2, K: 1}}}
+	b := &Report{Window: "7d", Shard: "1/2", Outcomes: []Outcome{{Why: WhyHot, Matured: 30, Unread: 8, K: 0.5}, {Why: WhyNew, K: 1}}}
+	m, err := Merge([]*Report{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Outcome{{Why: WhyHot, Matured: 40, Unread: 10, UnreadShare: 0.25, K: 0.625}, {Why: WhyNew, K: 1}}
+	if !reflect.DeepEqual(m.Outcomes, want) {
+		t.Errorf("merged outcomes %+v, want %+v", m.Outcomes, want)
+	}
+}
