@@ -16,6 +16,8 @@
 package analytics
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,6 +79,13 @@ type Config struct {
 	ListNew bool
 	// DryRun decides but changes nothing: no jobs, no deletions, no state.
 	DryRun bool
+	// DecideEvery is how often a run that finds no new log object still
+	// decides. More often, such a run lists the logs, reads the small
+	// cursor the last run left (state.Cursor) instead of the state, and
+	// stops: nothing it could count changed, and what time alone changes
+	// (stale thumbnails, refreshes, new uploads listed in the bucket) waits
+	// for the next log object or for DecideEvery. 0: every run decides.
+	DecideEvery time.Duration
 	// DedupeWindow is how long record identities are kept to drop records
 	// delivered twice.
 	DedupeWindow time.Duration
@@ -119,6 +128,7 @@ const (
 	DefaultStaleAfter   = 30 * 24 * time.Hour
 	DefaultDedupeWindow = 48 * time.Hour
 	DefaultLockTTL      = time.Hour
+	DefaultDecideEvery  = 24 * time.Hour
 )
 
 // DefaultConfig returns the defaults.
@@ -137,6 +147,7 @@ func DefaultConfig() Config {
 		StaleAfter:   DefaultStaleAfter,
 		DedupeWindow: DefaultDedupeWindow,
 		LockTTL:      DefaultLockTTL,
+		DecideEvery:  DefaultDecideEvery,
 		SourceExts:   slices.Clone(thumbkey.DefaultSourceExts),
 		Policy:       policy.Policy{MaxDimension: policy.DefaultMaxDimension},
 	}
@@ -179,6 +190,8 @@ func (c Config) Validate() error {
 		return bad("stale after %v: want at least a day (logs arrive hours late)", c.StaleAfter)
 	case c.DedupeWindow < time.Hour:
 		return bad("dedupe window %v: want at least an hour", c.DedupeWindow)
+	case c.DecideEvery < 0:
+		return bad("decide every %v: want 0 (every run decides) or more", c.DecideEvery)
 	case c.LockTTL < time.Minute:
 		return bad("lock TTL %v: want at least a minute", c.LockTTL)
 	case len(c.SourceExts) == 0:
@@ -196,6 +209,14 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// settings identifies the settings that shape decisions, for the cursor:
+// all but the run's own (DryRun, AsOf).
+func (c Config) settings() string {
+	c.DryRun, c.AsOf = false, time.Time{}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", c))
+	return hex.EncodeToString(sum[:16])
 }
 
 // windowDays is the window in days.

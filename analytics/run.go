@@ -121,6 +121,22 @@ func New(cfg Config, deps Deps) (*Analyzer, error) {
 // that came after it was made (ErrPartial).
 func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	started := a.now()
+	cur, err := state.LoadCursor(ctx, a.stateStore())
+	if err != nil {
+		a.log.Warn("analyzer cursor unreadable; the state is read instead", "err", err)
+		cur = nil
+	}
+	var read func(key string, at int64) bool
+	if cur != nil {
+		read = cur.Read
+	}
+	todo, skipped, err := a.listLogs(ctx, read)
+	if err != nil {
+		return nil, err
+	}
+	if rep, err := a.idle(ctx, cur, todo, skipped, started); rep != nil || err != nil {
+		return rep, err
+	}
 	host, _ := os.Hostname()
 	owner := host + " pid " + strconv.Itoa(os.Getpid()) + " at " + started.UTC().Format(time.RFC3339)
 	if !a.cfg.DryRun {
@@ -149,10 +165,14 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	agg.DedupeWindow = a.cfg.DedupeWindow
 	agg.ClientCap = a.cfg.ClientCap
 	agg.Shard = a.cfg.Shard
-	rs, err := a.readLogs(ctx, s, agg)
+	// The cursor may be older than the state (a run stopped between the
+	// two writes): the state says what is read.
+	todo = slices.DeleteFunc(todo, func(o logObject) bool { return s.Read(o.key, o.at.Unix()) })
+	rs, err := a.readLogs(ctx, s, todo, agg)
 	if err != nil {
 		return nil, err
 	}
+	rs.Skipped = skipped
 	now := a.now()
 	rs.Elapsed = now.Sub(started)
 	newStems, err := a.listNew(ctx, now)
@@ -211,6 +231,10 @@ func (a *Analyzer) Run(ctx context.Context) (rep *report.Report, err error) {
 	if err := state.SaveState(ctx, a.stateStore(), s); err != nil {
 		return nil, err
 	}
+	if err := state.SaveCursor(ctx, a.stateStore(), s, a.cfg.settings()); err != nil {
+		// Only a hint lost: the next run reads the state.
+		a.log.Warn("analyzer cursor not written; the next run reads the state", "err", err)
+	}
 	// After the state, so that a run that fails earlier changes nothing;
 	// if this fails, the next run publishes again.
 	shares := make([]popular.ClassShare, len(p.Classes))
@@ -234,28 +258,55 @@ type logObject struct {
 	size int64
 }
 
-// readLogs reads the log objects not read before, oldest first.
-func (a *Analyzer) readLogs(ctx context.Context, s *state.State, agg *Aggregator) (report.RunStats, error) {
-	var rs report.RunStats
-	var todo []logObject
-	var total int64
-	err := a.deps.Logs.List(ctx, "", "", func(at store.Attrs) error {
+// listLogs lists the log objects not read, by read (nil: none read),
+// oldest first; skipped counts the objects that are not access logs.
+func (a *Analyzer) listLogs(ctx context.Context, read func(key string, at int64) bool) (todo []logObject, skipped int64, err error) {
+	err = a.deps.Logs.List(ctx, "", "", func(at store.Attrs) error {
 		lk, err := accesslog.ParseLogKey(at.Key)
 		if err != nil {
-			rs.Skipped++
+			skipped++
 			return nil
 		}
-		if _, done := s.Done[at.Key]; done || lk.Time.Unix() < s.Watermark {
+		if read != nil && read(at.Key, lk.Time.Unix()) {
 			return nil
 		}
 		todo = append(todo, logObject{key: at.Key, at: lk.Time, size: at.Size})
-		total += at.Size
 		return nil
 	})
 	if err != nil {
-		return rs, fmt.Errorf("list log objects: %w", err)
+		return nil, 0, fmt.Errorf("list log objects: %w", err)
 	}
 	slices.SortFunc(todo, func(x, y logObject) int { return cmp.Or(x.at.Compare(y.at), cmp.Compare(x.key, y.key)) })
+	return todo, skipped, nil
+}
+
+// idle returns the report of a run that need not read the state: one that
+// found no new log object (todo) within DecideEvery of the last run, whose
+// state is the one the cursor describes. It returns nil for a run that
+// must go on.
+func (a *Analyzer) idle(ctx context.Context, cur *state.Cursor, todo []logObject, skipped int64, started time.Time) (*report.Report, error) {
+	if cur == nil || a.cfg.DryRun || a.cfg.DecideEvery <= 0 || len(todo) > 0 ||
+		started.Before(cur.LastRun) || started.Sub(cur.LastRun) >= a.cfg.DecideEvery || cur.Settings != a.cfg.settings() {
+		return nil, nil
+	}
+	if ok, err := cur.Describes(ctx, a.stateStore()); err != nil || !ok {
+		return nil, err
+	}
+	now := a.now()
+	return &report.Report{
+		Generated: now.UTC(), Shard: a.cfg.Shard.String(), Window: fmt.Sprintf("%dd", a.cfg.windowDays()),
+		Run:       report.RunStats{Skipped: skipped, Elapsed: now.Sub(started)},
+		Unchanged: true, LastRun: cur.LastRun.UTC(),
+	}, nil
+}
+
+// readLogs reads the log objects todo into agg and marks them read in s.
+func (a *Analyzer) readLogs(ctx context.Context, s *state.State, todo []logObject, agg *Aggregator) (report.RunStats, error) {
+	var rs report.RunStats
+	var total int64
+	for _, o := range todo {
+		total += o.size
+	}
 	if a.deps.Progress != nil {
 		a.deps.Progress.Start(len(todo), total)
 		defer a.deps.Progress.Finish()

@@ -38,6 +38,8 @@ func Merge(reps []*Report) (*Report, error) {
 			return nil, fmt.Errorf("%w: shard %d twice", ErrMerge, idx)
 		case r.DryRun != reps[0].DryRun:
 			return nil, fmt.Errorf("%w: report %d is of a dry run and report 1 not, or the other way round", ErrMerge, i+1)
+		case r.Unchanged:
+			return nil, fmt.Errorf("%w: report %d (shard %s) found no new log objects and decided nothing: merge the reports of runs that read logs (or run with --decide-every 0)", ErrMerge, i+1, r.Shard)
 		}
 		count, seen[idx] = n, true
 	}

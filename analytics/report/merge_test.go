@@ -75,6 +75,9 @@ func TestMergeTopOriginals(t *testing.T) {
 	if _, err := Merge([]*Report{{Window: "7d", Shard: "0/2", DryRun: true}, b}); !errors.Is(err, ErrMerge) {
 		t.Errorf("a dry run merged with a run: %v, want ErrMerge", err)
 	}
+	if _, err := Merge([]*Report{{Window: "7d", Shard: "0/2", Unchanged: true}, b}); !errors.Is(err, ErrMerge) {
+		t.Errorf("a run that decided nothing merged: %v, want ErrMerge", err)
+	}
 }
 
 // TestMergeOutcomes: the shards' measured jobs are summed and their Ks

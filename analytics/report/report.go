@@ -129,6 +129,11 @@ type Report struct {
 	// of four); empty for all of them.
 	Shard string   `json:"shard,omitempty"`
 	Run   RunStats `json:"run"`
+	// Unchanged says the run found no new log object soon after the last
+	// run (LastRun; see analytics.Config.DecideEvery) and stopped: it read
+	// no state, decided nothing and changed nothing. Only Run is set.
+	Unchanged bool      `json:"unchanged,omitempty"`
+	LastRun   time.Time `json:"last_run,omitzero"`
 
 	// Requests, hits, misses and the misses avoided in the window.
 	Counts
@@ -206,6 +211,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	if r.Shard != "" {
 		p("shard\t%s\t(the originals whose stem hashes into it; size classes over every record)\n", r.Shard)
+	}
+	if r.Unchanged {
+		p("no new log objects\t\t(since the last run, %s: nothing counted, decided or changed; decisions are made again with the next log object, or --decide-every after the last)\n",
+			r.LastRun.Format(time.RFC3339))
+		return tw.Flush()
 	}
 	p("log objects read\t%d\t(%d lines, %d malformed, %d duplicates dropped, %s)\n",
 		r.Run.LogObjects, r.Run.Lines, r.Run.Malformed, r.Run.Duplicates, r.Run.Elapsed.Round(time.Millisecond))

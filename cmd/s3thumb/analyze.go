@@ -52,6 +52,7 @@ func analyzeCommand() *cli.Command {
 		&cli.BoolFlag{Name: "merge-report", Usage: "read nothing and queue nothing: combine the --json reports of the shards of one run, the files given as arguments, into one report (text, --json, --report)"},
 		&cli.StringFlag{Name: "as-of", Usage: "run as if it were this time (RFC 3339, or a date for its midnight UTC), to replay archived logs or backtest settings; refused before the state's last run (default: now)"},
 		&cli.DurationFlag{Name: "dedupe-window", Value: d.DedupeWindow, Usage: "how long record identities are kept to drop records delivered twice"},
+		&cli.DurationFlag{Name: "decide-every", Value: d.DecideEvery, Usage: "a run that finds no new log object sooner than this after the last run reads only the logs' listing and a small cursor, and stops; later, or with other settings, it decides again (stale thumbnails, refreshes, new uploads) (0: every run decides)"},
 		&cli.DurationFlag{Name: "lock-ttl", Value: d.LockTTL, Usage: "how long a run's lock holds before another run may take it over"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of tables"},
 		&cli.StringFlag{Name: "report", Usage: "also write the report as one self-contained HTML page with charts to this file"},
@@ -100,6 +101,7 @@ func analyzeConfig(c *cli.Context) (analytics.Config, error) {
 	cfg.DryRun = c.Bool("dry-run")
 	cfg.DedupeWindow = c.Duration("dedupe-window")
 	cfg.LockTTL = c.Duration("lock-ttl")
+	cfg.DecideEvery = c.Duration("decide-every")
 	if v := c.String("as-of"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -207,7 +209,9 @@ func mergeReports(c *cli.Context) error {
 }
 
 func writeReport(c *cli.Context, rep *report.Report) error {
-	if path := c.String("report"); path != "" {
+	// An unchanged run leaves the last run's page, which still tells the
+	// truth.
+	if path := c.String("report"); path != "" && !rep.Unchanged {
 		if err := atomicfile.Write(path, "", 0o644, rep.WriteHTML); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}

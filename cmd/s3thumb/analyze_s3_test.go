@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -157,12 +158,21 @@ func TestAnalyzeS3AndSQS(t *testing.T) {
 	for _, o := range list.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	if len(keys) != 2 || keys[0] != "analyzer/"+layout.AnalyzerState || keys[1] != "analyzer/popular-classes.json" {
-		t.Errorf("state bucket holds %v, want only the state and the popular classes", keys)
+	if want := []string{"analyzer/" + layout.AnalyzerCursor, "analyzer/" + layout.AnalyzerState, "analyzer/popular-classes.json"}; !slices.Equal(keys, want) {
+		t.Errorf("state bucket holds %v, want only %v", keys, want)
 	}
 
-	// A second run reads nothing new, queues nothing, deletes nothing.
-	again := analyzeJSON(t, args...)
+	// Right after, a run finds nothing new by the cursor and stops.
+	if idle := analyzeJSON(t, args...); !idle.Unchanged || idle.Run.LogObjects != 0 {
+		t.Errorf("a run with no new logs: unchanged %v, read %d objects; want unchanged, none read", idle.Unchanged, idle.Run.LogObjects)
+	}
+
+	// A second run that decides reads nothing new, queues nothing, deletes
+	// nothing.
+	again := analyzeJSON(t, append(slices.Clone(args), "--decide-every", "0")...)
+	if again.Unchanged {
+		t.Fatal("with --decide-every 0 the run did not decide")
+	}
 	if again.Run.LogObjects != 0 || again.JobsQueued != 0 || again.Deleted != 0 {
 		t.Errorf("second run: read %d objects, queued %d, deleted %d; want none", again.Run.LogObjects, again.JobsQueued, again.Deleted)
 	}
@@ -303,8 +313,10 @@ func TestAnalyzeShardsS3AndSQS(t *testing.T) {
 	for _, o := range list.Contents {
 		keys = append(keys, aws.ToString(o.Key))
 	}
-	want := []string{"sharded/popular-classes.json", "sharded/shard-0-of-3/" + layout.AnalyzerState,
-		"sharded/shard-1-of-3/" + layout.AnalyzerState, "sharded/shard-2-of-3/" + layout.AnalyzerState}
+	want := []string{"sharded/popular-classes.json"}
+	for i := range 3 {
+		want = append(want, fmt.Sprintf("sharded/shard-%d-of-3/%s", i, layout.AnalyzerCursor), fmt.Sprintf("sharded/shard-%d-of-3/%s", i, layout.AnalyzerState))
+	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("the state bucket holds %q, want %q", keys, want)
 	}

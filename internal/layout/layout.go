@@ -15,6 +15,9 @@ const (
 	// (gzip JSON), read once and removed by the first save.
 	AnalyzerState   = "analyzer-state.bin"
 	AnalyzerStateV1 = "analyzer-state.json.gz"
+	// AnalyzerCursor is the small object a run writes after the state: the
+	// log objects that state has read, for runs that find nothing new.
+	AnalyzerCursor = "analyzer-cursor.json"
 	// AnalyzerLock is held by a run while it works.
 	AnalyzerLock = "analyzer.lock"
 	// PopularClasses is where each run publishes the popular size classes,

@@ -3,12 +3,13 @@
 //
 //   - the first run over all of it (list, read, parse, decide, save), on one
 //     core (GOMAXPROCS=1), in lines per second;
-//   - a run right after, with no new logs;
+//   - a run right after, with no new logs (which reads the cursor, not the
+//     state: see analytics.Config.DecideEvery);
 //   - an hourly run, with the last hour of logs (about 10,000 lines at the
 //     default size) arriving after the first run;
 //   - the state's size per tracked thumbnail: the state object's bytes, and
-//     the resident memory of the run with no new logs over that of a run
-//     with an empty state.
+//     the peak resident memory of the hourly run (which loads, updates
+//     and saves the whole state) over that of a run with an empty state.
 //
 // Each figure is of the whole process: wall time, CPU time (user + system)
 // and peak resident memory, from the operating system.
@@ -77,7 +78,7 @@ type Result struct {
 	Baseline               Figures `json:"baseline_run"` // an empty state, no logs
 	StateBytes             int64   `json:"state_bytes"`
 	// StateBytesPerThumb is the state object's size per tracked thumbnail;
-	// MemoryPerThumb the empty run's peak memory over the baseline's, per
+	// MemoryPerThumb the hourly run's peak memory over the baseline's, per
 	// tracked thumbnail.
 	StateBytesPerThumb float64 `json:"state_bytes_per_thumbnail"`
 	MemoryPerThumb     float64 `json:"memory_bytes_per_thumbnail"`
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if res.Thumbnails > 0 {
-		res.MemoryPerThumb = (res.Empty.PeakMB - res.Baseline.PeakMB) * (1 << 20) / float64(res.Thumbnails)
+		res.MemoryPerThumb = (res.Hourly.PeakMB - res.Baseline.PeakMB) * (1 << 20) / float64(res.Thumbnails)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
