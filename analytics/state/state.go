@@ -694,7 +694,11 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 		return nil, fmt.Errorf("read state %s: %w", key, err)
 	}
 	defer obj.Body.Close()
-	b, err := store.ReadAll(obj.Body, nil, maxStateBytes)
+	var buf []byte
+	if obj.Size > 0 && obj.Size <= maxStateBytes {
+		buf = make([]byte, 0, obj.Size+bytes.MinRead) // read once, not grown by doubling
+	}
+	b, err := store.ReadAll(obj.Body, buf, maxStateBytes)
 	if errors.Is(err, store.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadState, key, err)
 	}
