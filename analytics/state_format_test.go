@@ -103,23 +103,6 @@ func TestBinaryStateRefused(t *testing.T) {
 	}
 }
 
-// TestBinaryVersion2: a state of version 2 (no foreign originals) is
-// read as it was written.
-func TestBinaryVersion2(t *testing.T) {
-	good := sampleState(t) // version 3, no foreign originals: their count, 0, ends the body
-	magic := len("s3thumb analyzer state\n")
-	v2 := bytes.Clone(good[:len(good)-5]) // without that count and the checksum
-	v2[magic] = 2
-	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, crc32.MakeTable(crc32.Castagnoli)))
-	s, err := state.DecodeState(bytes.NewReader(v2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if th, err := s.ThumbState("photos/a_200x200.jpg"); err != nil || th.Reads != 1 {
-		t.Errorf("a version 2 state reads %+v, %v", th, err)
-	}
-}
-
 // TestStateMigrates: a state in the old format (gzip JSON, under the old
 // key) is read, and the first save writes the binary one and removes the
 // old, so no later run reads the old one again.

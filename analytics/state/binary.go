@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
-// The state's own format (version 2): compact, read and written in one
+// The state's own format (version 4): compact, read and written in one
 // pass with no reflection, and checked whole. It is
 //
 //	magic "s3thumb analyzer state\n", version (uvarint), base (varint),
@@ -22,7 +24,7 @@ import (
 // checksum or the magic before anything in it is used.
 const (
 	binaryMagic   = "s3thumb analyzer state\n"
-	BinaryVersion = 3 // 2 had no foreign originals
+	BinaryVersion = 4 // 3 had no original and class numbers in thumbnails; 2 no foreign originals
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -107,6 +109,18 @@ func (d *decoder) str() string {
 	return s
 }
 
+// bytes reads a string as a view of the input, for a key the caller
+// copies where it keeps it.
+func (d *decoder) bytes() []byte {
+	n := d.count(1)
+	if d.err != nil {
+		return nil
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
+}
+
 func (d *decoder) flag() bool {
 	switch v := d.uvarint(); v {
 	case 0:
@@ -145,12 +159,18 @@ func (d *decoder) int32() int32 {
 }
 
 // encodeBinary appends s in the state's own format.
-func encodeBinary(dst []byte, s *State) []byte {
+func encodeBinary(dst []byte, s *State) []byte { return encodeVersion(dst, s, BinaryVersion) }
+
+// encodeVersion appends s in version 3 or 4 of the format. Size classes and
+// originals are written in key order, the order they are numbered in when
+// read; from version 4 on each thumbnail names its original and class by
+// those numbers, so that reading a state parses no key.
+func encodeVersion(dst []byte, s *State, version uint64) []byte {
 	// Room for all of it at once: growing a buffer of gigabytes by
 	// doubling copies it over and over.
 	dst = slices.Grow(dst, 96*s.Thumbs.Len()+128*len(s.Originals)+8*(s.Seen.Len()+s.Asked.Len())+64<<10)
 	e := &encoder{b: append(dst, binaryMagic...), base: s.Last}
-	e.uvarint(BinaryVersion)
+	e.uvarint(version)
 	e.varint(s.Last)
 	e.time(s.Watermark)
 	e.time(s.First)
@@ -172,14 +192,21 @@ func encodeBinary(dst []byte, s *State) []byte {
 			e.varint(v)
 		}
 	}
-	e.uvarint(uint64(len(s.Classes)))
-	for suffix, c := range s.Classes {
+	suffixes := slices.Sorted(maps.Keys(s.Classes))
+	classNo := make([]uint32, len(s.classes)) // by Class.n, its number as written
+	e.uvarint(uint64(len(suffixes)))
+	for i, suffix := range suffixes {
+		c := s.Classes[suffix]
+		classNo[c.n] = uint32(i)
 		e.str(suffix)
 		e.counts(&c.Counts)
 	}
-	e.uvarint(uint64(len(s.Originals)))
-	for stem, o := range s.Originals {
-		e.str(stem)
+	origs := slices.SortedFunc(slices.Values(s.origs), func(a, b *Original) int { return strings.Compare(a.stem, b.stem) })
+	origNo := make([]uint32, len(s.origs)) // by Original.n
+	e.uvarint(uint64(len(origs)))
+	for i, o := range origs {
+		origNo[o.n] = uint32(i)
+		e.str(o.stem)
 		e.counts(&o.Counts)
 		e.str(o.Key)
 		e.varint(o.Direct)
@@ -191,7 +218,12 @@ func encodeBinary(dst []byte, s *State) []byte {
 	e.uvarint(uint64(s.Thumbs.Len()))
 	for r := range int32(s.Thumbs.Len()) {
 		e.str(s.Thumbs.Key(r))
-		e.thumb(s.Thumbs.Row(r))
+		t := s.Thumbs.Row(r)
+		e.thumb(t)
+		if version >= 4 {
+			e.uvarint(uint64(origNo[t.orig]))
+			e.uvarint(uint64(classNo[t.class]))
+		}
 	}
 	e.seen(s.Seen)
 	e.seen(s.Asked)
@@ -273,7 +305,7 @@ func decodeBinary(b []byte) (*State, error) {
 	}
 	d := &decoder{b: body[len(binaryMagic):]}
 	version := d.uvarint()
-	if version != BinaryVersion && version != 2 {
+	if version < 2 || version > BinaryVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, version, BinaryVersion)
 	}
 	s := NewState()
@@ -299,15 +331,23 @@ func decodeBinary(b []byte) (*State, error) {
 		}
 		s.Days[n] = x
 	}
-	for range d.count(6) {
+	// Numbered as read, which is key order (checked): as link numbers them.
+	prev := ""
+	for i := range d.count(6) {
 		suffix := d.str()
-		c := &Class{}
+		c := &Class{n: int32(i)}
 		d.counts(&c.Counts)
+		if version >= 4 && i > 0 && suffix <= prev {
+			d.fail("size class %q after %q: not in order", suffix, prev)
+		}
+		prev = suffix
 		s.Classes[suffix] = c
+		s.classes = append(s.classes, c)
 	}
-	for range d.count(12) {
+	prev = ""
+	for i := range d.count(12) {
 		stem := d.str()
-		o := &Original{}
+		o := &Original{stem: stem, n: int32(i)}
 		d.counts(&o.Counts)
 		o.Key = d.str()
 		o.Direct = d.varint()
@@ -315,22 +355,31 @@ func decodeBinary(b []byte) (*State, error) {
 		o.Deleted = d.flag()
 		o.Found = d.time()
 		o.Missing = d.time()
+		if version >= 4 && i > 0 && stem <= prev {
+			d.fail("original %q after %q: not in order", stem, prev)
+		}
+		prev = stem
 		s.Originals[stem] = o
+		s.origs = append(s.origs, o)
 	}
 	n := d.count(19)
 	s.Thumbs.Keys.Reserve(n)
 	for range n {
-		key := d.str()
+		key := d.bytes()
 		var th Thumb
 		d.thumb(&th)
+		if version >= 4 {
+			th.orig = d.number(len(s.origs), "original")
+			th.class = d.number(len(s.classes), "size class")
+		}
 		if d.err != nil {
 			break
 		}
-		h := s.Thumbs.Keys.HashString(key)
+		h := s.Thumbs.Keys.Hash(key)
 		if _, _, dup := FindKey(&s.Thumbs.Keys, key, h); dup {
 			return nil, fmt.Errorf("%w: thumbnail %q twice", ErrBadState, key)
 		}
-		s.Thumbs.AddRow(key, h, th)
+		s.Thumbs.AddBytesRow(key, h, th)
 	}
 	d.seen(s.Seen)
 	d.seen(s.Asked)
@@ -346,15 +395,35 @@ func decodeBinary(b []byte) (*State, error) {
 	case len(d.b) != 0:
 		return nil, fmt.Errorf("%w: %d bytes after the state", ErrBadState, len(d.b))
 	}
-	for stem, o := range s.Originals {
+	if version < 4 {
+		// Numbered anew from the keys.
+		s.origs, s.classes = nil, nil
+		if err := s.link(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	for _, o := range s.origs {
 		if err := o.check(); err != nil {
-			return nil, fmt.Errorf("%w: original %q: %w", ErrBadState, stem, err)
+			return nil, fmt.Errorf("%w: original %q: %w", ErrBadState, o.stem, err)
 		}
 	}
-	if err := s.link(); err != nil {
-		return nil, err
+	for suffix, c := range s.Classes {
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("%w: size class %q: %w", ErrBadState, suffix, err)
+		}
 	}
 	return s, nil
+}
+
+// number reads the number of one of n things.
+func (d *decoder) number(n int, what string) int32 {
+	v := d.uvarint()
+	if v >= uint64(n) {
+		d.fail("%s number %d of %d", what, v, n)
+		return 0
+	}
+	return int32(v)
 }
 
 func (d *decoder) counts(c *Counts) {

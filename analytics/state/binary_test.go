@@ -1,10 +1,12 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,4 +57,56 @@ func FuzzDecodeBinary(f *testing.F) {
 			t.Fatalf("round trip lost parts")
 		}
 	})
+}
+
+// TestBinaryOlderVersions: states of versions 3 and 2 (thumbnails without
+// their original's and class's numbers; 2 also without foreign originals)
+// are read as they were written, numbered as version 4 numbers them.
+func TestBinaryOlderVersions(t *testing.T) {
+	s := NewState()
+	s.Last = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for _, key := range []string{"p/z_200x200.jpg", "p/a_200x200.jpg", "p/a_100x.webp", "q/m_200x200.jpg", "p/banner_1200x630.jpg"} {
+		s.Thumb(key).Reads = int64(len(key))
+	}
+	s.SetRole(s.Thumbs.Get("p/banner_1200x630.jpg"), "p/banner_1200x630.jpg", RoleOriginal)
+	want := describe(t, mustDecode(t, encodeBinary(nil, s)))
+	v3 := encodeVersion(nil, s, 3)
+	if got := describe(t, mustDecode(t, v3)); got != want {
+		t.Errorf("version 3 reads as\n%s\nwant\n%s", got, want)
+	}
+	// Version 2: no foreign originals; their count, 0, ends the body.
+	v2 := bytes.Clone(v3[:len(v3)-5])
+	v2[len(binaryMagic)] = 2
+	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, castagnoli))
+	if got := describe(t, mustDecode(t, v2)); got != want {
+		t.Errorf("version 2 reads as\n%s\nwant\n%s", got, want)
+	}
+}
+
+func mustDecode(t *testing.T, b []byte) *State {
+	t.Helper()
+	s, err := decodeBinary(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// describe lists each thumbnail with its reads, role, and the stem and
+// suffix of the original and class it counts for, and the numbers of both.
+func describe(t *testing.T, s *State) string {
+	t.Helper()
+	var b strings.Builder
+	for r := range int32(s.Thumbs.Len()) {
+		th := s.Thumbs.Row(r)
+		suffix := ""
+		for k, c := range s.Classes {
+			if c == s.ClassOf(th) {
+				suffix = k
+			}
+		}
+		fmt.Fprintf(&b, "%s reads %d role %d: original %s (%d), class %s (%d)\n",
+			s.Thumbs.Key(r), th.Reads, th.Role, s.OriginalOf(th).Stem(), th.orig, suffix, th.class)
+	}
+	return b.String()
 }

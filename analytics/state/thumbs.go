@@ -64,6 +64,17 @@ func (ts *Thumbs) Add(key string, t Thumb) *Thumb {
 // number.
 func (ts *Thumbs) AddRow(key string, h uint64, t Thumb) int32 {
 	r, _ := ts.Keys.Add(key, h)
+	return ts.put(r, t)
+}
+
+// AddBytesRow is AddRow for a key as bytes, which the table copies.
+func (ts *Thumbs) AddBytesRow(key []byte, h uint64, t Thumb) int32 {
+	r, _ := ts.Keys.AddBytes(key, h)
+	return ts.put(r, t)
+}
+
+// put stores row r, just numbered by the key table.
+func (ts *Thumbs) put(r int32, t Thumb) int32 {
 	if r%thumbChunk == 0 {
 		ts.blocks = append(ts.blocks, new([thumbChunk]Thumb))
 	}
