@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,9 +125,10 @@ func (b *browser) load(t *testing.T, url string) (imgs []loaded, redirects []str
 	if err != nil {
 		t.Fatalf("wait for the images: %v", err)
 	}
+	// Copies: events (a favicon, say) may still arrive.
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return imgs, b.redirects, b.statuses
+	return imgs, slices.Clone(b.redirects), maps.Clone(b.statuses)
 }
 
 // TestFirstViewInChromium: a page of missing thumbnails through the local
