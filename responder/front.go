@@ -18,7 +18,8 @@ import (
 
 // handleFront serves stored objects at /KEY, as the bucket's website
 // endpoint does, and sends a missing thumbnail to /resize with a 302, as the
-// bucket's routing rule does. Any other missing key is 404.
+// bucket's routing rule does, or with ServeMissesDirectly makes it and
+// answers with it at once. Any other missing key is 404.
 func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	if key == "" {
@@ -37,8 +38,13 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if _, err := thumbkey.Parse(key); err != nil {
+	k, err := thumbkey.Parse(key)
+	if err != nil {
 		s.fail(w, r, fmt.Errorf("%w: no object %s", store.ErrNotFound, key))
+		return
+	}
+	if s.cfg.ServeMissesDirectly {
+		s.serveThumbnail(w, r, k, s.serveStored)
 		return
 	}
 	w.Header().Set("Location", resizeURL(key))

@@ -26,6 +26,18 @@ func (s *Server) handleResize(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.serveThumbnail(w, r, k, s.serveStored)
+}
+
+// storedAnswer answers with a thumbnail that was already stored when a
+// request for it came; it writes nothing when it returns an error.
+type storedAnswer func(w http.ResponseWriter, r *http.Request, key string) error
+
+// serveThumbnail makes the thumbnail k, answers with it and stores it back:
+// the one path of /resize, of the front's direct answer to a miss and of
+// /KEY on the responder's own listener. Concurrent requests for one key
+// share one flight; a thumbnail found stored is answered by stored.
+func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request, k thumbkey.Key, stored storedAnswer) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 
@@ -54,7 +66,7 @@ func (s *Server) handleResize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.res.Existing != nil {
-		if err := s.serveStored(w, r, key); err != nil {
+		if err := stored(w, r, key); err != nil {
 			s.fail(w, r, err)
 		}
 		return
@@ -116,7 +128,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if code >= 500 {
 		level = slog.LevelError
 	}
-	s.log.Log(r.Context(), level, "request refused", "key", r.URL.Query().Get("src"), "path", r.URL.Path,
+	s.log.Log(r.Context(), level, "request refused", "key", requestKey(r), "path", r.URL.Path,
 		"status", code, "reason", a.reason, "err", err)
 	switch {
 	case code == http.StatusServiceUnavailable:
@@ -142,4 +154,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	plain(w, code, err.Error())
+}
+
+// requestKey is the key a request names: /resize's src, or the path of
+// /KEY.
+func requestKey(r *http.Request) string {
+	if src := r.URL.Query().Get("src"); src != "" || r.PathValue("key") == "" {
+		return src
+	}
+	return r.PathValue("key")
 }

@@ -23,9 +23,11 @@ import (
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
 
-// Maker ensures a thumbnail exists (thumbnail.Maker).
+// Maker ensures a thumbnail exists, and tells a stored thumbnail from an
+// original named like one (thumbnail.Maker).
 type Maker interface {
 	Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
+	IsThumbnail(ctx context.Context, key string) (bool, error)
 }
 
 // Store is what the responder reads from the object store directly: stored
@@ -47,7 +49,8 @@ type Config struct {
 	// resize and the store-back.
 	RequestTimeout time.Duration
 	// Front serves stored objects at /KEY and redirects a missing thumbnail
-	// to /resize, as the S3 website's routing rule does.
+	// to /resize, as the S3 website's routing rule does (or, with
+	// ServeMissesDirectly, answers with the thumbnail itself).
 	Front bool
 	// Fallback, when set, is shown for a missing original; never stored.
 	Fallback *Fallback
@@ -56,6 +59,12 @@ type Config struct {
 	// AccessLog, when set, receives a record for every request the front
 	// answers and every thumbnail stored back.
 	AccessLog AccessLogger
+	// ServeMissesDirectly answers a missing thumbnail at /KEY with the
+	// thumbnail itself, made as /resize makes it, in the same response: the
+	// front does so instead of redirecting, and without the front the
+	// responder answers thumbnails (only) at /KEY, the path a CDN's origin
+	// group fails over to.
+	ServeMissesDirectly bool
 }
 
 // DefaultConfig returns the defaults the command line shows.
@@ -109,10 +118,13 @@ func (s *Server) routes(metricsHandler http.Handler) http.Handler {
 	mux.Handle("GET /healthz", http.HandlerFunc(handleHealth))
 	mux.Handle("GET /readyz", http.HandlerFunc(s.handleReady))
 	mux.Handle("GET /metrics", metricsHandler)
-	if s.cfg.Front {
+	switch {
+	case s.cfg.Front:
 		mux.Handle("GET /{key...}", s.metrics.count("front", s.handleFront, func(r *http.Request, w *statusWriter, start time.Time) {
 			s.logRequest(r, w, r.PathValue("key"), start)
 		}))
+	case s.cfg.ServeMissesDirectly:
+		mux.Handle("GET /{key...}", s.metrics.count("direct", s.handleDirect, nil))
 	}
 	return mux
 }

@@ -30,6 +30,9 @@ type fakeMaker struct {
 	ensure func(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 }
 
+// IsThumbnail takes every stored object for a thumbnail.
+func (m *fakeMaker) IsThumbnail(context.Context, string) (bool, error) { return true, nil }
+
 func (m *fakeMaker) Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error) {
 	m.calls.Add(1)
 	return m.ensure(ctx, k)

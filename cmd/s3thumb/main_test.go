@@ -22,7 +22,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/s3thumb/s3thumb/internal/accesslog"
+	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testkit"
+	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -351,5 +353,76 @@ func TestServeTakesJobFlags(t *testing.T) {
 		if name := f.Names()[0]; !serve[name] || !work[name] {
 			t.Errorf("--%s: serve has it %v, work %v; want both", name, serve[name], work[name])
 		}
+	}
+}
+
+// TestServeMissesDirectlyProcess runs the real binary with
+// S3THUMB_SERVE_MISSES_DIRECTLY: the local front answers a miss with the
+// thumbnail instead of a 302, and on an S3 store (no front) the responder's
+// own listener answers /KEY of a thumbnail, and only of a thumbnail.
+func TestServeMissesDirectlyProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary, starts versitygw")
+	}
+	bin := buildBinary(t)
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := testserver.VersityGW(t)
+	gw.CreateBucket(t, "site")
+	t.Setenv("AWS_ACCESS_KEY_ID", gw.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", gw.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("S3THUMB_SERVE_MISSES_DIRECTLY", "true")
+	s3st := store.NewS3(gw.Client(), "site", "")
+	if err := s3st.Put(t.Context(), "kleiber.jpg", photo, store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kleiber.jpg"), photo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fileSt, err := store.NewFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		name     string
+		args     []string
+		st       store.Store
+		original int // status of GET /kleiber.jpg
+	}{
+		{"front", []string{"--store", "file://" + dir, "--access-log", "off", "--workers", "0"}, fileSt, 200},
+		{"s3", []string{"--store", "s3://site", "--s3-endpoint", gw.Endpoint, "--s3-path-style", "--region", gw.Region}, s3st, 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, addr, out := startServe(t, bin, tt.args...)
+			get := func(path string) (*http.Response, []byte) {
+				resp, err := noRedirect.Get(addr + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, _ := io.ReadAll(resp.Body)
+				return resp, body
+			}
+			resp, body := get("/kleiber_160x90.jpg")
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+				t.Fatalf("miss = %d %s %q, want the thumbnail\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body, out)
+			}
+			if cfg, _, err := image.DecodeConfig(bytes.NewReader(body)); err != nil || cfg.Width != 160 || cfg.Height != 90 {
+				t.Fatalf("miss answered %+v, %v; want a 160x90 JPEG", cfg, err)
+			}
+			stored := readAll(t, tt.st, "kleiber_160x90.jpg")
+			if !bytes.Equal(stored, body) {
+				t.Fatal("the stored thumbnail differs from the answer")
+			}
+			if resp, _ := get("/kleiber.jpg"); resp.StatusCode != tt.original {
+				t.Fatalf("GET /kleiber.jpg = %d, want %d", resp.StatusCode, tt.original)
+			}
+		})
 	}
 }

@@ -27,6 +27,7 @@ func serveCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to serve HTTP on"},
 		&cli.BoolFlag{Name: "front", Usage: "serve stored objects at /KEY and redirect missing thumbnails to /resize, like the S3 website", DefaultText: "on for a file:// store, else off"},
+		&cli.BoolFlag{Name: "serve-misses-directly", Usage: "answer a missing thumbnail at /KEY with the thumbnail itself, made and stored back as /resize does, instead of a redirect: the front does so in place of its 302, and without the front /KEY answers thumbnails only (the responder as the secondary origin of a CloudFront origin group)"},
 		&cli.IntFlag{Name: "max-concurrent", Value: runtime.NumCPU(), Usage: "resizes that may run at once"},
 		&cli.IntFlag{Name: "max-queue", Value: 4 * runtime.NumCPU(), Usage: "resizes that may wait for a slot; more are answered 503 with Retry-After"},
 		&cli.DurationFlag{Name: "request-timeout", Value: d.RequestTimeout, Usage: "longest a request may take, waiting, resizing and storing included"},
@@ -126,7 +127,8 @@ func runServe(c *cli.Context) error {
 }
 
 // responderConfig reads the responder's flags: --front (on for a
-// directory store unless set), timeouts, the fallback image.
+// directory store unless set), --serve-misses-directly, timeouts, the
+// fallback image.
 func responderConfig(c *cli.Context, local localDefaults) (responder.Config, error) {
 	cfg := responder.DefaultConfig()
 	cfg.RequestTimeout = c.Duration("request-timeout")
@@ -134,6 +136,7 @@ func responderConfig(c *cli.Context, local localDefaults) (responder.Config, err
 	if !c.IsSet("front") {
 		cfg.Front = local.front
 	}
+	cfg.ServeMissesDirectly = c.Bool("serve-misses-directly")
 	if path := c.String("fallback-image"); path != "" {
 		var err error
 		if cfg.Fallback, err = loadFallback(path); err != nil {

@@ -79,6 +79,10 @@ type config struct {
 	memoryConcurrency []int
 	enqueueMessages   int
 	tools             string
+
+	firstViews    int
+	noFirstView   bool
+	firstViewOnly bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -99,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to drive the hit path")
 	fs.IntVar(&cfg.connections, "connections", 64, "hit-path connections")
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
-	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path, 2000 messages enqueued")
+	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path, 2000 messages enqueued, 6 first views")
 	fs.BoolVar(&cfg.noHit, "no-hit", false, "skip the hit path")
 	fs.StringVar(&cfg.workdir, "workdir", "", "where the temporary stores go (default: the system temp dir)")
 	fs.BoolVar(&cfg.noWorker, "no-worker", false, "skip the worker (s3thumb work) throughput")
@@ -109,6 +113,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.noMemory, "no-memory", false, "skip the peak RSS of costly originals (50 MP 16-bit PNGs, a 20 MP progressive JPEG)")
 	fs.BoolVar(&cfg.memoryOnly, "memory-only", false, "measure only the peak RSS of costly originals")
 	mconc := fs.String("memory-concurrency", "4,16", "comma-separated concurrencies of the memory runs")
+	fs.IntVar(&cfg.firstViews, "first-views", 24, "first views of missing thumbnails through the front, per mode (302 followed, and --serve-misses-directly)")
+	fs.BoolVar(&cfg.noFirstView, "no-first-view", false, "skip the first-view latency with and without the redirect")
+	fs.BoolVar(&cfg.firstViewOnly, "first-view-only", false, "measure only the first-view latency with and without the redirect")
 	fs.IntVar(&cfg.enqueueMessages, "enqueue-messages", 20000, "messages queued per enqueue round")
 	fs.StringVar(&cfg.tools, "tools", cmp.Or(os.Getenv("S3THUMB_TEST_TOOLS"), ".tools"), "where scripts/install-test-tools.sh installed fauxqs (default: $S3THUMB_TEST_TOOLS or .tools)")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.rounds, cfg.duration = 1, 2*time.Second
 		*conc = "2"
 		cfg.enqueueMessages = min(cfg.enqueueMessages, 2000)
+		cfg.firstViews = min(cfg.firstViews, 6)
 	}
 	var err error
 	if cfg.memoryConcurrency, err = parseInts(*mconc); err != nil {
@@ -153,6 +161,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--connections %d: want 1 to 1000", cfg.connections)
 	case cfg.enqueueMessages < 10 || cfg.enqueueMessages > 1_000_000:
 		return cfg, fmt.Errorf("--enqueue-messages %d: want 10 to 1000000", cfg.enqueueMessages)
+	case cfg.firstViews < 1 || cfg.firstViews > 1000:
+		return cfg, fmt.Errorf("--first-views %d: want 1 to 1000", cfg.firstViews)
+	case cfg.firstViewOnly && cfg.noFirstView:
+		return cfg, errors.New("--first-view-only and --no-first-view: choose one")
 	case cfg.large < 1 || cfg.small < 0 || cfg.large+cfg.small > 100:
 		return cfg, fmt.Errorf("--images %d --small-images %d: want 1+ large, 0+ small, 100 at most", cfg.large, cfg.small)
 	}
@@ -246,6 +258,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := copyCorpus(ps, storeDir); err != nil {
 		return err
 	}
+	if cfg.firstViewOnly {
+		if err := runFirstView(ctx, cfg, &rep, work, ps, stderr); err != nil {
+			return err
+		}
+		return finishReport(stdout, cfg, rep)
+	}
 
 	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, slots: cfg.slots}
 	for _, v := range cfg.variants {
@@ -302,6 +320,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Hit = &hit
 	}
 
+	if !cfg.noFirstView {
+		if err := runFirstView(ctx, cfg, &rep, work, ps, stderr); err != nil {
+			return err
+		}
+	}
+
 	if !cfg.noEnqueue {
 		ec := enqueueConfig{
 			binary: cfg.binary, tools: cfg.tools, messages: cfg.enqueueMessages,
@@ -329,6 +353,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return finishReport(stdout, cfg, rep)
+}
+
+// runFirstView measures the first view of missing thumbnails through the
+// front, with the redirect and without.
+func runFirstView(ctx context.Context, cfg config, rep *report, work string, ps []photo, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "bench: first view, %d missing thumbnails per mode\n", cfg.firstViews)
+	rows, err := benchFirstView(ctx, cfg.binary, cfg.quality, work, ps, cfg.firstViews)
+	if err != nil {
+		return err
+	}
+	rep.FirstView = rows
+	return nil
 }
 
 // runMemory measures the peak RSS of costly originals, with the default

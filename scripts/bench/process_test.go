@@ -60,6 +60,39 @@ func TestAgainstTheBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("first view", func(t *testing.T) {
+		p, err := readPhoto("../sample/kleiber.jpg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Name = "kleiber"
+		work := t.TempDir()
+		rows, err := benchFirstView(ctx, bin, 80, work, []photo{p}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 || rows[0].Mode != "redirect" || rows[1].Mode != "direct" {
+			t.Fatalf("rows %+v: want redirect, then direct", rows)
+		}
+		for _, r := range rows {
+			want := map[string]int{"redirect": 3, "direct": 0}[r.Mode]
+			if r.Views != 3 || r.Redirects != want || r.P50ms <= 0 || r.P90ms < r.P50ms {
+				t.Errorf("%s: %+v, want 3 views with %d redirects", r.Mode, r, want)
+			}
+		}
+		if rows[1].OverDirectMs != 0 {
+			t.Errorf("direct over itself = %v", rows[1].OverDirectMs)
+		}
+		// Each mode stored every view's own thumbnail in its own store.
+		for _, mode := range []string{"redirect", "direct"} {
+			for _, key := range []string{"kleiber_200x200_fill.jpg", "kleiber_201x201_fill.jpg", "kleiber_202x202_fill.jpg"} {
+				if _, err := os.Stat(filepath.Join(work, "firstview-"+mode, key)); err != nil {
+					t.Errorf("%s: %v", mode, err)
+				}
+			}
+		}
+	})
+
 	t.Run("worker failing", func(t *testing.T) {
 		store := t.TempDir()
 		if err := os.WriteFile(filepath.Join(store, "broken.jpg"), []byte("not a JPEG at all"), 0o644); err != nil {

@@ -45,6 +45,7 @@ type report struct {
 	Worker      []workerRow    `json:"worker,omitempty"`
 	Enqueue     *enqueueResult `json:"enqueue,omitempty"`
 	Memory      []memoryRow    `json:"memory,omitempty"`
+	FirstView   []firstViewRow `json:"first_view,omitempty"`
 	Targets     []target       `json:"targets"`
 	VipsVersion string         `json:"vips_version"`
 }
@@ -242,6 +243,9 @@ func writeReport(w io.Writer, r report) error {
 	if err := writeWorker(&b, r.Worker, r.CPUs); err != nil {
 		return err
 	}
+	if err := writeFirstView(&b, r.FirstView); err != nil {
+		return err
+	}
 	writeEnqueue(&b, r.Enqueue, r.Warmup)
 	if err := writeMemory(&b, r.Memory); err != nil {
 		return err
@@ -338,6 +342,22 @@ func writeMemory(w io.Writer, rows []memoryRow) error {
 			answers = append(answers, fmt.Sprintf("%s x%d", code, r.Statuses[code]))
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%.0f\t%.1f\t%s\t\n", r.Case, r.Concurrency, budget, mb(r.PeakRSS), r.Seconds, strings.Join(answers, ", "))
+	}
+	return tw.Flush()
+}
+
+// writeFirstView prints the first view of missing thumbnails with the
+// redirect and without.
+func writeFirstView(b *strings.Builder, rows []firstViewRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b.WriteString("\nfirst view of a missing thumbnail through the front (GET /KEY, one at a time, keep-alive; a key of its own per view,\n")
+	b.WriteString("200x200 to ever larger fill JPEGs; each mode a fresh serve with store-back on; redirect: the 302 to /resize followed):\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\tviews\tredirects\tp50 ms\tp90 ms\tmean ms\tover direct, p50 of pairs ms\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%+.2f\t\n", r.Mode, r.Views, r.Redirects, r.P50ms, r.P90ms, r.MeanMs, r.OverDirectMs)
 	}
 	return tw.Flush()
 }
