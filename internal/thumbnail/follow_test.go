@@ -4,43 +4,24 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"image"
 	"image/color"
-	"image/jpeg"
 	"io"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
-var (
-	red    = color.RGBA{220, 20, 20, 255}
-	green  = color.RGBA{20, 200, 20, 255}
-	blue   = color.RGBA{20, 20, 220, 255}
-	yellow = color.RGBA{230, 220, 20, 255}
-)
+var red, green, blue, yellow = testkit.Red, testkit.Green, testkit.Blue, testkit.Yellow
 
-// solidJPEG is a 64x48 JPEG of one colour.
-func solidJPEG(t testing.TB, c color.RGBA) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
-	for i := 0; i < len(img.Pix); i += 4 {
-		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 95}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
+func solidJPEG(t testing.TB, c color.RGBA) []byte { return testkit.SolidJPEG(t, c) }
 
-// colourOf decodes the object under key and tells which of the test
-// colours its centre pixel is nearest to.
+// colourOf reads the object under key and tells its test colour.
 func colourOf(t testing.TB, st store.Store, key string) color.RGBA {
 	t.Helper()
 	obj, err := st.Get(context.Background(), key)
@@ -52,26 +33,12 @@ func colourOf(t testing.TB, st store.Store, key string) color.RGBA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("decode %s: %v", key, err)
+	c, ok := testkit.Colour(data)
+	if !ok {
+		t.Fatalf("%s is none of the test colours", key)
 	}
-	b := img.Bounds()
-	r, g, bl, _ := img.At((b.Min.X+b.Max.X)/2, (b.Min.Y+b.Max.Y)/2).RGBA()
-	best, bestD := color.RGBA{}, int64(-1)
-	for _, c := range []color.RGBA{red, green, blue, yellow} {
-		d := sq(int64(r>>8)-int64(c.R)) + sq(int64(g>>8)-int64(c.G)) + sq(int64(bl>>8)-int64(c.B))
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if bestD > 3*40*40 {
-		t.Fatalf("%s: centre pixel (%d,%d,%d) is none of the test colours", key, r>>8, g>>8, bl>>8)
-	}
-	return best
+	return c
 }
-
-func sq(x int64) int64 { return x * x }
 
 func mustKey(t testing.TB, s string) thumbkey.Key {
 	t.Helper()
