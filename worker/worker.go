@@ -387,7 +387,7 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queue.Upload) (key string, v Verdict, cause error) {
 	w.observeLag(m.SentAt)
 	var originals, changed []string // uploaded; uploaded or removed, in order
-	otherBucket := false             // an upload outside the store
+	otherBucket := false            // an upload outside the store
 	for _, u := range uploads {
 		if w.cfg.UploadBucket != "" {
 			if u.Bucket != w.cfg.UploadBucket || !strings.HasPrefix(u.Key, w.cfg.UploadPrefix) {
