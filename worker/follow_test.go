@@ -86,9 +86,10 @@ func TestFollowEventsSQS(t *testing.T) {
 		return true
 	})
 	t.Logf("overwrite event sent to remade thumbnails stored: %v", time.Since(sent))
-	if got := jobs(t, r.reg, worker.Done, worker.ReasonFollowed); got != 1 {
-		t.Errorf("%d jobs done as %s, want 1", got, worker.ReasonFollowed)
-	}
+	// The message is settled just after the writes.
+	testkit.WaitFor(t, 10*time.Second, "the event settled as "+worker.ReasonFollowed, func() bool {
+		return jobs(t, r.reg, worker.Done, worker.ReasonFollowed) == 1
+	})
 	for key, want := range map[string]color.RGBA{"earth_2020_20x20.jpg": testkit.Green, "earth_30x30.jpg": testkit.Yellow} {
 		if c, ok := colourIn(ctx, bucket, key); !ok || c != want {
 			t.Errorf("%s is %v (%v), want %v: it is not earth.jpg's", key, c, ok, want)
