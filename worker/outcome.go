@@ -40,6 +40,7 @@ const (
 	ReasonMade             = "made"
 	ReasonRefreshed        = "refreshed"
 	ReasonUpload           = "upload"
+	ReasonFollowed         = "followed_original"
 	ReasonNotOriginal      = "not_an_original"
 	ReasonNoClasses        = "no_classes"
 	ReasonOutsideStore     = "outside_store"

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ type Maker interface {
 	Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 	Refresh(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 	IsThumbnail(ctx context.Context, key string) (bool, error)
+	FollowOriginal(ctx context.Context, original string) (thumbnail.Followed, error)
 }
 
 var _ Queue = queue.Queue(nil)
@@ -374,15 +376,18 @@ func (w *Worker) handle(ctx context.Context, m queue.Message) {
 	w.settle(context.WithoutCancel(ctx), m, key, verdict, cause, start)
 }
 
-// runUploads makes UploadClasses for each original an S3 event
-// notification reports uploaded. A failure that may pass retries the whole
-// message (the thumbnails made before it are found stored next time); a
-// thumbnail that can never be made (a size the policy refuses) is left out,
-// and when none can be (a corrupt original) the message fails for good.
+// runUploads handles what an S3 event notification reports: for each
+// original uploaded (again) or removed, its stored thumbnails follow it
+// (thumbnail.Maker.FollowOriginal: remade from the new picture, or deleted
+// with it), and each original uploaded gets UploadClasses made. A failure
+// that may pass retries the whole message (what was done before it is
+// found done next time); a thumbnail that can never be made (a size the
+// policy refuses) is left out, and when none can be (a corrupt original)
+// the message fails for good.
 func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queue.Upload) (key string, v Verdict, cause error) {
 	w.observeLag(m.SentAt)
-	var originals []string
-	otherBucket := false // an upload outside the store
+	var originals, changed []string // uploaded; uploaded or removed, in order
+	otherBucket := false            // an upload outside the store
 	for _, u := range uploads {
 		if w.cfg.UploadBucket != "" {
 			if u.Bucket != w.cfg.UploadBucket || !strings.HasPrefix(u.Key, w.cfg.UploadPrefix) {
@@ -392,39 +397,77 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 			u.Key = u.Key[len(w.cfg.UploadPrefix):]
 		}
 		ok := hasImageExt(u.Key)
-		if ok {
+		if ok && !u.Removed {
+			// A removed key's tag is gone with it: whatever it was, the
+			// thumbnails made of it (if any) follow it.
 			var err error
 			if ok, err = w.uploadedOriginal(ctx, u.Key); err != nil {
 				return u.Key, Verdict{Retried, ReasonError, RetryLater}, err
 			}
 		}
-		if ok {
-			originals = append(originals, u.Key)
-			key = u.Key
+		if !ok {
+			continue
 		}
+		if !u.Removed {
+			originals = append(originals, u.Key)
+		}
+		if !slices.Contains(changed, u.Key) {
+			changed = append(changed, u.Key)
+		}
+		key = u.Key
 	}
 	switch {
-	case len(originals) == 0 && otherBucket:
+	case len(changed) == 0 && otherBucket:
 		w.log.Warn("an S3 event reports an upload outside this worker's store; removed", "bucket", uploads[0].Bucket, "key", uploads[0].Key,
 			"store_bucket", w.cfg.UploadBucket, "store_prefix", w.cfg.UploadPrefix)
 		return "", Verdict{Skipped, ReasonOutsideStore, Delete}, nil
-	case len(originals) == 0:
+	case len(changed) == 0:
 		return "", Verdict{Skipped, ReasonNotOriginal, Delete}, nil // a thumbnail, a test event
-	}
-	if w.cfg.UploadClasses == nil {
-		w.log.Warn("an S3 event reports an upload, but this worker was not told where the analyzer publishes its popular classes (--state); the upload's thumbnails are left to the analyzer", "key", key)
-		return key, Verdict{Skipped, ReasonNoClasses, Delete}, nil
-	}
-	classes, err := w.cfg.UploadClasses.Classes(ctx)
-	if err != nil {
-		return key, Verdict{Retried, ReasonError, RetryLater}, fmt.Errorf("popular classes: %w", err)
-	}
-	if len(classes) == 0 {
-		w.log.Info("an S3 event reports an upload, but the analyzer has published no popular classes yet", "key", key)
-		return key, Verdict{Skipped, ReasonNoClasses, Delete}, nil
 	}
 	jctx, cancel := context.WithTimeout(ctx, w.cfg.JobTimeout)
 	defer cancel()
+	followed := 0
+	for _, orig := range changed {
+		f, err := w.maker.FollowOriginal(jctx, orig)
+		if len(f.Changed()) > 0 {
+			followed += len(f.Changed())
+			w.log.Info("thumbnails followed their original", "key", orig, "remade", len(f.Remade), "deleted", len(f.Deleted))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				err = fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			if v := Classify(nil, err); v.Outcome == Retried {
+				return orig, v, err
+			}
+			return orig, Verdict{Retried, ReasonError, RetryLater}, err
+		}
+	}
+	v, cause = w.makeUploadClasses(ctx, jctx, key, originals)
+	if followed > 0 && v.Outcome == Skipped {
+		v = Verdict{Done, ReasonFollowed, Delete}
+	}
+	return key, v, cause
+}
+
+// makeUploadClasses makes UploadClasses for each original uploaded; key
+// names the message in logs.
+func (w *Worker) makeUploadClasses(ctx, jctx context.Context, key string, originals []string) (v Verdict, cause error) {
+	switch {
+	case len(originals) == 0:
+		return Verdict{Skipped, ReasonNotOriginal, Delete}, nil // removals only
+	case w.cfg.UploadClasses == nil:
+		w.log.Warn("an S3 event reports an upload, but this worker was not told where the analyzer publishes its popular classes (--state); the upload's thumbnails are left to the analyzer", "key", key)
+		return Verdict{Skipped, ReasonNoClasses, Delete}, nil
+	}
+	classes, err := w.cfg.UploadClasses.Classes(ctx)
+	if err != nil {
+		return Verdict{Retried, ReasonError, RetryLater}, fmt.Errorf("popular classes: %w", err)
+	}
+	if len(classes) == 0 {
+		w.log.Info("an S3 event reports an upload, but the analyzer has published no popular classes yet", "key", key)
+		return Verdict{Skipped, ReasonNoClasses, Delete}, nil
+	}
 	made, stored := 0, 0
 	var failed *Verdict // the first thumbnail that can never be made
 	for _, orig := range originals {
@@ -446,7 +489,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 				if err == nil && res != nil {
 					err = res.SaveErr
 				}
-				return k.String(), v, err
+				return v, err
 			case Failed:
 				w.log.Warn("an upload's thumbnail can never be made", "key", k.String(), "reason", v.Reason, "err", err)
 				if failed == nil {
@@ -461,12 +504,12 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 	}
 	switch {
 	case made == 0 && stored == 0 && failed != nil:
-		return key, *failed, cause
+		return *failed, cause
 	case made == 0:
-		return key, Verdict{Skipped, ReasonExists, Delete}, nil
+		return Verdict{Skipped, ReasonExists, Delete}, nil
 	}
 	w.log.Info("made an upload's popular thumbnails", "key", key, "made", made)
-	return key, Verdict{Done, ReasonUpload, Delete}, nil
+	return Verdict{Done, ReasonUpload, Delete}, nil
 }
 
 // hasImageExt reports whether key has a name and an image extension.

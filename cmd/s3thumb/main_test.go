@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -424,5 +426,90 @@ func TestServeMissesDirectlyProcess(t *testing.T) {
 				t.Fatalf("GET /kleiber.jpg = %d, want %d", resp.StatusCode, tt.original)
 			}
 		})
+	}
+}
+
+// TestServeFollowsReplacedOriginal: with a directory store, serve watches
+// the directory (as make run does, with the default --watch-interval):
+// replace an original by hand and its stored thumbnail is remade from the
+// new picture; delete it and the thumbnail goes; an untagged file named
+// like a thumbnail stays.
+func TestServeFollowsReplacedOriginal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+	original := filepath.Join(data, "earth.jpg")
+	if err := os.WriteFile(original, testkit.SolidJPEG(t, testkit.Red), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	untagged := filepath.Join(data, "earth_30x30.jpg")
+	if err := os.WriteFile(untagged, testkit.SolidJPEG(t, testkit.Yellow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--store", "file://"+data, "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "S3THUMB_LOG_FORMAT=json")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	addr, seen := "", ""
+	for addr == "" && lines.Scan() {
+		seen += lines.Text() + "\n"
+		if m := regexp.MustCompile(`"addr":"(http://[^"]+)"`).FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("the server never said where it listens; it said:\n%s", seen)
+	}
+	go io.Copy(io.Discard, stderr)
+	resp, err := http.Get(addr + "/earth_40x40.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	thumb := filepath.Join(data, "earth_40x40.jpg")
+	colour := func(path string) color.RGBA {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return color.RGBA{}
+		}
+		c, _ := testkit.Colour(b)
+		return c
+	}
+	if resp.StatusCode != 200 || colour(thumb) != testkit.Red {
+		t.Fatalf("thumbnail through the front = %d, stored %v; want 200, red", resp.StatusCode, colour(thumb))
+	}
+
+	// Replaced as a person would: a new file renamed over the old one.
+	tmp := filepath.Join(data, "new-earth.tmp")
+	if err := os.WriteFile(tmp, testkit.SolidJPEG(t, testkit.Blue), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, original); err != nil {
+		t.Fatal(err)
+	}
+	replaced := time.Now()
+	testkit.WaitFor(t, 30*time.Second, "the thumbnail remade blue", func() bool { return colour(thumb) == testkit.Blue })
+	t.Logf("original replaced to thumbnail remade: %v", time.Since(replaced))
+
+	if err := os.Remove(original); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	testkit.WaitFor(t, 30*time.Second, "the thumbnail deleted", func() bool {
+		_, err := os.Stat(thumb)
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	t.Logf("original deleted to thumbnail deleted: %v", time.Since(removed))
+	if colour(untagged) != testkit.Yellow {
+		t.Errorf("the untagged earth_30x30.jpg changed: %v", colour(untagged))
 	}
 }

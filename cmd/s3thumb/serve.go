@@ -19,6 +19,7 @@ import (
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
+	"github.com/s3thumb/s3thumb/internal/watch"
 	"github.com/s3thumb/s3thumb/responder"
 )
 
@@ -37,6 +38,7 @@ func serveCommand() *cli.Command {
 		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
 	}
 	flags = append(flags, &cli.IntFlag{Name: "workers", Usage: "pre-generation jobs run at once in this process, taken from --queue", DefaultText: "1 for a file:// store, else 0"})
+	flags = append(flags, &cli.DurationFlag{Name: "watch-interval", Value: 2 * time.Second, Usage: "file:// store with --workers: how often the directory is scanned for originals created, replaced or deleted, whose stored thumbnails the workers then remake or delete (0: never)"})
 	flags = append(flags, jobFlags()...)
 	flags = append(flags, jobQueueFlags()...)
 	flags = append(flags, consumerFlags()...)
@@ -87,7 +89,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if fs, ok := st.(*store.FileStore); ok {
+	if fs, ok := unwrapFileStore(st); ok {
 		go sweepTemp(ctx, log, fs)
 	}
 	if cfg.AccessLog != nil {
@@ -117,9 +119,14 @@ func runServe(c *cli.Context) error {
 		if err != nil {
 			return usageError{err}
 		}
-		waitWorkers, err := startWorkers(ctx, c, log, reg, workerMaker, workers)
+		waitWorkers, q, err := startWorkers(ctx, c, log, reg, workerMaker, workers)
 		if err != nil {
 			return err
+		}
+		if fs, ok := unwrapFileStore(st); ok && c.Duration("watch-interval") > 0 {
+			// A directory sends no event notifications: the watcher
+			// queues the ones S3 would send.
+			go watch.New(fs, q, log.With("role", "watch")).Run(ctx, c.Duration("watch-interval"))
 		}
 		drain = func() { srv.Wait(); waitWorkers() }
 	}
@@ -266,6 +273,15 @@ func sweepTemp(ctx context.Context, log *slog.Logger, fs *store.FileStore) {
 		case <-t.C:
 		}
 	}
+}
+
+// unwrapFileStore is the directory store st is, if it is one.
+func unwrapFileStore(st store.Store) (*store.FileStore, bool) {
+	if l, ok := st.(responder.LoggedStore); ok {
+		st = l.Store
+	}
+	fs, ok := st.(*store.FileStore)
+	return fs, ok
 }
 
 func loadFallback(path string) (*responder.Fallback, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/popular"
+	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/worker"
@@ -152,18 +153,18 @@ func workerConfig(ctx context.Context, c *cli.Context, concurrency int) (worker.
 // startWorkers runs n workers in this process (serve --workers), sharing
 // maker and registering their metrics on reg. The returned function waits
 // for them to stop once ctx has ended.
-func startWorkers(ctx context.Context, c *cli.Context, log *slog.Logger, reg prometheus.Registerer, maker worker.Maker, n int) (wait func(), err error) {
+func startWorkers(ctx context.Context, c *cli.Context, log *slog.Logger, reg prometheus.Registerer, maker worker.Maker, n int) (wait func(), q queue.Queue, err error) {
 	cfg, err := workerConfig(ctx, c, n)
 	if err != nil {
-		return nil, fmt.Errorf("--workers: %w", err)
+		return nil, nil, fmt.Errorf("--workers: %w", err)
 	}
-	q, err := openJobQueue(ctx, c, log, true)
+	q, err = openJobQueue(ctx, c, log, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w, err := worker.New(cfg, q, maker, log.With("role", "worker"), reg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -172,7 +173,7 @@ func startWorkers(ctx context.Context, c *cli.Context, log *slog.Logger, reg pro
 			log.Error("workers stopped", "err", err)
 		}
 	}()
-	return func() { <-done }, nil
+	return func() { <-done }, q, nil
 }
 
 // processRegistry is a metrics registry with the process's own series: Go

@@ -54,6 +54,12 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		// can be created or replaced by an untagged write.
 		{Sid: "StoreTaggedThumbnails", Effect: "Allow", Action: []string{"s3:PutObject", "s3:PutObjectTagging"},
 			Resource: b + "/*", Condition: tagCond},
+		// The thumbnails of a deleted original go with it (worker events,
+		// and a store-back that raced the delete); nothing untagged can.
+		{Sid: "DeleteThumbnailsOfDeletedOriginals", Effect: "Allow", Action: "s3:DeleteObject", Resource: b + "/*",
+			Condition: map[string]any{"StringEquals": map[string]any{
+				"s3:ExistingObjectTag/" + cfg.ThumbnailTag.Key: cfg.ThumbnailTag.Value,
+			}}},
 	}
 	var st []Statement
 	switch role {

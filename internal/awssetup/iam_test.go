@@ -78,6 +78,7 @@ func TestIAMPolicy(t *testing.T) {
 		"s3:ListBucket " + b,
 		"s3:PutObject " + b + "/*" + tagged,
 		"s3:PutObjectTagging " + b + "/*" + tagged,
+		"s3:DeleteObject " + b + "/* if StringEquals:s3:ExistingObjectTag/thumbnail", // thumbnails follow a deleted original
 	}
 	tests := []struct {
 		role Role

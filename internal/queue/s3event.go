@@ -11,21 +11,23 @@ import (
 	"unicode/utf8"
 )
 
-// A queue that S3 notifies of new objects (event notifications for
-// s3:ObjectCreated:*, sent to SQS directly or through SNS) carries S3's own
-// messages beside jobs. Workers tell them apart with IsS3Event and read them
+// A queue that S3 notifies of new and removed objects (event notifications
+// for s3:ObjectCreated:* and s3:ObjectRemoved:*, sent to SQS directly or
+// through SNS) carries S3's own messages beside jobs. Workers tell them apart with IsS3Event and read them
 // with DecodeS3Event.
 
 // MaxEventBytes is the largest S3 event message DecodeS3Event reads: the
 // largest SQS message.
 const MaxEventBytes = 256 << 10
 
-// Upload is an object an S3 event notification reported created.
+// Upload is an object an S3 event notification reported created, or, with
+// Removed, deleted (ObjectRemoved:Delete or :DeleteMarkerCreated).
 type Upload struct {
-	Bucket string
-	Key    string // decoded: S3 sends keys URL-encoded, spaces as "+"
-	Size   int64
-	Time   time.Time
+	Bucket  string
+	Key     string // decoded: S3 sends keys URL-encoded, spaces as "+"
+	Size    int64
+	Time    time.Time
+	Removed bool
 }
 
 // IsS3Event tells whether a message body looks like an S3 event
@@ -75,7 +77,8 @@ type snsEnvelope struct {
 }
 
 // DecodeS3Event reads an S3 event notification and returns the objects it
-// reports created (events named ObjectCreated:*), in order. Other events
+// reports created or removed (events named ObjectCreated:* and
+// ObjectRemoved:*), in order. Other events
 // and S3's test event give no uploads and no error. Every refusal wraps
 // ErrMalformedJob: such a message is dead-lettered like a malformed job.
 func DecodeS3Event(body []byte) ([]Upload, error) {
@@ -104,7 +107,8 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 	}
 	var out []Upload
 	for i, r := range ev.Records {
-		if r.EventSource != "aws:s3" || !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+		removed := strings.HasPrefix(r.EventName, "ObjectRemoved:")
+		if r.EventSource != "aws:s3" || !removed && !strings.HasPrefix(r.EventName, "ObjectCreated:") {
 			continue
 		}
 		key, err := url.QueryUnescape(r.S3.Object.Key)
@@ -114,7 +118,7 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 		if r.S3.Bucket.Name == "" {
 			return nil, fmt.Errorf("%w: S3 event record %d: no bucket", ErrMalformedJob, i)
 		}
-		u := Upload{Bucket: r.S3.Bucket.Name, Key: key, Size: r.S3.Object.Size}
+		u := Upload{Bucket: r.S3.Bucket.Name, Key: key, Size: r.S3.Object.Size, Removed: removed}
 		if r.EventTime != "" {
 			t, err := time.Parse(time.RFC3339Nano, r.EventTime)
 			if err != nil {

@@ -29,14 +29,16 @@ func TestDecodeS3Event(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want []string // keys
+		want []string // keys, removed ones after "-"
 	}{
 		{"put", putEvent("ObjectCreated:Put", "photos/earth.jpg"), []string{"photos/earth.jpg"}},
 		{"multipart upload", putEvent("ObjectCreated:CompleteMultipartUpload", "big.png"), []string{"big.png"}},
 		{"space as plus", putEvent("ObjectCreated:Put", "photos/red+flower.jpg"), []string{"photos/red flower.jpg"}},
 		{"percent-encoded", putEvent("ObjectCreated:Copy", "caf%C3%A9/cr%C3%A8me+%E2%84%96%2B1.jpg"), []string{"café/crème №+1.jpg"}},
 		{"through SNS", string(sns), []string{"photos/earth.jpg"}},
-		{"removal is not an upload", putEvent("ObjectRemoved:Delete", "photos/earth.jpg"), nil},
+		{"removal", putEvent("ObjectRemoved:Delete", "photos/earth.jpg"), []string{"-photos/earth.jpg"}},
+		{"delete marker", putEvent("ObjectRemoved:DeleteMarkerCreated", "photos/red+flower.jpg"), []string{"-photos/red flower.jpg"}},
+		{"restore is neither", putEvent("ObjectRestore:Completed", "photos/earth.jpg"), nil},
 		{"lifecycle expiration", putEvent("LifecycleExpiration:Delete", "photos/earth_200x200.jpg"), nil},
 		{"test event", `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-27T08:00:00.000Z","Bucket":"photos","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}`, nil},
 		{"two records", strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), `}}}]}`, `}}},`+
@@ -53,7 +55,11 @@ func TestDecodeS3Event(t *testing.T) {
 			}
 			var keys []string
 			for _, u := range ups {
-				keys = append(keys, u.Key)
+				if u.Removed {
+					keys = append(keys, "-"+u.Key)
+				} else {
+					keys = append(keys, u.Key)
+				}
 				if u.Bucket != "photos" || u.Size != 1024 || !u.Time.Equal(at) {
 					t.Errorf("upload %+v: want bucket photos, size 1024, time %v", u, at)
 				}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ var conformance = []struct {
 }{
 	{"put get head", testPutGetHead},
 	{"tags", testTags},
+	{"metadata", testMetadata},
 	{"overwrite", testOverwrite},
 	{"if-none-match", testIfNoneMatch},
 	{"if-none-match race", testIfNoneMatchRace},
@@ -155,7 +158,7 @@ func testPutGetHead(t *testing.T, s store.Store) {
 		LastModified: attrs.LastModified,
 		StorageClass: "STANDARD",
 	}
-	if attrs != want {
+	if !reflect.DeepEqual(attrs, want) {
 		t.Errorf("Get attrs = %+v, want %+v", attrs, want)
 	}
 	if len(attrs.ETag) < 3 || !strings.HasPrefix(attrs.ETag, `"`) || !strings.HasSuffix(attrs.ETag, `"`) {
@@ -172,7 +175,7 @@ func testPutGetHead(t *testing.T, s store.Store) {
 		t.Errorf("Head LastModified %v, Get %v", head.LastModified, attrs.LastModified)
 	}
 	head.LastModified = attrs.LastModified
-	if head != attrs {
+	if !reflect.DeepEqual(head, attrs) {
 		t.Errorf("Head = %+v, Get = %+v", head, attrs)
 	}
 	listed := list(t, s, "", "")
@@ -582,5 +585,25 @@ func testLargeBody(t *testing.T, s store.Store) {
 	attrs, body := get(t, s, "big.bin")
 	if body != string(big) || attrs.Size != int64(len(big)) {
 		t.Errorf("read %d bytes back (Size %d), want %d", len(body), attrs.Size, len(big))
+	}
+}
+
+// testMetadata: user metadata written with an object is read back by Get
+// and Head, names in lower case, and replaced with the object.
+func testMetadata(t *testing.T, s store.Store) {
+	const key = "photos/earth_200x200.jpg"
+	put(t, s, key, "one", store.PutOptions{Metadata: map[string]string{"S3thumb-Source-Etag": `"abc"`, "s3thumb-source-key": "photos/earth.jpg"}})
+	want := map[string]string{"s3thumb-source-etag": `"abc"`, "s3thumb-source-key": "photos/earth.jpg"}
+	got, _ := get(t, s, key)
+	if !maps.Equal(got.Metadata, want) {
+		t.Errorf("Get metadata = %v, want %v", got.Metadata, want)
+	}
+	head, err := s.Head(t.Context(), key)
+	if err != nil || !maps.Equal(head.Metadata, want) {
+		t.Errorf("Head metadata = %v, %v; want %v", head.Metadata, err, want)
+	}
+	put(t, s, key, "two", store.PutOptions{})
+	if head, err := s.Head(t.Context(), key); err != nil || len(head.Metadata) != 0 {
+		t.Errorf("after a write without metadata, Head metadata = %v, %v; want none", head.Metadata, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"mime"
 	"os"
 	"path"
@@ -152,12 +153,26 @@ type sidecar struct {
 	CacheControl string            `json:"cacheControl,omitempty"`
 	StorageClass string            `json:"storageClass,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
 	ETag         string            `json:"etag"`
 	// The version of the file the sidecar describes; it is ignored for
 	// any other (a file replaced by hand, or by a racing writer).
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"modTime"`
 	Inode   uint64    `json:"inode,omitempty"`
+}
+
+// lowerKeys returns metadata with its names in lower case, as S3 keeps
+// them (nil for none).
+func lowerKeys(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }
 
 func metaPath(key string) string { return metaDir + "/" + key + ".json" }
@@ -204,6 +219,7 @@ func (s *FileStore) attrs(key string, fi fs.FileInfo) Attrs {
 		return a
 	}
 	a.ContentType, a.CacheControl, a.ETag = c.ContentType, c.CacheControl, c.ETag
+	a.Metadata = maps.Clone(c.Metadata)
 	if c.StorageClass != "" {
 		a.StorageClass = c.StorageClass
 	}
@@ -368,6 +384,7 @@ func (s *FileStore) Put(ctx context.Context, key string, body []byte, opts PutOp
 		CacheControl: opts.CacheControl,
 		StorageClass: opts.StorageClass,
 		Tags:         opts.Tags,
+		Metadata:     lowerKeys(opts.Metadata),
 		ETag:         `"` + hex.EncodeToString(sum[:]) + `"`,
 		Size:         fi.Size(),
 		ModTime:      fi.ModTime(),

@@ -103,6 +103,7 @@ func (s *S3Store) Get(ctx context.Context, key string) (*Object, error) {
 			ETag:         aws.ToString(out.ETag),
 			LastModified: aws.ToTime(out.LastModified),
 			StorageClass: storageClass(out.StorageClass),
+			Metadata:     metadata(out.Metadata),
 		},
 		Body: out.Body,
 	}, nil
@@ -128,6 +129,7 @@ func (s *S3Store) Head(ctx context.Context, key string) (Attrs, error) {
 		ETag:         aws.ToString(out.ETag),
 		LastModified: aws.ToTime(out.LastModified),
 		StorageClass: storageClass(out.StorageClass),
+		Metadata:     metadata(out.Metadata),
 	}, nil
 }
 
@@ -155,6 +157,9 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte, opts PutOpti
 	}
 	if len(opts.Tags) > 0 {
 		in.Tagging = aws.String(encodeTags(opts.Tags))
+	}
+	if len(opts.Metadata) > 0 {
+		in.Metadata = opts.Metadata
 	}
 	if opts.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
@@ -297,6 +302,14 @@ func (s *S3Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping %s: %w", s, err)
 	}
 	return nil
+}
+
+// metadata reads back user metadata: nil for none.
+func metadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // storageClass reads back a storage class; S3 leaves it out for STANDARD.

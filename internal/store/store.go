@@ -39,6 +39,9 @@ type Attrs struct {
 	ETag         string // quoted, as in HTTP
 	LastModified time.Time
 	StorageClass string
+	// Metadata is the object's user metadata (S3's x-amz-meta-NAME
+	// headers), names in lower case. Get and Head fill it; List does not.
+	Metadata map[string]string
 }
 
 // Object is an object's attributes and its body, which the caller must close.
@@ -53,6 +56,8 @@ type PutOptions struct {
 	CacheControl string
 	StorageClass string            // "" for the store's default
 	Tags         map[string]string // object tags, e.g. thumbnail=yes
+	// Metadata is user metadata (x-amz-meta-NAME), names in lower case.
+	Metadata map[string]string
 	// IfNoneMatch makes the write fail with ErrExists when the key is taken
 	// (If-None-Match: *), so the first writer wins.
 	IfNoneMatch bool

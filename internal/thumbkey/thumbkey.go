@@ -327,6 +327,21 @@ func (o Original) Stem() string { return o.Dir + o.Name }
 // String is the key.
 func (o Original) String() string { return o.Dir + o.Name + "." + o.Ext }
 
+// ThumbnailPrefix is what the key of every thumbnail of o starts with,
+// "DIR/NAME_": one listing of it finds them all, beside keys that are not
+// o's (thumbnails of NAME_2020.jpg, keys in a folder NAME_x/), which
+// IsThumbnailOf tells apart.
+func (o Original) ThumbnailPrefix() string { return o.Dir + o.Name + "_" }
+
+// IsThumbnailOf reports whether o is one of the originals k is made of:
+// k is in o's folder, names o's name, and o's key is among the keys its
+// original is looked for under (OriginalKeys with sourceExts). Which of
+// those is k's original depends on which exist: earth_200x200.webp is made
+// of earth.webp when there is one, else of earth.jpg.
+func (k Key) IsThumbnailOf(o Original, sourceExts []string) bool {
+	return k.Dir == o.Dir && k.Name == o.Name && slices.Contains(k.OriginalKeys(sourceExts), o.String())
+}
+
 // KeyFor is the key of the thumbnail of this class made from the original
 // stored under original (folder, name and extension): in the original's
 // own format with OwnFormat. It fails for a key without an image extension

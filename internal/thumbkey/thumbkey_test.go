@@ -321,3 +321,40 @@ func TestParseList(t *testing.T) {
 		t.Errorf("ParseList with a bad item: %v; want the item's error", err)
 	}
 }
+
+func TestIsThumbnailOf(t *testing.T) {
+	exts := []string{"jpg", "png"}
+	tests := []struct {
+		key, original string
+		want          bool
+	}{
+		{"earth_200x200.jpg", "earth.jpg", true},
+		{"earth_200x200_fit@2x.webp", "earth.jpg", true}, // made of earth.webp if any, else earth.jpg
+		{"earth_200x200.webp", "earth.PNG", true},
+		{"earth_200x200.jpg", "earth.webp", false}, // webp is not a source extension here
+		{"earth_200x200.webp", "earth.webp", true}, // the thumbnail's own extension comes first
+		{"earth_2020_200x200.jpg", "earth.jpg", false},
+		{"earth_200x200_100x100.jpg", "earth.jpg", false},
+		{"earth_200x200_100x100.jpg", "earth_200x200.jpg", true},
+		{"photos/earth_200x200.jpg", "earth.jpg", false},
+		{"earth_200x200.jpg", "photos/earth.jpg", false},
+		{"photos/earth_200x200.jpg", "photos/earth.jpg", true},
+		{"Earth_200x200.jpg", "earth.jpg", false},
+	}
+	for _, tt := range tests {
+		k, err := Parse(tt.key)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.key, err)
+		}
+		o, ok := ParseOriginal(tt.original)
+		if !ok {
+			t.Fatalf("ParseOriginal(%q) failed", tt.original)
+		}
+		if !strings.HasPrefix(tt.key, o.ThumbnailPrefix()) && tt.want {
+			t.Errorf("%q does not start with %q, the prefix of %q's thumbnails", tt.key, o.ThumbnailPrefix(), tt.original)
+		}
+		if got := k.IsThumbnailOf(o, exts); got != tt.want {
+			t.Errorf("Parse(%q).IsThumbnailOf(%q) = %v, want %v", tt.key, tt.original, got, tt.want)
+		}
+	}
+}

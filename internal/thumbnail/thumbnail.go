@@ -50,7 +50,18 @@ type Store interface {
 	Head(ctx context.Context, key string) (store.Attrs, error)
 	Put(ctx context.Context, key string, body []byte, opts store.PutOptions) error
 	Tags(ctx context.Context, key string) (map[string]string, error)
+	DeleteIfMatch(ctx context.Context, key, etag string) error
+	List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error
 }
+
+// Every thumbnail the maker stores records the original it was made of in
+// its user metadata (x-amz-meta-s3thumb-source-key and -etag): the key and
+// the ETag of the version read. Follow compares them with the original
+// stored now.
+const (
+	MetaSourceKey  = "s3thumb-source-key"
+	MetaSourceETag = "s3thumb-source-etag"
+)
 
 // Resizer is the image engine.
 type Resizer interface {
@@ -178,8 +189,10 @@ type Result struct {
 	ContentType  string
 	ETag         string // quoted MD5 of the data, as S3 computes it
 	CacheControl string
-	// OriginalKey and OriginalBytes say what the thumbnail was made from.
+	// OriginalKey, OriginalETag and OriginalBytes say what the thumbnail
+	// was made from.
 	OriginalKey   string
+	OriginalETag  string
 	OriginalBytes int
 	ResizeTime    time.Duration
 
@@ -189,6 +202,10 @@ type Result struct {
 	// Refreshed is true when Refresh wrote a stored thumbnail again (then
 	// Existing holds its attributes from before).
 	Refreshed bool
+	// Remade is true when Follow wrote a thumbnail anew from its changed
+	// original over the version it read (Existing); Deleted when Follow
+	// deleted it because its original is gone or can no longer make it.
+	Remade, Deleted bool
 	// SaveErr is a failed store-back. The thumbnail is still good to serve.
 	SaveErr error
 }
@@ -218,9 +235,32 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		// Stored even when the caller has stopped waiting.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeBackTimeout)
 		res.Stored, res.SaveErr = m.save(sctx, res)
+		if res.Stored {
+			res.SaveErr = m.checkSource(sctx, k, res)
+		}
 		cancel()
 	}
 	return res, nil
+}
+
+// checkSource closes the race between a store-back and a change of the
+// original: when the original was replaced or deleted after make read it,
+// the handling of that change may have looked for the thumbnail before
+// this store-back wrote it, so the thumbnail just written is brought in
+// line here (Follow). One HEAD of the original per store-back.
+func (m *Maker) checkSource(ctx context.Context, k thumbkey.Key, res *Result) error {
+	cur, err := m.currentOriginal(ctx, k)
+	switch {
+	case err == nil && cur.Key == res.OriginalKey && cur.ETag == res.OriginalETag:
+		return nil
+	case err != nil && !errors.Is(err, ErrOriginalMissing):
+		return fmt.Errorf("check the original of %s after storing it: %w", res.Key, err)
+	}
+	m.log.InfoContext(ctx, "the original changed while its thumbnail was made; following it", "key", res.Key, "original", res.OriginalKey)
+	if _, err := m.Follow(ctx, k); err != nil && !errors.Is(err, ErrUntagged) {
+		return fmt.Errorf("follow the changed original of %s: %w", res.Key, err)
+	}
+	return nil
 }
 
 // storeBackTimeout bounds a thumbnail's store-back, which does not end with
@@ -274,6 +314,7 @@ func (m *Maker) Refresh(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		CacheControl: m.cfg.CacheControl,
 		StorageClass: m.cfg.StorageClass,
 		Tags:         m.cfg.Tags,
+		Metadata:     obj.Metadata, // still made of the same original
 		IfMatch:      obj.ETag,
 	})
 	switch {
@@ -296,10 +337,11 @@ func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		}
 		defer release()
 	}
-	origKey, data, err := m.readOriginal(ctx, k)
+	orig, data, err := m.readOriginal(ctx, k)
 	if err != nil {
 		return nil, err
 	}
+	origKey := orig.Key
 	opts := m.options(k)
 	if m.gate != nil {
 		cost, err := m.resizer.Cost(data, opts)
@@ -328,6 +370,7 @@ func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		ETag:          `"` + hex.EncodeToString(sum[:]) + `"`,
 		CacheControl:  m.cfg.CacheControl,
 		OriginalKey:   origKey,
+		OriginalETag:  orig.ETag,
 		OriginalBytes: len(data),
 		ResizeTime:    time.Since(start),
 	}, nil
@@ -358,35 +401,61 @@ func (m *Maker) options(k thumbkey.Key) imaging.Options {
 
 // readOriginal finds the original under the candidate keys and reads it,
 // refusing one larger than MaxSourceBytes before reading its body.
-func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (string, []byte, error) {
+func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (store.Attrs, []byte, error) {
 	for _, key := range k.OriginalKeys(m.cfg.SourceExts) {
 		obj, err := m.store.Get(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("get original %s: %w", key, err)
+			return store.Attrs{}, nil, fmt.Errorf("get original %s: %w", key, err)
 		}
-		if _, err := thumbkey.Parse(key); err == nil {
-			// Named like a thumbnail: an original only if untagged.
-			isThumb, err := thumbtag.Check(ctx, m.store, key)
-			if err != nil || isThumb {
-				obj.Body.Close()
-			}
-			switch {
-			case err != nil:
-				return "", nil, fmt.Errorf("original %s: %w", key, err)
-			case isThumb:
-				return "", nil, fmt.Errorf("%w: %s", ErrThumbnailOfThumbnail, key)
-			}
+		if err := m.checkOriginal(ctx, key); err != nil {
+			obj.Body.Close()
+			return store.Attrs{}, nil, err
 		}
 		data, err := m.readBody(obj)
 		if err != nil {
-			return "", nil, fmt.Errorf("read original %s: %w", key, err)
+			return store.Attrs{}, nil, fmt.Errorf("read original %s: %w", key, err)
 		}
-		return key, data, nil
+		return obj.Attrs, data, nil
 	}
-	return "", nil, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
+	return store.Attrs{}, nil, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
+}
+
+// currentOriginal is the attributes of k's original as readOriginal would
+// find it, without reading it.
+func (m *Maker) currentOriginal(ctx context.Context, k thumbkey.Key) (store.Attrs, error) {
+	for _, key := range k.OriginalKeys(m.cfg.SourceExts) {
+		attrs, err := m.store.Head(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Attrs{}, fmt.Errorf("head original %s: %w", key, err)
+		}
+		if err := m.checkOriginal(ctx, key); err != nil {
+			return store.Attrs{}, err
+		}
+		return attrs, nil
+	}
+	return store.Attrs{}, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
+}
+
+// checkOriginal refuses a stored original named like a thumbnail that
+// carries the thumbnail tag: a thumbnail is never an original.
+func (m *Maker) checkOriginal(ctx context.Context, key string) error {
+	if _, err := thumbkey.Parse(key); err != nil {
+		return nil // not named like a thumbnail: s3thumb never writes it
+	}
+	isThumb, err := thumbtag.Check(ctx, m.store, key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("original %s: %w", key, err)
+	case isThumb:
+		return fmt.Errorf("%w: %s", ErrThumbnailOfThumbnail, key)
+	}
+	return nil
 }
 
 func (m *Maker) readBody(obj *store.Object) ([]byte, error) {
@@ -410,6 +479,7 @@ func (m *Maker) save(ctx context.Context, res *Result) (bool, error) {
 		CacheControl: m.cfg.CacheControl,
 		StorageClass: m.cfg.StorageClass,
 		Tags:         m.cfg.Tags,
+		Metadata:     sourceMeta(res),
 		IfNoneMatch:  true,
 	})
 	switch {
@@ -421,4 +491,9 @@ func (m *Maker) save(ctx context.Context, res *Result) (bool, error) {
 	default:
 		return false, fmt.Errorf("store back %s: %w", res.Key, err)
 	}
+}
+
+// sourceMeta is the metadata that records what res was made of.
+func sourceMeta(res *Result) map[string]string {
+	return map[string]string{MetaSourceKey: res.OriginalKey, MetaSourceETag: res.OriginalETag}
 }

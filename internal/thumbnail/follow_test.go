@@ -1,0 +1,211 @@
+package thumbnail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/color"
+	"io"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testkit"
+	"github.com/s3thumb/s3thumb/internal/testserver"
+	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
+)
+
+var red, green, blue, yellow = testkit.Red, testkit.Green, testkit.Blue, testkit.Yellow
+
+func solidJPEG(t testing.TB, c color.RGBA) []byte { return testkit.SolidJPEG(t, c) }
+
+// colourOf reads the object under key and tells its test colour.
+func colourOf(t testing.TB, st store.Store, key string) color.RGBA {
+	t.Helper()
+	obj, err := st.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer obj.Body.Close()
+	data, err := io.ReadAll(obj.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := testkit.Colour(data)
+	if !ok {
+		t.Fatalf("%s is none of the test colours", key)
+	}
+	return c
+}
+
+func mustKey(t testing.TB, s string) thumbkey.Key {
+	t.Helper()
+	k, err := thumbkey.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestFollowOriginal: when an original is replaced, its stored thumbnails
+// (and only its: not those of earth_2020.jpg, not an untagged
+// earth_30x30.jpg a person uploaded) are made again from the new picture,
+// a thumbnail that records no source included; a second pass changes
+// nothing; when the original is deleted, its thumbnails are deleted and
+// nothing else is.
+func TestFollowOriginal(t *testing.T) {
+	for name, open := range testserver.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			m := makerOn(t, st)
+			putOriginal := func(key string, c color.RGBA) {
+				t.Helper()
+				if err := st.Put(ctx, key, solidJPEG(t, c), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			putOriginal("p/earth.jpg", red)
+			putOriginal("p/earth_2020.jpg", green)
+			putOriginal("p/earth_30x30.jpg", yellow) // an original named like a thumbnail
+			ours := []string{"p/earth_20x20.jpg", "p/earth_20x20.png", "p/earth_16x_fit.jpg"}
+			for _, key := range append(slices.Clone(ours), "p/earth_2020_20x20.jpg") {
+				if res, err := m.Ensure(ctx, mustKey(t, key)); err != nil || !res.Stored {
+					t.Fatalf("Ensure(%s) = %+v, %v", key, res, err)
+				}
+			}
+			// A thumbnail written before thumbnails recorded their source.
+			const legacy = "p/earth_24x24.jpg"
+			if err := st.Put(ctx, legacy, solidJPEG(t, red), store.PutOptions{ContentType: "image/jpeg", Tags: thumbtag.Tags()}); err != nil {
+				t.Fatal(err)
+			}
+			ours = append(ours, legacy)
+			slices.Sort(ours)
+
+			putOriginal("p/earth.jpg", blue)
+			f, err := m.FollowOriginal(ctx, "p/earth.jpg")
+			if err != nil {
+				t.Fatalf("FollowOriginal after overwrite: %v", err)
+			}
+			if !slices.Equal(f.Remade, ours) || len(f.Deleted) != 0 {
+				t.Errorf("FollowOriginal after overwrite = %+v, want remade %v", f, ours)
+			}
+			orig, err := st.Head(ctx, "p/earth.jpg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range ours {
+				if c := colourOf(t, st, key); c != blue {
+					t.Errorf("%s is %v after the original became blue", key, c)
+				}
+				a, err := st.Head(ctx, key)
+				if err != nil || a.Metadata[MetaSourceETag] != orig.ETag || a.Metadata[MetaSourceKey] != "p/earth.jpg" {
+					t.Errorf("%s records source %v (%v), want p/earth.jpg %s", key, a.Metadata, err, orig.ETag)
+				}
+				if ok, err := thumbtag.Check(ctx, st, key); !ok || err != nil {
+					t.Errorf("%s lost its tag: %v, %v", key, ok, err)
+				}
+			}
+			if c := colourOf(t, st, "p/earth_2020_20x20.jpg"); c != green {
+				t.Errorf("the thumbnail of earth_2020.jpg is %v, want green", c)
+			}
+			if c := colourOf(t, st, "p/earth_30x30.jpg"); c != yellow {
+				t.Errorf("the original earth_30x30.jpg is %v, want yellow", c)
+			}
+
+			again, err := m.FollowOriginal(ctx, "p/earth.jpg")
+			if err != nil || len(again.Changed()) != 0 || again.Current != len(ours) {
+				t.Errorf("FollowOriginal again = %+v, %v; want all %d current", again, err, len(ours))
+			}
+
+			if err := st.Delete(ctx, "p/earth.jpg"); err != nil {
+				t.Fatal(err)
+			}
+			f, err = m.FollowOriginal(ctx, "p/earth.jpg")
+			if err != nil || !slices.Equal(f.Deleted, ours) || len(f.Remade) != 0 {
+				t.Errorf("FollowOriginal after delete = %+v, %v; want deleted %v", f, err, ours)
+			}
+			for _, key := range ours {
+				if _, err := st.Head(ctx, key); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s still stored after its original was deleted: %v", key, err)
+				}
+			}
+			for _, key := range []string{"p/earth_2020_20x20.jpg", "p/earth_30x30.jpg", "p/earth_2020.jpg"} {
+				if _, err := st.Head(ctx, key); err != nil {
+					t.Errorf("%s is gone: %v", key, err)
+				}
+			}
+		})
+	}
+}
+
+// replaceOnRead is a real store that uploads a new version of an original
+// just after a maker has read the old one: the moment between a
+// store-back's read of the original and its write of the thumbnail.
+type replaceOnRead struct {
+	store.Store
+	key   string
+	body  []byte // nil: delete it
+	fired atomic.Bool
+}
+
+func (s *replaceOnRead) Get(ctx context.Context, key string) (*store.Object, error) {
+	obj, err := s.Store.Get(ctx, key)
+	if err != nil || key != s.key || !s.fired.CompareAndSwap(false, true) {
+		return obj, err
+	}
+	data, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	obj.Body = io.NopCloser(bytes.NewReader(data))
+	if s.body == nil {
+		err = s.Store.Delete(ctx, key)
+	} else {
+		err = s.Store.Put(ctx, key, s.body, store.PutOptions{ContentType: "image/jpeg"})
+	}
+	return obj, err
+}
+
+// TestStoreBackRacingChange: a thumbnail made from an original that was
+// replaced (or deleted) before its store-back is not left as the old
+// picture, even though the change's own handling could not see it yet.
+func TestStoreBackRacingChange(t *testing.T) {
+	tests := []struct {
+		name string
+		next []byte // the original's next version; nil: deleted
+	}{
+		{"replaced", solidJPEG(t, blue)},
+		{"deleted", nil},
+	}
+	for name, open := range testserver.Stores(t) {
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				ctx := t.Context()
+				st := open(t)
+				if err := st.Put(ctx, "earth.jpg", solidJPEG(t, red), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+					t.Fatal(err)
+				}
+				m := makerOn(t, &replaceOnRead{Store: st, key: "earth.jpg", body: tt.next})
+				res, err := m.Ensure(ctx, mustKey(t, "earth_20x20.jpg"))
+				if err != nil || res.SaveErr != nil {
+					t.Fatalf("Ensure = %+v, %v", res, err)
+				}
+				_, err = st.Head(ctx, "earth_20x20.jpg")
+				switch {
+				case tt.next == nil && !errors.Is(err, store.ErrNotFound):
+					t.Errorf("thumbnail of a deleted original still stored: %v", err)
+				case tt.next != nil && err != nil:
+					t.Errorf("thumbnail: %v", err)
+				case tt.next != nil:
+					if c := colourOf(t, st, "earth_20x20.jpg"); c != blue {
+						t.Errorf("stored thumbnail is %v, want the new original's blue", c)
+					}
+				}
+			})
+		}
+	}
+}
