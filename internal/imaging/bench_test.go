@@ -31,6 +31,8 @@ func BenchmarkThumbnail(b *testing.B) {
 	}{
 		{"200x200/inside/jpeg", photo, Options{Width: 200, Height: 200, Format: JPEG}},
 		{"200x200/cover/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: JPEG}},
+		{"200x200/cover-attention/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Focus: Attention, Format: JPEG}},
+		{"200x200/cover-entropy/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Focus: Entropy, Format: JPEG}},
 		{"200x200/cover/jpeg/exif-turned", turned, Options{Width: 200, Height: 200, Fit: Cover, Format: JPEG}},
 		{"200x200/cover/webp", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: WebP}},
 		{"200x200/cover/avif", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: AVIF}},
@@ -70,6 +72,7 @@ func BenchmarkVipsthumbnail(b *testing.B) {
 	}{
 		{"200x200/inside/jpeg", []string{"-s", "200x200"}},
 		{"200x200/cover/jpeg", []string{"-s", "200x200", "--smartcrop", "centre"}},
+		{"200x200/cover-attention/jpeg", []string{"-s", "200x200", "--smartcrop", "attention"}},
 		{"1024w/jpeg", []string{"-s", "1024x"}},
 	}
 	var n atomic.Int64
