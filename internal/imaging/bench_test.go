@@ -91,3 +91,29 @@ func BenchmarkVipsthumbnail(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCrop compares the centred crop (_fill) with the attention and
+// entropy crops (_smart, _entropy) on the sample photograph
+// (scripts/sample/kleiber.jpg, 1600x900), one image at a time:
+//
+//	go test -run '^$' -bench BenchmarkCrop -benchtime 100x ./internal/imaging/
+func BenchmarkCrop(b *testing.B) {
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := newTestVips(b)
+	for _, c := range []struct {
+		name  string
+		focus Focus
+	}{{"fill", Centre}, {"smart", Attention}, {"entropy", Entropy}} {
+		b.Run("200x200/"+c.name, func(b *testing.B) {
+			opts := Options{Width: 200, Height: 200, Fit: Cover, Focus: c.focus, Format: JPEG}
+			for b.Loop() {
+				if _, err := v.Thumbnail(context.Background(), photo, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
