@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/s3thumb/s3thumb/internal/acceptformat"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 // handleFront serves stored objects at /KEY, as the bucket's website
@@ -29,6 +31,12 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	if err := thumbkey.Validate(key); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if len(s.cfg.AcceptFormats) > 0 {
+		var ok bool
+		if key, ok = s.negotiate(w, r, key); !ok {
+			return
+		}
 	}
 	err := s.serveStored(w, r, key)
 	switch {
@@ -50,6 +58,34 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Location", resizeURL(key))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
+}
+
+// negotiate returns the key a front request for key is answered with under
+// Config.AcceptFormats: the same thumbnail in the format the request's
+// Accept header prefers (package acceptformat), when key is a thumbnail key
+// naming JPEG; then the answer says Vary: Accept. An object stored under key
+// without the thumbnail tag is an original named like a thumbnail: it is
+// answered as it is. ok is false when negotiate has answered (an error).
+func (s *Server) negotiate(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
+	if k, err := thumbkey.Parse(key); err != nil || k.Format() != thumbkey.JPEG {
+		return key, true
+	}
+	w.Header().Add("Vary", "Accept")
+	k, ok := acceptformat.Rewrite(key, strings.Join(r.Header.Values("Accept"), ","), s.cfg.AcceptFormats)
+	if !ok {
+		return key, true
+	}
+	thumb, err := thumbtag.Check(r.Context(), s.store, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return k.String(), true
+	case err != nil:
+		s.fail(w, r, err)
+		return "", false
+	case !thumb:
+		return key, true
+	}
+	return k.String(), true
 }
 
 // resizeURL is where a missing thumbnail is sent, the same URL the S3

@@ -34,6 +34,9 @@ type Maker interface {
 // thumbnails and objects for the front, and readiness.
 type Store interface {
 	Get(ctx context.Context, key string) (*store.Object, error)
+	// Tags tells an original named like a thumbnail from a thumbnail
+	// (AcceptFormats).
+	Tags(ctx context.Context, key string) (map[string]string, error)
 	Ping(ctx context.Context) error
 }
 
@@ -56,6 +59,12 @@ type Config struct {
 	Fallback *Fallback
 	// RetryAfter is what a shed request is told to wait.
 	RetryAfter time.Duration
+	// AcceptFormats, when not empty, has the front answer a request for a
+	// thumbnail key naming JPEG with the same thumbnail in one of these
+	// formats (WebP, AVIF) when the request's Accept header prefers it, as
+	// scripts/deploy/accept-format.js does at the edge (package
+	// acceptformat). Such answers carry Vary: Accept.
+	AcceptFormats []thumbkey.Format
 	// AccessLog, when set, receives a record for every request the front
 	// answers and every thumbnail stored back.
 	AccessLog AccessLogger

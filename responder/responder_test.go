@@ -52,6 +52,13 @@ func (s mapStore) Get(_ context.Context, key string) (*store.Object, error) {
 	}, nil
 }
 
+func (s mapStore) Tags(_ context.Context, key string) (map[string]string, error) {
+	if _, ok := s[key]; !ok {
+		return nil, store.ErrNotFound
+	}
+	return map[string]string{}, nil // untagged: an original
+}
+
 func (s mapStore) Ping(context.Context) error { return nil }
 
 func made(k thumbkey.Key) *thumbnail.Result {

@@ -65,7 +65,7 @@ func openURL(ctx context.Context, c *cli.Context, flag string, create bool) (sto
 func thumbnailFlags() []cli.Flag {
 	d := thumbnail.DefaultConfig()
 	return append(policyFlags(), []cli.Flag{
-		&cli.StringFlag{Name: "default-mode", Value: string(d.DefaultMode), Usage: "mode for keys that name none: fill (cover the box, centre-crop) or fit (inside the box)"},
+		&cli.StringFlag{Name: "default-mode", Value: string(d.DefaultMode), Usage: "mode for keys that name none: fill (cover the box, centre-crop), smart (cover, crop where libvips' attention measure points), entropy (cover, crop where the detail is) or fit (inside the box)"},
 		&cli.Int64Flag{Name: "max-source-pixels", Value: imaging.DefaultMaxPixels, Usage: "largest original in pixels, checked from its header before decoding"},
 		&cli.Int64Flag{Name: "max-source-bytes", Value: d.MaxSourceBytes, Usage: "largest original in bytes, checked before reading it"},
 		&cli.IntFlag{Name: "max-memory", Value: thumbnail.DefaultMaxMemory >> 20, Usage: "megabytes the resizes in flight may hold for decoding, estimated from each original's header: a resize waits while others hold too much, an original that needs more alone is refused (413); 0: no bound"},

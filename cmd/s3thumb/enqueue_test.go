@@ -68,7 +68,7 @@ func TestEnqueueUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--sizes", "200"}, "--sizes: bad backfill specification: size \"200\": want WxH"},
-		{[]string{"--sizes", "200x200_stretch"}, "_fit or _fill"},
+		{[]string{"--sizes", "200x200_stretch"}, "_MODE (fit, fill, smart or entropy)"},
 		{[]string{"--sizes", "200x200", "--formats", "gif"}, `--formats: bad backfill specification: format "gif"`},
 		{[]string{"--sizes", "200x200", "--since", "yesterday"}, `--since: bad backfill specification: date "yesterday": want YYYY-MM-DD`},
 		{[]string{"--sizes", "5000x"}, "size 5000x: size not allowed"},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/s3thumb/s3thumb/internal/acceptformat"
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
@@ -33,6 +34,7 @@ func serveCommand() *cli.Command {
 		&cli.IntFlag{Name: "max-queue", Value: 4 * runtime.NumCPU(), Usage: "resizes that may wait for a slot; more are answered 503 with Retry-After"},
 		&cli.DurationFlag{Name: "request-timeout", Value: d.RequestTimeout, Usage: "longest a request may take, waiting, resizing and storing included"},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long to let requests and store-backs in flight finish"},
+		&cli.StringFlag{Name: "front-accept-formats", Usage: "formats (webp, avif) the front answers a thumbnail key naming JPEG in when the request's Accept header names one (AVIF first), with Vary: Accept, as scripts/deploy/accept-format.js does on CloudFront", DefaultText: "off"},
 		&cli.StringFlag{Name: "fallback-image", Usage: "image file shown (status 404, never stored) when an original is missing"},
 		&cli.StringFlag{Name: "access-log", Usage: "directory the front writes its access log to, in the S3 server access log format, for the analyzer (default: DIR/.logs for a file://DIR store; \"off\" for none)"},
 		&cli.DurationFlag{Name: "access-log-interval", Value: time.Minute, Usage: "how often a new access log file is written"},
@@ -144,8 +146,14 @@ func responderConfig(c *cli.Context, local localDefaults) (responder.Config, err
 		cfg.Front = local.front
 	}
 	cfg.ServeMissesDirectly = c.Bool("serve-misses-directly")
+	var err error
+	if cfg.AcceptFormats, err = acceptformat.ParseEnabled(c.String("front-accept-formats")); err != nil {
+		return cfg, usagef("--front-accept-formats: %w", err)
+	}
+	if len(cfg.AcceptFormats) > 0 && !cfg.Front {
+		return cfg, usagef("--front-accept-formats needs the front (--front)")
+	}
 	if path := c.String("fallback-image"); path != "" {
-		var err error
 		if cfg.Fallback, err = loadFallback(path); err != nil {
 			return cfg, usagef("--fallback-image: %w", err)
 		}

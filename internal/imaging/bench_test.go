@@ -31,6 +31,8 @@ func BenchmarkThumbnail(b *testing.B) {
 	}{
 		{"200x200/inside/jpeg", photo, Options{Width: 200, Height: 200, Format: JPEG}},
 		{"200x200/cover/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: JPEG}},
+		{"200x200/cover-attention/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Focus: Attention, Format: JPEG}},
+		{"200x200/cover-entropy/jpeg", photo, Options{Width: 200, Height: 200, Fit: Cover, Focus: Entropy, Format: JPEG}},
 		{"200x200/cover/jpeg/exif-turned", turned, Options{Width: 200, Height: 200, Fit: Cover, Format: JPEG}},
 		{"200x200/cover/webp", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: WebP}},
 		{"200x200/cover/avif", photo, Options{Width: 200, Height: 200, Fit: Cover, Format: AVIF}},
@@ -70,6 +72,7 @@ func BenchmarkVipsthumbnail(b *testing.B) {
 	}{
 		{"200x200/inside/jpeg", []string{"-s", "200x200"}},
 		{"200x200/cover/jpeg", []string{"-s", "200x200", "--smartcrop", "centre"}},
+		{"200x200/cover-attention/jpeg", []string{"-s", "200x200", "--smartcrop", "attention"}},
 		{"1024w/jpeg", []string{"-s", "1024x"}},
 	}
 	var n atomic.Int64
@@ -85,6 +88,32 @@ func BenchmarkVipsthumbnail(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkCrop compares the centred crop (_fill) with the attention and
+// entropy crops (_smart, _entropy) on the sample photograph
+// (scripts/sample/kleiber.jpg, 1600x900), one image at a time:
+//
+//	go test -run '^$' -bench BenchmarkCrop -benchtime 100x ./internal/imaging/
+func BenchmarkCrop(b *testing.B) {
+	photo, err := os.ReadFile("../../scripts/sample/kleiber.jpg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := newTestVips(b)
+	for _, c := range []struct {
+		name  string
+		focus Focus
+	}{{"fill", Centre}, {"smart", Attention}, {"entropy", Entropy}} {
+		b.Run("200x200/"+c.name, func(b *testing.B) {
+			opts := Options{Width: 200, Height: 200, Fit: Cover, Focus: c.focus, Format: JPEG}
+			for b.Loop() {
+				if _, err := v.Thumbnail(context.Background(), photo, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

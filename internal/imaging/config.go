@@ -74,6 +74,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: box 0x0: give a width, a height or both", ErrInvalidOptions)
 	case o.Fit != Inside && o.Fit != Cover:
 		return fmt.Errorf("%w: unknown fit %d", ErrInvalidOptions, o.Fit)
+	case o.Focus != Centre && o.Focus != Attention && o.Focus != Entropy:
+		return fmt.Errorf("%w: unknown focus %d", ErrInvalidOptions, o.Focus)
 	case o.Quality < 0 || o.Quality > 100:
 		return fmt.Errorf("%w: quality %d: must be from 1 to 100, or 0 for the default", ErrInvalidOptions, o.Quality)
 	}

@@ -49,9 +49,24 @@ type Fit int
 const (
 	// Inside scales the image to fit inside the box, aspect ratio kept.
 	Inside Fit = iota
-	// Cover scales the image to cover the box and crops it, centred, to
-	// exactly the box.
+	// Cover scales the image to cover the box and crops it to exactly the
+	// box, where Options.Focus says.
 	Cover
+)
+
+// Focus is the part of the scaled image Cover keeps when it crops.
+type Focus int
+
+const (
+	// Centre keeps the centred box.
+	Centre Focus = iota
+	// Attention keeps the box around what draws the eye, by libvips'
+	// attention measure (skin tones, saturated colour, edges: its
+	// vips_smartcrop with interesting=attention).
+	Attention
+	// Entropy keeps the box with the most detail, by libvips' entropy
+	// measure (vips_smartcrop with interesting=entropy).
+	Entropy
 )
 
 // RGB is an opaque colour.
@@ -64,8 +79,10 @@ type Options struct {
 	// side it is the same as Inside.
 	Width, Height int
 	Fit           Fit
-	Format        Format
-	Quality       int // 1-100; 0 for the format's default
+	// Focus is where Cover crops; Inside ignores it.
+	Focus   Focus
+	Format  Format
+	Quality int // 1-100; 0 for the format's default
 	// Background is what transparent pixels are flattened onto when the
 	// output format has no alpha channel (JPEG).
 	Background RGB

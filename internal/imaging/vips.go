@@ -19,7 +19,9 @@ import (
 //     against MaxPixels, and truncated files are refused.
 //   - The geometry is computed here (planGeometry): bimg's own box logic
 //     stretches or rounds, so it is given exact sizes (Force) and an exact
-//     centred crop (an extract area).
+//     centred crop (an extract area). A crop with a focus other than the
+//     centre is libvips' smartcrop of the scaled image (vips_smartcrop,
+//     which bimg cannot combine with exact sizes), called directly.
 //   - bimg decodes JPEG and WebP with shrink-on-load. Its bilinear setting
 //     is used when shrinking: it only changes how much bimg shrinks on
 //     load (its bicubic setting holds back a quarter); the final reduction
@@ -233,9 +235,10 @@ func recoverable(msg string) bool {
 	return false
 }
 
-// render runs libvips: one pass when the image needs no turning, else a
-// resize pass into a TIFF and a turning pass; for a JPEG of an image with
-// transparency, a flattening pass first.
+// render runs libvips: one pass when the image needs no turning and is
+// cropped centred (or not at all), else a resize pass into a TIFF, the smart
+// crop of that TIFF (Attention, Entropy) and a pass that turns and encodes;
+// for a JPEG of an image with transparency, a flattening pass first.
 func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, opts Options) ([]byte, error) {
 	convertICC := h.model == modelRGB
 	if opts.Format == JPEG && h.alpha {
@@ -274,11 +277,13 @@ func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, op
 	if g.scaledW <= dw {
 		resize.Interpolator = bimg.Bilinear
 	}
-	if g.outW != g.scaledW || g.outH != g.scaledH {
+	crop := g.outW != g.scaledW || g.outH != g.scaledH
+	smart := crop && opts.Fit == Cover && opts.Focus != Centre
+	if crop && !smart {
 		resize.AreaWidth, resize.AreaHeight = g.outW, g.outH
 		resize.Left, resize.Top = (g.scaledW-g.outW)/2, (g.scaledH-g.outH)/2
 	}
-	if !turn {
+	if !turn && !smart {
 		v.encoding(&resize, opts)
 		return v.run(data, resize, "resize")
 	}
@@ -290,14 +295,28 @@ func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, op
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	turnOpts := bimg.Options{
+	step := "orient"
+	if smart {
+		// libvips looks for the box to keep in the scaled image, which is
+		// small: the analysis costs little next to decoding the original.
+		if tiff, err = smartCrop(tiff, g.outW, g.outH, opts.Focus); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !turn {
+			step = "encode"
+		}
+	}
+	final := bimg.Options{
 		NoAutoRotate: true,
 		Rotate:       angle,
 		Flip:         flip,
 		NoProfile:    true, // already sRGB
 	}
-	v.encoding(&turnOpts, opts)
-	return v.run(tiff, turnOpts, "orient")
+	v.encoding(&final, opts)
+	return v.run(tiff, final, step)
 }
 
 // iccFor returns bimg's OutputICC: RGB images are converted from their

@@ -529,6 +529,7 @@ func TestOptionsRefused(t *testing.T) {
 		{Width: 10},
 		{Width: 10, Format: JPEG, Quality: 101},
 		{Width: 10, Format: JPEG, Fit: Fit(7)},
+		{Width: 10, Height: 10, Format: JPEG, Fit: Cover, Focus: Focus(7)},
 	}
 	for _, o := range bad {
 		if _, err := v.Thumbnail(context.Background(), data, o); !errors.Is(err, ErrInvalidOptions) {

@@ -3,7 +3,7 @@
 // the box, mode, density and format it asks for, and back again.
 //
 // The grammar is DIR/NAME_SIZE[_MODE][@Dx].EXT where SIZE is WxH, Wx or xH,
-// MODE is fit or fill, D is 2 or 3 and EXT is jpg, jpeg, png, webp or avif
+// MODE is fit, fill, smart or entropy, D is 2 or 3 and EXT is jpg, jpeg, png, webp or avif
 // (any letter case). Parse and String round-trip exactly.
 package thumbkey
 
@@ -44,15 +44,40 @@ const (
 	// ModeFill scales the image to cover the box and crops it, centred, to
 	// exactly the box.
 	ModeFill Mode = "fill"
+	// ModeSmart scales the image to cover the box and crops it to exactly
+	// the box where its most interesting part is: libvips' attention
+	// measure (skin tones, saturated colour, edges).
+	ModeSmart Mode = "smart"
+	// ModeEntropy scales the image to cover the box and crops it to exactly
+	// the box where its detail is: libvips' entropy measure.
+	ModeEntropy Mode = "entropy"
 )
 
-// ParseMode parses "fit" or "fill".
+// Modes are the modes a key may name, in the order the grammar documents
+// them.
+var Modes = []Mode{ModeFit, ModeFill, ModeSmart, ModeEntropy}
+
+// ParseMode parses a mode's name: fit, fill, smart or entropy.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeFit, ModeFill:
+	if m := Mode(s); slices.Contains(Modes, m) {
 		return m, nil
 	}
-	return ModeUnset, fmt.Errorf("unknown mode %q (want fit or fill)", s)
+	return ModeUnset, fmt.Errorf("unknown mode %q (want %s)", s, modeNames())
+}
+
+// Crops reports whether the mode crops the image to exactly the box when
+// both its sides are given: every mode but fit (and unset).
+func (m Mode) Crops() bool {
+	return m == ModeFill || m == ModeSmart || m == ModeEntropy
+}
+
+// modeNames lists the modes for messages: "fit, fill, smart or entropy".
+func modeNames() string {
+	names := make([]string, len(Modes))
+	for i, m := range Modes {
+		names[i] = string(m)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Format is an image format: one a key's extension names, or one an
@@ -221,7 +246,7 @@ func ParseSize(s string) (Size, error) {
 	rest, z := cutModeDensity(s)
 	box, err := ParseBox(rest)
 	if err != nil {
-		return Size{}, fmt.Errorf("size %q: want WxH, Wx or xH, then optionally _%s or _%s, then optionally @2x or @3x", s, ModeFit, ModeFill)
+		return Size{}, fmt.Errorf("size %q: want WxH, Wx or xH, then optionally _MODE (%s), then optionally @2x or @3x", s, modeNames())
 	}
 	z.Width, z.Height = box.Width, box.Height
 	return z, nil
@@ -236,10 +261,10 @@ func cutModeDensity(stem string) (rest string, z Size) {
 	} else if r, ok := strings.CutSuffix(stem, "@3x"); ok {
 		stem, z.Density = r, 3
 	}
-	if r, ok := strings.CutSuffix(stem, "_"+string(ModeFit)); ok {
-		stem, z.Mode = r, ModeFit
-	} else if r, ok := strings.CutSuffix(stem, "_"+string(ModeFill)); ok {
-		stem, z.Mode = r, ModeFill
+	for _, m := range Modes {
+		if r, ok := strings.CutSuffix(stem, "_"+string(m)); ok {
+			return r, Size{Mode: m, Density: z.Density}
+		}
 	}
 	return stem, z
 }

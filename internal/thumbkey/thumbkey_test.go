@@ -25,6 +25,9 @@ func TestParse(t *testing.T) {
 		{"fotos/Grüße aus Köln_99999x1.png", Key{Dir: "fotos/", Name: "Grüße aus Köln", Width: 99999, Height: 1, Density: 1, Ext: "png"}},
 		{"日本/富士山 2_300x200_fill@2x.jpg", Key{Dir: "日本/", Name: "富士山 2", Width: 300, Height: 200, Mode: ModeFill, Density: 2, Ext: "jpg"}},
 		{"x_fit_200x200.jpg", Key{Name: "x_fit", Width: 200, Height: 200, Density: 1, Ext: "jpg"}},
+		{"earth_200x200_smart.jpg", Key{Name: "earth", Width: 200, Height: 200, Mode: ModeSmart, Density: 1, Ext: "jpg"}},
+		{"photos/earth_300x100_entropy@2x.webp", Key{Dir: "photos/", Name: "earth", Width: 300, Height: 100, Mode: ModeEntropy, Density: 2, Ext: "webp"}},
+		{"earth_smart_x300_smart.png", Key{Name: "earth_smart", Height: 300, Mode: ModeSmart, Density: 1, Ext: "png"}},
 		{".hidden_10x10.jpg", Key{Name: ".hidden", Width: 10, Height: 10, Density: 1, Ext: "jpg"}},
 		{"a.b_10x10.jpg", Key{Name: "a.b", Width: 10, Height: 10, Density: 1, Ext: "jpg"}},
 	}
@@ -79,6 +82,9 @@ func TestParseRejects(t *testing.T) {
 		{"earth_200X200.jpg", ErrNotThumbnail},
 		{"earth_200x200_crop.jpg", ErrNotThumbnail},
 		{"earth_200x200_FIT.jpg", ErrNotThumbnail},
+		{"earth_200x200_Smart.jpg", ErrNotThumbnail},
+		{"earth_200x200_attention.jpg", ErrNotThumbnail},
+		{"earth_200x200_smart@2x_fit.jpg", ErrNotThumbnail},
 		{"earth_200x200@1x.jpg", ErrNotThumbnail},
 		{"earth_200x200@4x.jpg", ErrNotThumbnail},
 		{"earth_200x200@2x_fit.jpg", ErrNotThumbnail},
@@ -278,6 +284,9 @@ func TestParseSize(t *testing.T) {
 		{"200x200", Size{Width: 200, Height: 200, Density: 1}, true},
 		{"400x_fit", Size{Width: 400, Mode: ModeFit, Density: 1}, true},
 		{"x300_fill@2x", Size{Height: 300, Mode: ModeFill, Density: 2}, true},
+		{"200x200_smart", Size{Width: 200, Height: 200, Mode: ModeSmart, Density: 1}, true},
+		{"400x300_entropy@3x", Size{Width: 400, Height: 300, Mode: ModeEntropy, Density: 3}, true},
+		{"200x200_fill_smart", Size{}, false},
 		{"100x100@3x", Size{Width: 100, Height: 100, Density: 3}, true},
 		{"200", Size{}, false},
 		{"x", Size{}, false},
@@ -356,5 +365,37 @@ func TestIsThumbnailOf(t *testing.T) {
 		if got := k.IsThumbnailOf(o, exts); got != tt.want {
 			t.Errorf("Parse(%q).IsThumbnailOf(%q) = %v, want %v", tt.key, tt.original, got, tt.want)
 		}
+	}
+}
+
+// TestParseMode: every mode the grammar names parses, and which of them
+// crop to the box.
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		in    string
+		want  Mode
+		crops bool
+	}{
+		{"fit", ModeFit, false},
+		{"fill", ModeFill, true},
+		{"smart", ModeSmart, true},
+		{"entropy", ModeEntropy, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseMode(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseMode(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+		if got.Crops() != tt.crops {
+			t.Errorf("%q.Crops() = %v, want %v", got, got.Crops(), tt.crops)
+		}
+	}
+	for _, bad := range []string{"", "Fill", "attention", "centre", "crop"} {
+		if m, err := ParseMode(bad); err == nil || !strings.Contains(err.Error(), "fit, fill, smart or entropy") {
+			t.Errorf("ParseMode(%q) = %q, %v; want an error listing the modes", bad, m, err)
+		}
+	}
+	if ModeUnset.Crops() {
+		t.Error("ModeUnset.Crops() = true; the default mode decides")
 	}
 }

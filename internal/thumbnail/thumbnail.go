@@ -383,15 +383,22 @@ func (m *Maker) options(k thumbkey.Key) imaging.Options {
 	if mode == thumbkey.ModeUnset {
 		mode = m.cfg.DefaultMode
 	}
-	fit := imaging.Inside
-	if mode == thumbkey.ModeFill && w > 0 && h > 0 {
+	fit, focus := imaging.Inside, imaging.Centre
+	if mode.Crops() && w > 0 && h > 0 {
 		fit = imaging.Cover
+	}
+	switch mode {
+	case thumbkey.ModeSmart:
+		focus = imaging.Attention
+	case thumbkey.ModeEntropy:
+		focus = imaging.Entropy
 	}
 	format := k.Format()
 	return imaging.Options{
 		Width:      w,
 		Height:     h,
 		Fit:        fit,
+		Focus:      focus,
 		Format:     format,
 		Quality:    m.cfg.Quality[format],
 		Background: m.cfg.Background,

@@ -65,6 +65,10 @@ func TestEnsure(t *testing.T) {
 		{"photos/earth_x90@2x.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
 		{"photos/earth_100x50@3x.webp", thumbkey.ModeFill, 300, 150, "image/webp"},
 		{"photos/earth_2000x.jpg", thumbkey.ModeFill, 1600, 900, "image/jpeg"}, // never enlarged
+		{"photos/earth_200x200_smart.jpg", thumbkey.ModeFit, 200, 200, "image/jpeg"},
+		{"photos/earth_150x250_entropy.png", thumbkey.ModeFit, 150, 250, "image/png"},
+		{"photos/earth_200x200.jpg", thumbkey.ModeSmart, 200, 200, "image/jpeg"},
+		{"photos/earth_320x_smart.jpg", thumbkey.ModeFill, 320, 180, "image/jpeg"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.defaultMode)+" "+tt.key, func(t *testing.T) {
@@ -208,5 +212,38 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOptions: each mode of the grammar, named or the default, asks the
+// engine for its fit and focus; a mode that crops, with a free side, fits.
+func TestOptions(t *testing.T) {
+	tests := []struct {
+		key         string
+		defaultMode thumbkey.Mode
+		fit         imaging.Fit
+		focus       imaging.Focus
+	}{
+		{"a_200x200.jpg", thumbkey.ModeFill, imaging.Cover, imaging.Centre},
+		{"a_200x200.jpg", thumbkey.ModeFit, imaging.Inside, imaging.Centre},
+		{"a_200x200.jpg", thumbkey.ModeSmart, imaging.Cover, imaging.Attention},
+		{"a_200x200.jpg", thumbkey.ModeEntropy, imaging.Cover, imaging.Entropy},
+		{"a_200x200_fill.jpg", thumbkey.ModeSmart, imaging.Cover, imaging.Centre},
+		{"a_200x200_fit.jpg", thumbkey.ModeSmart, imaging.Inside, imaging.Centre},
+		{"a_200x200_smart.jpg", thumbkey.ModeFit, imaging.Cover, imaging.Attention},
+		{"a_200x200_entropy@2x.webp", thumbkey.ModeFill, imaging.Cover, imaging.Entropy},
+		{"a_200x_smart.jpg", thumbkey.ModeFill, imaging.Inside, imaging.Attention},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		cfg.DefaultMode = tt.defaultMode
+		m := &Maker{cfg: cfg}
+		k, err := thumbkey.Parse(tt.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := m.options(k); o.Fit != tt.fit || o.Focus != tt.focus {
+			t.Errorf("%s with default %s: fit %d focus %d, want fit %d focus %d", tt.key, tt.defaultMode, o.Fit, o.Focus, tt.fit, tt.focus)
+		}
 	}
 }

@@ -10,8 +10,10 @@ import (
 )
 
 // defaultVariants are the thumbnails the benchmark makes, written as the
-// tail of a thumbnail key: SIZE_MODE.EXT.
-const defaultVariants = "200x200_fill.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp"
+// tail of a thumbnail key: SIZE_MODE.EXT. 200x200_smart.jpg is there to be
+// read beside 200x200_fill.jpg: what the attention crop costs over the
+// centred one.
+const defaultVariants = "200x200_fill.jpg,200x200_smart.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp"
 
 // variant is one kind of thumbnail: a box, a mode and an output format.
 type variant struct {
@@ -48,7 +50,7 @@ func parseVariant(suffix string) (variant, error) {
 		return variant{}, fmt.Errorf("variant %q: want SIZE_MODE.EXT like 200x200_fill.jpg", suffix)
 	}
 	if k.Mode == thumbkey.ModeUnset {
-		return variant{}, fmt.Errorf("variant %q: name the mode (_fit or _fill)", suffix)
+		return variant{}, fmt.Errorf("variant %q: name the mode (_fit, _fill, _smart or _entropy)", suffix)
 	}
 	if f := k.Format(); f != thumbkey.JPEG && f != thumbkey.WebP {
 		return variant{}, fmt.Errorf("variant %q: only jpg and webp are compared with vipsthumbnail", suffix)
@@ -73,10 +75,17 @@ func (v variant) vipsArgs(in, out string, q int) []string {
 	w, h := v.key.PixelBox()
 	size := thumbkey.Box{Width: w, Height: h}.String()
 	args := []string{in, "--size", size}
-	if v.key.Mode == thumbkey.ModeFill && w > 0 && h > 0 {
-		args = append(args, "--smartcrop", "centre")
+	if v.key.Mode.Crops() && w > 0 && h > 0 {
+		args = append(args, "--smartcrop", vipsCrop[v.key.Mode])
 	}
 	return append(args, "-o", out+"[Q="+strconv.Itoa(q)+",strip]")
+}
+
+// vipsCrop is vipsthumbnail's --smartcrop for each mode that crops.
+var vipsCrop = map[thumbkey.Mode]string{
+	thumbkey.ModeFill:    "centre",
+	thumbkey.ModeSmart:   "attention",
+	thumbkey.ModeEntropy: "entropy",
 }
 
 // expect returns the size the thumbnail of a w×h original must have (no
@@ -84,7 +93,7 @@ func (v variant) vipsArgs(in, out string, q int) []string {
 // side computed from the aspect ratio may be off by one pixel (rounding).
 func (v variant) expect(w, h int) (ew, eh int, exact bool) {
 	bw, bh := v.key.PixelBox()
-	if v.key.Mode == thumbkey.ModeFill && bw > 0 && bh > 0 {
+	if v.key.Mode.Crops() && bw > 0 && bh > 0 {
 		if w >= bw && h >= bh {
 			return bw, bh, true
 		}

@@ -18,6 +18,9 @@ func TestParseVariant(t *testing.T) {
 		{"200x200_fill.webp", true, "earth_200x200_fill.webp", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
 		{"x300_fill.jpg", true, "earth_x300_fill.jpg", []string{"in", "--size", "x300", "-o", "out[Q=80,strip]"}},
 		{"100x100_fill@2x.jpg", true, "earth_100x100_fill@2x.jpg", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
+		{"200x200_smart.jpg", true, "earth_200x200_smart.jpg", []string{"in", "--size", "200x200", "--smartcrop", "attention", "-o", "out[Q=80,strip]"}},
+		{"200x200_entropy.webp", true, "earth_200x200_entropy.webp", []string{"in", "--size", "200x200", "--smartcrop", "entropy", "-o", "out[Q=80,strip]"}},
+		{"400x_smart.jpg", true, "earth_400x_smart.jpg", []string{"in", "--size", "400x", "-o", "out[Q=80,strip]"}},
 		{"200x200.jpg", false, "", nil},       // no mode
 		{"200x200_fill.png", false, "", nil},  // not compared
 		{"200x200_fill.avif", false, "", nil}, // not compared
@@ -54,7 +57,7 @@ func TestParseVariants(t *testing.T) {
 	for _, v := range vs {
 		got = append(got, v.suffix)
 	}
-	if want := []string{"200x200_fill.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp"}; !slices.Equal(got, want) {
+	if want := []string{"200x200_fill.jpg", "200x200_smart.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp"}; !slices.Equal(got, want) {
 		t.Errorf("variants = %q, want %q", got, want)
 	}
 	for _, bad := range []string{"", " , ", "200x200_fill.jpg,nope"} {
@@ -83,6 +86,8 @@ func TestCheckSize(t *testing.T) {
 		{"1024x_fit.jpg", 800, 600, 800, 600, true, "no enlarging"},
 		{"1024x_fit.jpg", 800, 600, 1024, 768, false, "enlarged"},
 		{"200x200_fill.jpg", 150, 400, 150, 200, true, "smaller than the box on one side"},
+		{"200x200_smart.jpg", 6000, 4000, 200, 200, true, "smart is exact"},
+		{"200x200_smart.jpg", 6000, 4000, 300, 200, false, "smart not cropped"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.why, func(t *testing.T) {
