@@ -354,7 +354,7 @@ func (a *Analyzer) readLogs(ctx context.Context, s *state.State, todo []logObjec
 		if st.Malformed > 0 {
 			a.log.Debug("malformed lines skipped", "key", obj.key, "count", st.Malformed)
 		}
-		s.Done[obj.key] = obj.at.Unix()
+		s.MarkRead(obj.key, obj.at.Unix())
 		if a.deps.Progress != nil {
 			a.deps.Progress.Add(obj.size, st.Lines)
 		}

@@ -232,9 +232,10 @@ func TestCrashBeforeSave(t *testing.T) {
 	}
 }
 
-// TestIncremental reads logs delivered in two parts in two runs: the
-// counters equal one run over all of them, duplicates across the parts
-// included.
+// TestIncremental reads logs delivered in two parts in two runs, the
+// second written as a delta on the first's base (after a try that
+// crashed before its save): the counters equal one run over all of them,
+// duplicates across the parts included.
 func TestIncremental(t *testing.T) {
 	ctx := context.Background()
 	logDir, g := generated(t, 2, nil)
@@ -265,11 +266,21 @@ func TestIncremental(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A run that stops before its save writes no delta.
+	crashed := analytics.Deps{Logs: fileStore(t, logDir), State: two, Now: g.Now, BeforeSave: func() error { return errCrash }}
+	if _, err := newAnalyzer(t, analytics.DefaultConfig(), crashed).Run(ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("run: %v, want the crash", err)
+	}
 	if _, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, logDir), State: two, Now: g.Now}).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, logDir), State: one, Now: g.Now}).Run(ctx); err != nil {
 		t.Fatal(err)
+	}
+	var deltas int
+	two.List(ctx, "analyzer-state.delta.", "", func(store.Attrs) error { deltas++; return nil })
+	if deltas != 1 {
+		t.Errorf("the second run wrote %d deltas, want 1 (on the first run's base)", deltas)
 	}
 	s := loadState(t, two)
 	if got, want := counters(t, s), counters(t, loadState(t, one)); got != want {

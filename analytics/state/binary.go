@@ -23,8 +23,11 @@ import (
 // three bytes. A file cut short, changed or of another kind fails the
 // checksum or the magic before anything in it is used.
 const (
-	binaryMagic   = "s3thumb analyzer state\n"
-	BinaryVersion = 4 // 3 had no original and class numbers in thumbnails; 2 no foreign originals
+	binaryMagic = "s3thumb analyzer state\n"
+	// BinaryVersion is the version written. 4 had no generation (see
+	// State.Save); 3 no original and class numbers in thumbnails; 2 no
+	// foreign originals.
+	BinaryVersion = 5
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -171,27 +174,13 @@ func encodeVersion(dst []byte, s *State, version uint64) []byte {
 	dst = slices.Grow(dst, 96*s.Thumbs.Len()+128*len(s.Originals)+8*(s.Seen.Len()+s.Asked.Len())+64<<10)
 	e := &encoder{b: append(dst, binaryMagic...), base: s.Last}
 	e.uvarint(version)
+	if version >= 5 {
+		e.uvarint(s.gen)
+	}
 	e.varint(s.Last)
-	e.time(s.Watermark)
-	e.time(s.First)
-	e.varint(s.LastRun.UnixNano())
-	e.time(s.Compacted)
-	t := s.Totals
-	for _, v := range [...]int64{t.Runs, t.LogObjects, t.Lines, t.Records, t.Malformed, t.Duplicates, t.JobsQueued, t.Deleted, t.BytesFreed} {
-		e.varint(v)
-	}
-	e.uvarint(uint64(len(s.Done)))
-	for k, at := range s.Done {
-		e.str(k)
-		e.time(at)
-	}
-	e.uvarint(uint64(len(s.Days)))
-	for n, x := range s.Days {
-		e.varint(int64(n))
-		for _, v := range [...]int64{x.Requests, x.Hits, x.Misses, x.Avoided, x.AvoidedNew, x.Rescued, x.Original, x.Crawler, x.Uploads, x.Written, x.Removed, x.Stored} {
-			e.varint(v)
-		}
-	}
+	e.header(s)
+	e.stamps(s.Done)
+	e.days(s.Days)
 	suffixes := slices.Sorted(maps.Keys(s.Classes))
 	classNo := make([]uint32, len(s.classes)) // by Class.n, its number as written
 	e.uvarint(uint64(len(suffixes)))
@@ -206,14 +195,7 @@ func encodeVersion(dst []byte, s *State, version uint64) []byte {
 	e.uvarint(uint64(len(origs)))
 	for i, o := range origs {
 		origNo[o.n] = uint32(i)
-		e.str(o.stem)
-		e.counts(&o.Counts)
-		e.str(o.Key)
-		e.varint(o.Direct)
-		e.time(o.Uploaded)
-		e.flag(o.Deleted)
-		e.time(o.Found)
-		e.time(o.Missing)
+		e.original(o)
 	}
 	e.uvarint(uint64(s.Thumbs.Len()))
 	for r := range int32(s.Thumbs.Len()) {
@@ -227,12 +209,95 @@ func encodeVersion(dst []byte, s *State, version uint64) []byte {
 	}
 	e.seen(s.Seen)
 	e.seen(s.Asked)
-	e.uvarint(uint64(len(s.ForeignOriginals)))
-	for k, at := range s.ForeignOriginals {
+	e.stamps(s.ForeignOriginals)
+	return binary.LittleEndian.AppendUint32(e.b, crc32.Checksum(e.b[len(dst):], castagnoli))
+}
+
+// header writes the state's times and totals, after its Last.
+func (e *encoder) header(s *State) {
+	e.time(s.Watermark)
+	e.time(s.First)
+	e.varint(s.LastRun.UnixNano())
+	e.time(s.Compacted)
+	t := s.Totals
+	for _, v := range [...]int64{t.Runs, t.LogObjects, t.Lines, t.Records, t.Malformed, t.Duplicates, t.JobsQueued, t.Deleted, t.BytesFreed} {
+		e.varint(v)
+	}
+}
+
+func (d *decoder) header(s *State) {
+	s.Watermark = d.time()
+	s.First = d.time()
+	s.LastRun = time.Unix(0, d.varint()).UTC()
+	s.Compacted = d.time()
+	t := &s.Totals
+	for _, p := range [...]*int64{&t.Runs, &t.LogObjects, &t.Lines, &t.Records, &t.Malformed, &t.Duplicates, &t.JobsQueued, &t.Deleted, &t.BytesFreed} {
+		*p = d.varint()
+	}
+}
+
+// stamps writes keys with a time each (log objects read, foreign
+// originals).
+func (e *encoder) stamps(m map[string]int64) {
+	e.uvarint(uint64(len(m)))
+	for k, at := range m {
 		e.str(k)
 		e.time(at)
 	}
-	return binary.LittleEndian.AppendUint32(e.b, crc32.Checksum(e.b[len(dst):], castagnoli))
+}
+
+// stamps reads what encoder.stamps wrote into m.
+func (d *decoder) stamps(m map[string]int64) {
+	for range d.count(2) {
+		k := d.str()
+		m[k] = d.time()
+	}
+}
+
+func (e *encoder) days(days map[int32]*Day) {
+	e.uvarint(uint64(len(days)))
+	for n, x := range days {
+		e.varint(int64(n))
+		for _, v := range [...]int64{x.Requests, x.Hits, x.Misses, x.Avoided, x.AvoidedNew, x.Rescued, x.Original, x.Crawler, x.Uploads, x.Written, x.Removed, x.Stored} {
+			e.varint(v)
+		}
+	}
+}
+
+func (d *decoder) days(days map[int32]*Day) {
+	for range d.count(13) {
+		n := d.int32()
+		x := &Day{}
+		for _, p := range [...]*int64{&x.Requests, &x.Hits, &x.Misses, &x.Avoided, &x.AvoidedNew, &x.Rescued, &x.Original, &x.Crawler, &x.Uploads, &x.Written, &x.Removed, &x.Stored} {
+			*p = d.varint()
+		}
+		days[n] = x
+	}
+}
+
+// original writes an original with its stem.
+func (e *encoder) original(o *Original) {
+	e.str(o.stem)
+	e.counts(&o.Counts)
+	e.str(o.Key)
+	e.varint(o.Direct)
+	e.time(o.Uploaded)
+	e.flag(o.Deleted)
+	e.time(o.Found)
+	e.time(o.Missing)
+}
+
+// original reads what encoder.original wrote into o, and returns the stem.
+func (d *decoder) original(o *Original) string {
+	stem := d.str()
+	d.counts(&o.Counts)
+	o.Key = d.str()
+	o.Direct = d.varint()
+	o.Uploaded = d.time()
+	o.Deleted = d.flag()
+	o.Found = d.time()
+	o.Missing = d.time()
+	return stem
 }
 
 func (e *encoder) counts(c *Counts) {
@@ -309,28 +374,14 @@ func decodeBinary(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, version, BinaryVersion)
 	}
 	s := NewState()
+	if version >= 5 {
+		s.gen = d.uvarint()
+	}
 	s.Last = d.varint()
 	d.base = s.Last
-	s.Watermark = d.time()
-	s.First = d.time()
-	s.LastRun = time.Unix(0, d.varint()).UTC()
-	s.Compacted = d.time()
-	t := &s.Totals
-	for _, p := range [...]*int64{&t.Runs, &t.LogObjects, &t.Lines, &t.Records, &t.Malformed, &t.Duplicates, &t.JobsQueued, &t.Deleted, &t.BytesFreed} {
-		*p = d.varint()
-	}
-	for range d.count(2) {
-		k := d.str()
-		s.Done[k] = d.time()
-	}
-	for range d.count(13) {
-		n := d.int32()
-		x := &Day{}
-		for _, p := range [...]*int64{&x.Requests, &x.Hits, &x.Misses, &x.Avoided, &x.AvoidedNew, &x.Rescued, &x.Original, &x.Crawler, &x.Uploads, &x.Written, &x.Removed, &x.Stored} {
-			*p = d.varint()
-		}
-		s.Days[n] = x
-	}
+	d.header(s)
+	d.stamps(s.Done)
+	d.days(s.Days)
 	// Numbered as read, which is key order (checked): as link numbers them.
 	prev := ""
 	for i := range d.count(6) {
@@ -346,15 +397,9 @@ func decodeBinary(b []byte) (*State, error) {
 	}
 	prev = ""
 	for i := range d.count(12) {
-		stem := d.str()
-		o := &Original{stem: stem, n: int32(i)}
-		d.counts(&o.Counts)
-		o.Key = d.str()
-		o.Direct = d.varint()
-		o.Uploaded = d.time()
-		o.Deleted = d.flag()
-		o.Found = d.time()
-		o.Missing = d.time()
+		o := &Original{n: int32(i)}
+		stem := d.original(o)
+		o.stem = stem
 		if version >= 4 && i > 0 && stem <= prev {
 			d.fail("original %q after %q: not in order", stem, prev)
 		}
@@ -384,10 +429,7 @@ func decodeBinary(b []byte) (*State, error) {
 	d.seen(s.Seen)
 	d.seen(s.Asked)
 	if version >= 3 {
-		for range d.count(2) {
-			k := d.str()
-			s.ForeignOriginals[k] = d.time()
-		}
+		d.stamps(s.ForeignOriginals)
 	}
 	switch {
 	case d.err != nil:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/layout"
@@ -35,6 +36,9 @@ type Cursor struct {
 	Done      map[string]int64 `json:"done"`
 	StateSize int64            `json:"state_size"`
 	StateETag string           `json:"state_etag"`
+	// Generation and Deltas are the base's generation and its deltas.
+	Generation uint64   `json:"generation"`
+	Deltas     []string `json:"deltas"`
 	// Settings identifies the decision settings of the run that wrote it:
 	// a run with other settings decides, new logs or not.
 	Settings string `json:"settings"`
@@ -90,7 +94,14 @@ func (c *Cursor) Describes(ctx context.Context, st store.Store) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read state %s: %w", stateKey, err)
 	}
-	return at.Size == c.StateSize && at.ETag != "" && at.ETag == c.StateETag, nil
+	if at.Size != c.StateSize || at.ETag == "" || at.ETag != c.StateETag {
+		return false, nil
+	}
+	deltas, _, err := listDeltas(ctx, st, c.Generation)
+	if err != nil {
+		return false, err
+	}
+	return slices.Equal(deltas, c.Deltas), nil
 }
 
 // SaveCursor writes the cursor for s, which SaveState has just written to
@@ -101,7 +112,7 @@ func SaveCursor(ctx context.Context, st store.Store, s *State, settings string) 
 		return fmt.Errorf("write cursor: read state %s: %w", stateKey, err)
 	}
 	b, err := json.Marshal(Cursor{Version: cursorVersion, LastRun: s.LastRun, Watermark: s.Watermark, Done: s.Done,
-		StateSize: at.Size, StateETag: at.ETag, Settings: settings})
+		StateSize: at.Size, StateETag: at.ETag, Generation: s.gen, Deltas: s.deltas, Settings: settings})
 	if err != nil {
 		return fmt.Errorf("write cursor: %w", err)
 	}

@@ -23,6 +23,13 @@ type Seen struct {
 	last     *idSet
 	sizeHint int
 	free     []*idSet // tables of forgotten hours, for new hours
+
+	// With journal set (see State.saved), the changes since the state was
+	// last loaded or saved: the identities added, by hour, since the hour
+	// was last forgotten, and the hours forgotten.
+	journal   bool
+	added     map[int64][]uint64
+	forgotten map[int64]bool
 }
 
 // maxFreeSets bounds the forgotten tables kept for reuse.
@@ -49,7 +56,15 @@ func (s *Seen) Add(t int64, id uint64) bool {
 		return false
 	}
 	s.sizeHint = max(s.sizeHint, s.last.len())
+	if s.journal {
+		s.added[h] = append(s.added[h], id)
+	}
 	return true
+}
+
+// startJournal starts recording changes anew (see Seen.journal).
+func (s *Seen) startJournal() {
+	s.journal, s.added, s.forgotten = true, make(map[int64][]uint64), make(map[int64]bool)
 }
 
 // newSet returns an empty table for about n identities, reusing a
@@ -77,6 +92,10 @@ func (s *Seen) Prune(t int64) {
 	for h, m := range s.hours {
 		if (h+1)*3600 <= t {
 			delete(s.hours, h)
+			if s.journal {
+				delete(s.added, h)
+				s.forgotten[h] = true
+			}
 			if len(s.free) < maxFreeSets {
 				m.reset()
 				s.free = append(s.free, m)

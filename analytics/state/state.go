@@ -409,6 +409,20 @@ type State struct {
 	// The originals and classes by number, for Thumb.orig and Thumb.class.
 	origs   []*Original
 	classes []*Class
+
+	// What Save needs to write a delta (see delta.go): the base's
+	// generation and the deltas on it, whether the next save must write a
+	// base, and the log objects marked read and the rows' fingerprints
+	// since the last load or save.
+	gen        uint64
+	deltas     []string
+	baseBytes  int64
+	deltaBytes int64
+	full       bool
+	doneNew    []string
+	thumbFP    []uint64 // by row
+	origFP     []uint64 // by Original.n
+	garbage    []string // deltas of other generations, removed by the next save
 }
 
 // NewState returns an empty state.
@@ -661,6 +675,7 @@ func (s *State) Compact(now time.Time, window time.Duration) (int, error) {
 		delete(s.Classes, suffix)
 	}
 	s.Thumbs, s.origs, s.classes = kept, nil, nil
+	s.full = true // rows renumbered: the next save writes a base
 	if err := s.link(); err != nil {
 		return 0, fmt.Errorf("compact: %w", err)
 	}
@@ -709,6 +724,13 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
+	s.baseBytes = int64(len(b))
+	if s.gen == 0 {
+		s.full = true // an older format: the next save writes a base
+	} else if err := s.loadDeltas(ctx, st); err != nil {
+		return nil, err
+	}
+	s.saved()
 	return s, nil
 }
 
@@ -810,19 +832,6 @@ func decodeFields(dec *json.Decoder, s *State) error {
 func EncodeState(w io.Writer, s *State) error {
 	_, err := w.Write(encodeBinary(nil, s))
 	return err
-}
-
-// SaveState writes s to st in one Put, which both stores make atomic, and
-// then removes a state left in the old format, which LoadState would
-// otherwise read no more.
-func SaveState(ctx context.Context, st store.Store, s *State) error {
-	if err := st.Put(ctx, stateKey, encodeBinary(nil, s), store.PutOptions{ContentType: "application/octet-stream"}); err != nil {
-		return fmt.Errorf("write state %s: %w", stateKey, err)
-	}
-	if err := st.Delete(ctx, stateKeyV1); err != nil {
-		return fmt.Errorf("remove the old state %s: %w", stateKeyV1, err)
-	}
-	return nil
 }
 
 // DoneFor is how long log object keys are remembered one by one; older

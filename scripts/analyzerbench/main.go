@@ -37,6 +37,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -82,6 +83,9 @@ type Result struct {
 	// tracked thumbnail.
 	StateBytesPerThumb float64 `json:"state_bytes_per_thumbnail"`
 	MemoryPerThumb     float64 `json:"memory_bytes_per_thumbnail"`
+	// HourlyWrote is what the hourly run wrote to the state store: a
+	// delta on the first run's base (see analytics/state).
+	HourlyWrote int64 `json:"hourly_wrote_bytes"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -157,6 +161,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(os.Stderr, "analyzerbench: hourly run,", res.HourlyLines, "new lines")
 	if res.Hourly, err = analyze("main", logs+"-with-last-hour-links"); err != nil {
+		return err
+	}
+	if res.HourlyWrote, err = deltaBytes(filepath.Join(work, "main", "state")); err != nil {
 		return err
 	}
 	if res.Thumbnails > 0 {
@@ -330,6 +337,25 @@ func countLines(dir string) (int64, error) {
 	return n, err
 }
 
+// deltaBytes is the size of the state deltas in dir.
+func deltaBytes(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "analyzer-state.delta.") {
+			info, err := e.Info()
+			if err != nil {
+				return 0, err
+			}
+			n += info.Size()
+		}
+	}
+	return n, nil
+}
+
 func (r *Result) write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(name string, f Figures, extra string) {
@@ -344,7 +370,8 @@ func (r *Result) write(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d thumbnails tracked; state %d bytes: %.0f bytes per thumbnail on disk, %.0f in memory (target: 64)\n",
-		r.Thumbnails, r.StateBytes, r.StateBytesPerThumb, r.MemoryPerThumb)
+	_, err := fmt.Fprintf(w, "\n%d thumbnails tracked; state %d bytes: %.0f bytes per thumbnail on disk, %.0f in memory (target: 64)\n"+
+		"the hourly run wrote %d bytes (a delta on the base)\n",
+		r.Thumbnails, r.StateBytes, r.StateBytesPerThumb, r.MemoryPerThumb, r.HourlyWrote)
 	return err
 }
