@@ -143,9 +143,12 @@ func workerConfig(ctx context.Context, c *cli.Context, concurrency int) (worker.
 			return cfg, err
 		}
 		cfg.UploadClasses = popular.NewCache(state, classesTTL, nil)
-		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
-			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
-		}
+	}
+	// S3 event notifications name the bucket and the whole key, with the
+	// store's prefix; with or without --state, they tell originals
+	// replaced or deleted, whose thumbnails follow them.
+	if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
+		cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
 	}
 	return cfg, nil
 }

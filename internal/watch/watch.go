@@ -50,7 +50,7 @@ func New(st Lister, q Sender, log *slog.Logger) *Watcher {
 
 // Run lists the store every interval until ctx ends. The first listing
 // only learns what is there: changes made while nothing watched are not
-// seen.
+// seen here; `s3thumb enqueue --stale-only` finds them.
 func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
