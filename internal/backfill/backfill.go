@@ -560,7 +560,7 @@ func (b *Backfill) skipExisting() lookup {
 // in order, the jobs it returns; a job it drops counts as done.
 func (b *Backfill) lookups(g *errgroup.Group, ctx context.Context, in <-chan []job, check lookup) chan []job {
 	type pending struct {
-		jobs    []job
+		jobs []job
 		kept chan []job
 	}
 	work := make(chan pending)
