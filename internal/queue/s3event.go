@@ -122,6 +122,10 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 		if r.EventTime != "" {
 			t, err := time.Parse(time.RFC3339Nano, r.EventTime)
 			if err != nil {
+				// moto writes the time without a zone; it is UTC.
+				t, err = time.Parse("2006-01-02T15:04:05.999999999", r.EventTime)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%w: S3 event record %d: eventTime: %w", ErrMalformedJob, i, err)
 			}
 			u.Time = t

@@ -175,3 +175,17 @@ func TestEncodeS3Event(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeS3EventTimeWithoutZone: moto writes eventTime without a zone
+// ("2026-12-06T18:49:37.345785"); it is read as UTC, not refused.
+func TestDecodeS3EventTimeWithoutZone(t *testing.T) {
+	body := strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "2026-11-27T08:00:00.123456", 1)
+	ups, err := DecodeS3Event([]byte(body))
+	if want := time.Date(2026, 11, 27, 8, 0, 0, 123456e3, time.UTC); err != nil || len(ups) != 1 || !ups[0].Time.Equal(want) {
+		t.Errorf("DecodeS3Event = %+v, %v; want a.jpg at %v", ups, err, want)
+	}
+	body = strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "yesterday", 1)
+	if _, err := DecodeS3Event([]byte(body)); !errors.Is(err, ErrMalformedJob) {
+		t.Errorf("eventTime yesterday: %v, want ErrMalformedJob", err)
+	}
+}
