@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"image/color"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,7 +114,30 @@ func TestEnqueueStaleOnly(t *testing.T) {
 		t.Fatalf("%d messages queued, want 2: one per original", n)
 	}
 
-	w = startWorkerProc(t, bin, append([]string{"work", "--concurrency", "2", "--metrics-listen", "127.0.0.1:0"}, common...)...)
+	// The worker invalidates what it changed in a CloudFront distribution:
+	// a recording endpoint on 127.0.0.1 stands in for CloudFront.
+	var mu sync.Mutex
+	var invalidated []string
+	cf := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var batch struct {
+			Quantity int      `xml:"Paths>Quantity"`
+			Items    []string `xml:"Paths>Items>Path"`
+		}
+		if r.Method != http.MethodPost || r.URL.Path != "/2020-05-31/distribution/E2EXAMPLE/invalidation" ||
+			!strings.Contains(r.Header.Get("Authorization"), "/us-east-1/cloudfront/aws4_request") ||
+			xml.Unmarshal(body, &batch) != nil || batch.Quantity != len(batch.Items) {
+			t.Errorf("CloudFront request %s %s %q: want a signed CreateInvalidation of E2EXAMPLE", r.Method, r.URL.Path, body)
+		}
+		mu.Lock()
+		invalidated = append(invalidated, batch.Items...)
+		mu.Unlock()
+		rw.WriteHeader(http.StatusCreated)
+		io.WriteString(rw, `<Invalidation><Id>I1</Id><Status>InProgress</Status></Invalidation>`)
+	}))
+	defer cf.Close()
+	w = startWorkerProc(t, bin, append([]string{"work", "--concurrency", "2", "--metrics-listen", "127.0.0.1:0",
+		"--cloudfront-distribution-id", "E2EXAMPLE", "--cloudfront-endpoint", cf.URL}, common...)...)
 	testkit.WaitFor(t, 60*time.Second, "the thumbnails to follow their originals", func() bool {
 		for _, key := range []string{"p/replace_40x40.jpg", "p/replace_20x_fit.jpg"} {
 			if c, ok := colour(key); !ok || c != testkit.Blue {
@@ -131,6 +159,12 @@ func TestEnqueueStaleOnly(t *testing.T) {
 	if n := sqsSrv.Len(t, dlqURL); n != 0 {
 		t.Errorf("%d messages dead-lettered", n)
 	}
+	mu.Lock()
+	slices.Sort(invalidated)
+	if want := []string{"/site/p/delete_20x_fit.jpg", "/site/p/delete_40x40.jpg", "/site/p/replace_20x_fit.jpg", "/site/p/replace_40x40.jpg"}; !slices.Equal(invalidated, want) {
+		t.Errorf("CloudFront invalidated %q, want %q", invalidated, want)
+	}
+	mu.Unlock()
 	if c, ok := colour("p/keep_40x40.jpg"); !ok || c != testkit.Yellow {
 		t.Errorf("the untagged p/keep_40x40.jpg is %v (%v), want yellow as uploaded", c, ok)
 	}

@@ -46,10 +46,19 @@ type CloudFront struct {
 // whose origin is the bucket: a key's path is "/" + keyPrefix + key
 // (keyPrefix, the store's prefix in the bucket, may be "").
 func NewCloudFront(api CloudFrontAPI, distributionID, keyPrefix string) (*CloudFront, error) {
-	if distributionID == "" || strings.ContainsAny(distributionID, "/?#% ") {
-		return nil, fmt.Errorf("CloudFront distribution ID %q: want an ID such as E2QWRUHAPOMQZL", distributionID)
+	if err := ValidDistributionID(distributionID); err != nil {
+		return nil, err
 	}
 	return &CloudFront{api: api, distributionID: distributionID, keyPrefix: keyPrefix}, nil
+}
+
+// ValidDistributionID checks that id can name a distribution in a request
+// path: CloudFront's IDs are letters and digits (E2QWRUHAPOMQZL).
+func ValidDistributionID(id string) error {
+	if id == "" || strings.ContainsFunc(id, func(r rune) bool { return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+		return fmt.Errorf("CloudFront distribution ID %q: want letters and digits, such as E2QWRUHAPOMQZL", id)
+	}
+	return nil
 }
 
 // Path is the invalidation path of an object key: "/" and the key, each
