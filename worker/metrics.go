@@ -14,6 +14,9 @@ type metrics struct {
 	inFlight    prometheus.Gauge
 	depth       prometheus.Gauge
 	queueErrors *prometheus.CounterVec // operation
+	// invalidations counts the CDN invalidations of thumbnails that
+	// followed their original, by outcome (ok, failed).
+	invalidations *prometheus.CounterVec
 }
 
 // knownVerdicts are the outcome and reason pairs Classify gives, shown at 0
@@ -63,7 +66,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "s3thumb_worker_queue_errors_total",
 			Help: "Failed queue operations, by operation.",
 		}, []string{"operation"}),
+		invalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "s3thumb_worker_cdn_invalidations_total",
+			Help: "CDN invalidations of thumbnails remade or deleted after their original changed, by outcome (ok, failed).",
+		}, []string{"outcome"}),
 	}
+	m.invalidations.WithLabelValues("ok")
+	m.invalidations.WithLabelValues("failed")
 	for outcome, reasons := range knownVerdicts {
 		for _, reason := range reasons {
 			m.jobs.WithLabelValues(string(outcome), reason)
@@ -73,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, op := range []string{opReceive, opDelete, opChangeVisibility, opDeadLetter, opDepth} {
 		m.queueErrors.WithLabelValues(op)
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.lag, m.inFlight, m.depth, m.queueErrors} {
+	for _, c := range []prometheus.Collector{m.jobs, m.duration, m.lag, m.inFlight, m.depth, m.queueErrors, m.invalidations} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register worker metrics: %w", err)
 		}

@@ -96,6 +96,14 @@ type Config struct {
 	// taken relative to the prefix, and events for other buckets or keys
 	// outside the prefix are removed unread.
 	UploadBucket, UploadPrefix string
+	// Invalidator, when set, drops the thumbnails remade or deleted after
+	// their original changed from a CDN's caches (cdn.CloudFront).
+	Invalidator Invalidator
+}
+
+// Invalidator drops keys from a CDN's edge caches.
+type Invalidator interface {
+	Invalidate(ctx context.Context, keys []string) error
 }
 
 // ClassSource tells the size classes to make for a new upload, as suffixes
@@ -432,6 +440,7 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 		if len(f.Changed()) > 0 {
 			followed += len(f.Changed())
 			w.log.Info("thumbnails followed their original", "key", orig, "remade", len(f.Remade), "deleted", len(f.Deleted))
+			w.invalidate(jctx, orig, f.Changed())
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -448,6 +457,27 @@ func (w *Worker) runUploads(ctx context.Context, m queue.Message, uploads []queu
 		v = Verdict{Done, ReasonFollowed, Delete}
 	}
 	return key, v, cause
+}
+
+// invalidate drops the thumbnails of orig that changed from the CDN's
+// caches, when there is one. A failure is logged and counted, and never
+// fails the job: the store's changes are done and cannot be undone, and a
+// retry would find the thumbnails current and change (and so invalidate)
+// nothing; the CDN's copies expire with their max-age all the same. Keys
+// that changed before a later failure of the same message are invalidated
+// here too, for the same reason.
+func (w *Worker) invalidate(ctx context.Context, orig string, keys []string) {
+	if w.cfg.Invalidator == nil {
+		return
+	}
+	if err := w.cfg.Invalidator.Invalidate(ctx, keys); err != nil {
+		w.m.invalidations.WithLabelValues("failed").Inc()
+		w.log.Error("could not invalidate the CDN's copies of thumbnails that followed their original; they are served until they expire",
+			"key", orig, "thumbnails", len(keys), "err", err)
+		return
+	}
+	w.m.invalidations.WithLabelValues("ok").Inc()
+	w.log.Info("invalidated the CDN's copies of thumbnails that followed their original", "key", orig, "thumbnails", len(keys))
 }
 
 // makeUploadClasses makes UploadClasses for each original uploaded; key

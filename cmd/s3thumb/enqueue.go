@@ -18,6 +18,8 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/backfill"
 	"github.com/s3thumb/s3thumb/internal/queue"
+	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/watch"
 )
 
 // Exit codes of enqueue, besides exitOK, exitFailure and exitUsage.
@@ -35,6 +37,15 @@ original keys expanded with --sizes and --formats.
 Shows a progress bar when stdout is a terminal, else logs progress every --progress-interval; ends with
 a summary (with --dry-run the keys go to stdout and the summary to stderr). When interrupted, it finishes
 the batches being sent and prints the --start-after KEY to resume from.
+
+With --stale-only, for a bucket that sends no event notifications (or a store changed while nothing
+watched it), it lists the thumbnails under --prefix instead, and queues, for each original whose stored
+thumbnails were not made of it (replaced since: their recorded s3thumb-source-etag, or for thumbnails
+that record none their date, says so; or deleted since), the S3 event notification a replace
+(ObjectCreated:Put) or a delete (ObjectRemoved:Delete) would have sent: one per original. Workers answer
+it as they answer S3's own, remaking or deleting those thumbnails. Keys named like thumbnails without
+the thumbnail=yes tag are originals and left alone. The summary counts the thumbnails checked and stale
+and the originals queued and gone.
 
 Exit codes: 0 every job queued; 1 failed (the queue or the store failed; the resume key is printed);
 2 bad usage; 3 interrupted (resume with the --start-after printed); 4 done, but some keys given were
@@ -54,6 +65,7 @@ func enqueueCommand() *cli.Command {
 		&cli.StringFlag{Name: "from-file", Usage: "queue the keys in this file, one a line (- for stdin), instead of listing"},
 		&cli.StringFlag{Name: "start-after", Usage: "resume: begin after this key (printed by an interrupted or failed run)"},
 		&cli.StringFlag{Name: "reason", Value: d.Reason, Usage: "why the jobs are queued, written into each job"},
+		&cli.BoolFlag{Name: "stale-only", Usage: "list the thumbnails under --prefix and queue, per original replaced or deleted since its thumbnails were made, the S3 event notification S3 would have sent, so workers remake or delete them (for buckets without event notifications)"},
 		&cli.DurationFlag{Name: "progress-interval", Value: 10 * time.Second, Usage: "how often progress is logged when stdout is not a terminal"},
 	}
 	flags = append(flags, jobQueueFlags()...)
@@ -80,10 +92,13 @@ func runEnqueue(c *cli.Context) error {
 		return err
 	}
 	explicit := c.Args().Present() || c.IsSet("from-file")
+	stale := c.Bool("stale-only")
 	switch {
+	case stale && (explicit || c.IsSet("sizes") || c.IsSet("formats") || c.IsSet("since") || c.IsSet("skip-existing") || c.IsSet("reason")):
+		return usagef("--stale-only lists the thumbnails stored and queues their originals' events: --sizes, --formats, --since, --skip-existing, --reason and keys given do not apply")
 	case c.Args().Present() && c.IsSet("from-file"):
 		return usagef("give keys as arguments or with --from-file, not both")
-	case !explicit && len(cfg.Sizes) == 0:
+	case !stale && !explicit && len(cfg.Sizes) == 0:
 		return usagef("--sizes is required to list originals (or give thumbnail keys as arguments or with --from-file)")
 	case explicit && (c.IsSet("prefix") || c.IsSet("since")):
 		return usagef("--prefix and --since choose originals to list; they do not apply to keys given")
@@ -97,6 +112,11 @@ func runEnqueue(c *cli.Context) error {
 	var q queue.Queue
 	if !cfg.DryRun {
 		if q, err = openJobQueue(ctx, c, log, false); err != nil {
+			return err
+		}
+	}
+	if stale {
+		if cfg.EventBucket, cfg.EventKeyPrefix, err = eventBucket(c); err != nil {
 			return err
 		}
 	}
@@ -116,11 +136,14 @@ func runEnqueue(c *cli.Context) error {
 	}
 	defer closeKeys()
 
-	stopProgress := showProgress(c, b, log, cfg.DryRun)
+	stopProgress := showProgress(c, b, log, cfg.DryRun, stale)
 	var res backfill.Result
-	if explicit {
+	switch {
+	case stale:
+		res, err = b.Stale(ctx)
+	case explicit:
 		res, err = b.FromKeys(ctx, keys)
-	} else {
+	default:
 		res, err = b.FromStore(ctx)
 	}
 	stopProgress()
@@ -129,7 +152,7 @@ func runEnqueue(c *cli.Context) error {
 	if cfg.DryRun {
 		summary = c.App.ErrWriter
 	}
-	printSummary(summary, res.Counts, cfg.DryRun)
+	printSummary(summary, res.Counts, cfg.DryRun, stale)
 	resume := "resume with: s3thumb enqueue ... --start-after " + shellQuote(res.ResumeAfter)
 	if res.ResumeAfter == "" {
 		resume = "no key has had all its jobs queued yet: run the same command again"
@@ -178,6 +201,21 @@ func backfillConfig(c *cli.Context) (backfill.Config, error) {
 	return cfg, nil
 }
 
+// eventBucket is how the S3 event notifications of --stale-only name the
+// store, as S3 names it in its own: the bucket and the prefix of an
+// s3://BUCKET/PREFIX store (workers take event keys relative to it), and
+// for a directory the bucket its watcher's events name.
+func eventBucket(c *cli.Context) (bucket, prefix string, err error) {
+	loc, err := store.ParseURL(c.String("store"))
+	if err != nil {
+		return "", "", usagef("--store: %w", err)
+	}
+	if loc.Scheme == "s3" {
+		return loc.Bucket, loc.Prefix, nil
+	}
+	return watch.Bucket, "", nil
+}
+
 // givenKeys yields the keys given as arguments or in --from-file.
 func givenKeys(c *cli.Context) (iter.Seq2[string, error], func(), error) {
 	if c.Args().Present() {
@@ -220,20 +258,20 @@ func givenKeys(c *cli.Context) (iter.Seq2[string, error], func(), error) {
 // showProgress shows a progress bar on stdout when it is a terminal (and
 // not carrying a dry run's keys), else logs progress periodically. The
 // returned function stops it.
-func showProgress(c *cli.Context, b *backfill.Backfill, log *slog.Logger, dryRun bool) (stop func()) {
+func showProgress(c *cli.Context, b *backfill.Backfill, log *slog.Logger, dryRun, stale bool) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	f, isFile := c.App.Writer.(*os.File)
 	if !dryRun && isFile && term.IsTerminal(int(f.Fd())) {
-		go func() { defer close(done); runBar(ctx, f, b.Counts) }()
+		go func() { defer close(done); runBar(ctx, f, b.Counts, stale) }()
 	} else {
-		go func() { defer close(done); logProgress(ctx, log, b.Counts, c.Duration("progress-interval")) }()
+		go func() { defer close(done); logProgress(ctx, log, b.Counts, c.Duration("progress-interval"), stale) }()
 	}
 	return func() { cancel(); <-done }
 }
 
 // runBar draws the counts as a progress bar until ctx ends.
-func runBar(ctx context.Context, w io.Writer, counts func() backfill.Counts) {
+func runBar(ctx context.Context, w io.Writer, counts func() backfill.Counts, stale bool) {
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("queueing"),
@@ -248,7 +286,11 @@ func runBar(ctx context.Context, w io.Writer, counts func() backfill.Counts) {
 	defer t.Stop()
 	for {
 		n := counts()
-		bar.Describe(fmt.Sprintf("listed %d, skipped %d existing, %d rejected; queued", n.Listed, n.Existing, n.Rejected))
+		if stale {
+			bar.Describe(fmt.Sprintf("listed %d, checked %d thumbnails, %d stale; originals queued", n.Listed, n.Checked, n.Stale))
+		} else {
+			bar.Describe(fmt.Sprintf("listed %d, skipped %d existing, %d rejected; queued", n.Listed, n.Existing, n.Rejected))
+		}
 		bar.Set64(n.Queued)
 		select {
 		case <-ctx.Done():
@@ -260,7 +302,7 @@ func runBar(ctx context.Context, w io.Writer, counts func() backfill.Counts) {
 }
 
 // logProgress logs the counts and the rate every interval until ctx ends.
-func logProgress(ctx context.Context, log *slog.Logger, counts func() backfill.Counts, interval time.Duration) {
+func logProgress(ctx context.Context, log *slog.Logger, counts func() backfill.Counts, interval time.Duration, stale bool) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	last := counts()
@@ -271,6 +313,11 @@ func logProgress(ctx context.Context, log *slog.Logger, counts func() backfill.C
 		case <-t.C:
 		}
 		n := counts()
+		if stale {
+			log.Info("enqueue progress", "listed", n.Listed, "checked", n.Checked, "stale", n.Stale, "untagged", n.Untagged,
+				"originals_queued", n.Queued, "gone", n.Gone)
+			continue
+		}
 		log.Info("enqueue progress", "listed", n.Listed, "queued", n.Queued, "skipped_existing", n.Existing,
 			"rejected", n.Rejected, "jobs_per_second", float64(n.Queued-last.Queued)/interval.Seconds())
 		last = n
@@ -278,20 +325,34 @@ func logProgress(ctx context.Context, log *slog.Logger, counts func() backfill.C
 }
 
 // printSummary writes the final counts.
-func printSummary(w io.Writer, n backfill.Counts, dryRun bool) {
+func printSummary(w io.Writer, n backfill.Counts, dryRun, stale bool) {
 	queued := "queued"
 	if dryRun {
 		queued = "would queue (dry run)"
 	}
-	rows := []struct {
+	type row struct {
 		label string
 		n     int64
-	}{
+	}
+	rows := []row{
 		{"listed", n.Listed},
 		{"not originals", n.Ignored},
 		{queued, n.Queued},
 		{"skipped existing", n.Existing},
 		{"rejected", n.Rejected},
+	}
+	if stale {
+		if !dryRun {
+			queued = "originals queued"
+		}
+		rows = []row{
+			{"listed", n.Listed},
+			{"thumbnails checked", n.Checked},
+			{"stale", n.Stale},
+			{"untagged (originals)", n.Untagged},
+			{queued, n.Queued},
+			{"gone (queued removed)", n.Gone},
+		}
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%-22s %d\n", r.label, r.n)

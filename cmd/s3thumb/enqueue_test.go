@@ -83,6 +83,9 @@ func TestEnqueueUsageErrors(t *testing.T) {
 		{[]string{"--sizes", "200x200", "--reason", strings.Repeat("r", 65)}, "reason"},
 		{[]string{"--from-file", filepath.Join(dir, "missing.txt")}, "--from-file"},
 		{[]string{"--sizes", "200x200", "--progress-interval", "0s"}, "--progress-interval"},
+		{[]string{"--stale-only", "--sizes", "200x200"}, "--stale-only lists the thumbnails stored"},
+		{[]string{"--stale-only", "--skip-existing"}, "--skip-existing"},
+		{[]string{"--stale-only", "a.jpg"}, "keys given do not apply"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -200,7 +203,7 @@ func TestEnqueueProgressBar(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runBar(ctx, &buf, func() backfill.Counts { return backfill.Counts{Listed: 1234, Queued: 2468, Existing: 7} })
+		runBar(ctx, &buf, func() backfill.Counts { return backfill.Counts{Listed: 1234, Queued: 2468, Existing: 7} }, false)
 	}()
 	time.Sleep(300 * time.Millisecond)
 	cancel()

@@ -71,6 +71,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--no-such-flag"}, "no-such-flag"},
 		{[]string{"--log-format", "xml", "serve"}, "--log-format"},
 		{[]string{"serve", "--store", "ftp://x"}, "bad store URL"},
+		{[]string{"work", "--store", "file://" + t.TempDir(), "--cloudfront-endpoint", "http://127.0.0.1:1"}, "--cloudfront-endpoint without --cloudfront-distribution-id"},
+		{[]string{"work", "--store", "file://" + t.TempDir(), "--cloudfront-distribution-id", "E1/x", "--region", "us-east-1"}, "--cloudfront-distribution-id: CloudFront distribution ID"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -57,6 +57,7 @@ func setupCommand() *cli.Command {
 		&cli.StringFlag{Name: "log-bucket", Usage: "send the bucket's server access logs to this (private) bucket"},
 		&cli.StringFlag{Name: "log-prefix", Usage: "key prefix of the access logs in --log-bucket (default: BUCKET/)"},
 		&cli.StringFlag{Name: "queue", Usage: "create the job queue NAME (or sqs://NAME) and its dead-letter queue NAME-dlq"},
+		&cli.BoolFlag{Name: "events", Usage: "send the bucket's s3:ObjectCreated:* and s3:ObjectRemoved:* event notifications to --queue (configuration " + awssetup.NotificationID + ", merged with the bucket's others) and let S3 send there (a statement in the queue's policy)"},
 		&cli.IntFlag{Name: "max-receives", Value: d.MaxReceives, Usage: "deliveries of a job before it moves to the dead-letter queue"},
 		&cli.DurationFlag{Name: "visibility-timeout", Value: d.VisibilityTimeout, Usage: "how long a job a worker received stays hidden from other workers"},
 		&cli.BoolFlag{Name: "create-bucket", Usage: "create the bucket and the log bucket (in --region) if they do not exist"},
@@ -91,6 +92,7 @@ func setupConfig(c *cli.Context) awssetup.Config {
 	cfg.Queue = strings.TrimPrefix(c.String("queue"), "sqs://")
 	cfg.MaxReceives = c.Int("max-receives")
 	cfg.VisibilityTimeout = c.Duration("visibility-timeout")
+	cfg.Events = c.Bool("events")
 	cfg.CreateBucket = c.Bool("create-bucket")
 	cfg.Region = c.String("region")
 	return cfg

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,12 +9,15 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/s3thumb/s3thumb/internal/cdn"
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/popular"
 	"github.com/s3thumb/s3thumb/internal/queue"
@@ -119,6 +123,8 @@ func jobFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "job-timeout", Value: d.JobTimeout, Usage: "longest one job may take; a job that takes longer is retried"},
 		&cli.DurationFlag{Name: "retry-backoff", Value: d.RetryBackoff, Usage: "wait before the first retry of a job that failed for a passing reason (store error, timeout); it doubles with each delivery"},
 		&cli.DurationFlag{Name: "max-retry-backoff", Value: d.MaxRetryBackoff, Usage: "longest wait before a retry"},
+		&cli.StringFlag{Name: "cloudfront-distribution-id", Usage: "after thumbnails are remade or deleted because their original changed, invalidate their paths (/KEY, with the store's prefix) in this CloudFront distribution; a failed invalidation is logged and counted, never retried (default: none)"},
+		&cli.StringFlag{Name: "cloudfront-endpoint", Usage: "CloudFront endpoint URL, for tests and CloudFront-compatible services (default: AWS)"},
 		&cli.StringFlag{Name: "state", Usage: "the analyzer's --state (s3://BUCKET[/PREFIX] or file://DIR): S3 event notifications of uploads on the queue make the popular size classes it publishes there (default: none; such events are removed with a warning)"},
 	}
 }
@@ -143,11 +149,48 @@ func workerConfig(ctx context.Context, c *cli.Context, concurrency int) (worker.
 			return cfg, err
 		}
 		cfg.UploadClasses = popular.NewCache(state, classesTTL, nil)
-		if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
-			cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
+	}
+	// S3 event notifications name the bucket and the whole key, with the
+	// store's prefix; with or without --state, they tell originals
+	// replaced or deleted, whose thumbnails follow them.
+	if loc, err := store.ParseURL(c.String("store")); err == nil && loc.Scheme == "s3" {
+		cfg.UploadBucket, cfg.UploadPrefix = loc.Bucket, loc.Prefix
+	}
+	if id := c.String("cloudfront-distribution-id"); id != "" {
+		inv, err := cloudFront(ctx, c, id, cfg.UploadPrefix)
+		if err != nil {
+			return cfg, err
 		}
+		cfg.Invalidator = inv
+	} else if c.IsSet("cloudfront-endpoint") {
+		return cfg, usagef("--cloudfront-endpoint without --cloudfront-distribution-id: there is nothing to invalidate")
 	}
 	return cfg, nil
+}
+
+// cloudFront is the invalidator of the distribution id, whose origin is
+// the store's bucket (keys get the store's prefix): with the standard AWS
+// credential chain, signed for us-east-1 as CloudFront, a global service,
+// requires, at --cloudfront-endpoint when given.
+func cloudFront(ctx context.Context, c *cli.Context, id, prefix string) (*cdn.CloudFront, error) {
+	if err := cdn.ValidDistributionID(id); err != nil {
+		return nil, usagef("--cloudfront-distribution-id: %w", err)
+	}
+	awsCfg, err := loadAWSConfig(ctx, cmp.Or(c.String("region"), "us-east-1"))
+	if err != nil {
+		return nil, fmt.Errorf("--cloudfront-distribution-id: %w", err)
+	}
+	client := cloudfront.NewFromConfig(awsCfg, func(o *cloudfront.Options) {
+		o.Region = "us-east-1"
+		if ep := c.String("cloudfront-endpoint"); ep != "" {
+			o.BaseEndpoint = aws.String(ep)
+		}
+	})
+	inv, err := cdn.NewCloudFront(client, id, prefix)
+	if err != nil {
+		return nil, usagef("--cloudfront-distribution-id: %w", err)
+	}
+	return inv, nil
 }
 
 // startWorkers runs n workers in this process (serve --workers), sharing

@@ -69,6 +69,11 @@ type Config struct {
 	// VisibilityTimeout is how long a received job stays hidden from other
 	// workers.
 	VisibilityTimeout time.Duration
+	// Events has the bucket send its s3:ObjectCreated:* and
+	// s3:ObjectRemoved:* event notifications to Queue (which it needs),
+	// and lets S3 send there (the queue's policy), merged with the
+	// notification configurations and policy statements there are.
+	Events bool
 	// CreateBucket creates the bucket when it does not exist.
 	CreateBucket bool
 	// Region is the AWS region of the bucket and queue. It chooses the
@@ -121,6 +126,9 @@ func (c Config) Validate() error {
 		}
 	} else if c.LogPrefix != "" {
 		return fmt.Errorf("%w: log prefix %q given without a log bucket", ErrInvalidConfig, c.LogPrefix)
+	}
+	if c.Events && c.Queue == "" {
+		return fmt.Errorf("%w: events need the queue they are sent to (--queue)", ErrInvalidConfig)
 	}
 	if c.Queue != "" {
 		if !queueName.MatchString(c.Queue) {

@@ -113,6 +113,9 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 			"s3:GetBucketWebsite", "s3:GetLifecycleConfiguration", "s3:ListBucket", "s3:PutBucketLogging",
 			"s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketWebsite", "s3:PutLifecycleConfiguration",
 		}}}
+		if cfg.Events {
+			st[0].Action = append(st[0].Action.([]string), "s3:GetBucketNotification", "s3:PutBucketNotification")
+		}
 		if cfg.LogBucket != "" {
 			st = append(st, Statement{Sid: "ConfigureLogBucket", Effect: "Allow", Resource: bucketARN(part, cfg.LogBucket),
 				Action: []string{"s3:CreateBucket", "s3:GetBucketPolicy", "s3:ListBucket", "s3:PutBucketPolicy"}})

@@ -46,6 +46,9 @@ type State struct {
 	LogBucketPolicy      *Policy
 	Queue                *QueueState
 	DeadLetterQueue      *QueueState
+	// Notification is the bucket's event notification configuration (read
+	// with Config.Events).
+	Notification *types.NotificationConfiguration
 }
 
 // QueueState is an existing queue.
@@ -99,8 +102,17 @@ type Plan struct {
 	CreateLogBucket bool                       `json:"createLogBucket,omitempty"`
 	LogBucketPolicy *Policy                    `json:"logBucketPolicy,omitempty"`
 	// Queues are the dead-letter queue, then the job queue.
-	Queues  []QueuePlan `json:"queues,omitempty"`
-	Changes []Change    `json:"changes"`
+	Queues []QueuePlan `json:"queues,omitempty"`
+	// QueuePolicy is the job queue's access policy (its Policy attribute)
+	// and Notification the bucket's event notification configuration,
+	// with Config.Events.
+	QueuePolicy  *Policy                          `json:"queuePolicy,omitempty"`
+	Notification *types.NotificationConfiguration `json:"notification,omitempty"`
+	Changes      []Change                         `json:"changes"`
+
+	// currentNotification is what the bucket had, for Apply to merge into
+	// again once it knows the queue's ARN.
+	currentNotification *types.NotificationConfiguration
 }
 
 // JSON renders the plan as --dry-run prints it. "changes" is always
@@ -164,6 +176,16 @@ func NewPlan(cfg Config, cur State) (Plan, error) {
 	}
 	if cfg.Queue != "" {
 		p.planQueues(cfg, partition, cur.DeadLetterQueue, cur.Queue)
+	}
+	if cfg.Events {
+		curPolicy, err := queuePolicy(cur.Queue)
+		if err != nil {
+			return Plan{}, err
+		}
+		p.currentNotification = cur.Notification
+		if err := p.planEvents(cfg, partition, queueARN(cfg, partition, cur.Queue), curPolicy, cur.Notification); err != nil {
+			return Plan{}, err
+		}
 	}
 	return p, nil
 }
@@ -529,6 +551,20 @@ func deadLetterARN(cfg Config, partition string, dlq, queue *QueueState) string 
 		region = "REGION"
 	}
 	return "arn:" + partition + ":sqs:" + region + ":ACCOUNT-ID:" + name
+}
+
+// queueARN is the job queue's ARN: known when it exists, else a template
+// with the account left to fill in (setup learns it when it creates the
+// queue).
+func queueARN(cfg Config, partition string, queue *QueueState) string {
+	if arn := queue.arn(); arn != "" {
+		return arn
+	}
+	region := cfg.Region
+	if region == "" {
+		region = "REGION"
+	}
+	return "arn:" + partition + ":sqs:" + region + ":ACCOUNT-ID:" + cfg.Queue
 }
 
 func (p *Plan) planQueues(cfg Config, partition string, dlq, queue *QueueState) {

@@ -21,7 +21,7 @@ const (
 )
 
 // ourSids are all the Sids s3thumb owns, current and retired.
-var ourSids = []string{SidPublicRead, SidPublicList, SidLogging}
+var ourSids = []string{SidPublicRead, SidPublicList, SidLogging, SidS3Events}
 
 // loggingService is the principal that delivers server access logs.
 const loggingService = "logging.s3.amazonaws.com"

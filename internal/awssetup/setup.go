@@ -65,6 +65,7 @@ type S3API interface {
 	websiteAPI
 	lifecycleAPI
 	loggingAPI
+	notificationAPI
 }
 
 // SQSAPI is every SQS call setup makes; *sqs.Client implements it.
@@ -238,6 +239,9 @@ func (s Setup) readBucket(ctx context.Context, cfg Config, st *State) error {
 		}
 		st.Logging = lg.LoggingEnabled
 	}
+	if cfg.Events {
+		return s.readEvents(ctx, cfg, st)
+	}
 	return nil
 }
 
@@ -344,14 +348,27 @@ func (s Setup) Apply(ctx context.Context, cfg Config, plan Plan) error {
 			return classify("logging", "s3:PutBucketLogging", arn, err)
 		}
 	}
+	jobQueueARN := ""
 	if changed["queue"] {
 		dlqARN, err := s.ensureQueue(ctx, cfg.Queue+DLQSuffix, deadLetterAttributes())
 		if err != nil {
 			return err
 		}
-		if _, err := s.ensureQueue(ctx, cfg.Queue, queueAttributes(cfg, dlqARN)); err != nil {
+		if jobQueueARN, err = s.ensureQueue(ctx, cfg.Queue, queueAttributes(cfg, dlqARN)); err != nil {
 			return err
 		}
+	}
+	if cfg.Events && (changed["queue policy"] || changed["events"]) {
+		if jobQueueARN == "" {
+			q, err := s.readQueue(ctx, cfg.Queue)
+			if err != nil {
+				return err
+			}
+			if jobQueueARN = q.arn(); jobQueueARN == "" {
+				return fmt.Errorf("events: queue %s: the server returned no QueueArn", cfg.Queue)
+			}
+		}
+		return s.applyEvents(ctx, cfg, plan, jobQueueARN)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/s3thumb/s3thumb/internal/queue"
 	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
 )
@@ -614,5 +615,150 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 	}
 	if _, err := srv.Client().GetBucketWebsite(testkit.Context(t, 2*time.Minute), &s3.GetBucketWebsiteInput{Bucket: aws.String(bucket)}); !isCode(err, "NoSuchWebsiteConfiguration") {
 		t.Errorf("website after a dry run: %v, want none", err)
+	}
+}
+
+// countingS3 counts notification writes too.
+func (c *countingS3) PutBucketNotificationConfiguration(ctx context.Context, in *s3.PutBucketNotificationConfigurationInput, o ...func(*s3.Options)) (*s3.PutBucketNotificationConfigurationOutput, error) {
+	c.writes.Add(1)
+	return c.S3API.PutBucketNotificationConfiguration(ctx, in, o...)
+}
+
+// TestSetupEventsOnMoto: setup --events on moto's S3 and SQS adds one
+// queue configuration for s3thumb's events beside a topic and a queue
+// configuration of someone else's (and the EventBridge setting), merges a
+// statement letting S3 send from this bucket into the queue's policy
+// beside one already there, changes nothing when run again, and replaces
+// the configuration the README's manual commands used to write. An upload
+// then puts on the queue an event the workers read.
+func TestSetupEventsOnMoto(t *testing.T) {
+	srv := testserver.Moto(t)
+	const bucket = "images.example.com"
+	srv.CreateBucket(t, bucket)
+	ctx := testkit.Context(t, 2*time.Minute)
+	sq := sqs.NewFromConfig(aws.Config{Region: srv.Region, Credentials: srv.Client().Options().Credentials},
+		func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.Endpoint) })
+	// The job queue as setup makes it, without events.
+	cfg := testConfig(bucket)
+	cfg.ExpireDays = 0
+	cfg.Queue = "s3thumb-jobs"
+	mustRun(t, Setup{S3: srv.Client(), SQS: sq}, cfg)
+	jobs := queueState(t, sq, "s3thumb-jobs")
+	jobsARN := jobs.arn()
+	// Someone else's queue, topic and policy statement. (The policy is
+	// set after setup's queue attributes: moto drops a queue's policy when
+	// other attributes are set, which AWS does not.)
+	if _, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("audit")}); err != nil {
+		t.Fatal(err)
+	}
+	otherARN := queueState(t, sq, "audit").arn()
+	theirs := `{"Version":"2012-10-17","Statement":[{"Sid":"Monitoring","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sqs:GetQueueAttributes","Resource":"` + jobsARN + `"}]}`
+	if _, err := sq.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(jobs.URL), Attributes: map[string]string{"Policy": theirs}}); err != nil {
+		t.Fatal(err)
+	}
+	// moto does not keep the EventBridge setting; TestMergeNotification
+	// checks it is kept.
+	existing := &s3types.NotificationConfiguration{
+		QueueConfigurations: []s3types.QueueConfiguration{{Id: aws.String("audit-deletes"), QueueArn: aws.String(otherARN),
+			Events: []s3types.Event{"s3:ObjectRemoved:*"}, Filter: &s3types.NotificationConfigurationFilter{Key: &s3types.S3KeyFilter{
+				FilterRules: []s3types.FilterRule{{Name: s3types.FilterRuleNamePrefix, Value: aws.String("private/")}}}}}},
+		TopicConfigurations: []s3types.TopicConfiguration{{Id: aws.String("uploads-topic"), TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:uploads"),
+			Events: []s3types.Event{"s3:ObjectCreated:*"}}},
+	}
+	if _, err := srv.Client().PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(bucket), NotificationConfiguration: existing}); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.Events = true
+	plan := mustRun(t, Setup{S3: srv.Client(), SQS: sq}, cfg)
+	if got := parts(plan); !slices.Equal(got, []string{"queue policy", "events"}) {
+		t.Errorf("changes %v: want the queue policy and events only", plan.Changes)
+	}
+	checkEvents := func() {
+		t.Helper()
+		n, err := srv.Client().GetBucketNotificationConfiguration(ctx, &s3.GetBucketNotificationConfigurationInput{Bucket: aws.String(bucket)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ours []s3types.QueueConfiguration
+		for _, q := range n.QueueConfigurations {
+			if aws.ToString(q.QueueArn) == jobsARN {
+				ours = append(ours, q)
+			}
+		}
+		if len(ours) != 1 || aws.ToString(ours[0].Id) != NotificationID ||
+			!slices.Equal(ours[0].Events, []s3types.Event{"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}) {
+			t.Errorf("queue configurations for the job queue: %+v; want one, %s, created and removed", ours, NotificationID)
+		}
+		if len(n.QueueConfigurations) != 2 || aws.ToString(n.QueueConfigurations[0].Id) != "audit-deletes" || n.QueueConfigurations[0].Filter == nil {
+			t.Errorf("the audit queue configuration was not kept as it was: %+v", n.QueueConfigurations)
+		}
+		if len(n.TopicConfigurations) != 1 || aws.ToString(n.TopicConfigurations[0].Id) != "uploads-topic" {
+			t.Errorf("the topic configuration was not kept: %+v", n.TopicConfigurations)
+		}
+		pol, err := ParsePolicy(queueState(t, sq, "s3thumb-jobs").Attributes["Policy"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sids []string
+		for _, raw := range pol.Statement {
+			sids = append(sids, sid(raw))
+			var st struct {
+				Effect, Action, Resource string
+				Principal                struct{ Service string }
+				Condition                struct{ ArnLike map[string]string }
+			}
+			if sid(raw) == SidS3Events && (json.Unmarshal(raw, &st) != nil || st.Effect != "Allow" || st.Action != "sqs:SendMessage" ||
+				st.Resource != jobsARN || st.Principal.Service != "s3.amazonaws.com" || st.Condition.ArnLike["aws:SourceArn"] != "arn:aws:s3:::"+bucket) {
+				t.Errorf("statement %s: want S3 to send to %s from %s only", raw, jobsARN, bucket)
+			}
+		}
+		if !slices.Equal(sids, []string{"Monitoring", SidS3Events}) {
+			t.Errorf("queue policy statements %q, want the one there and s3thumb's", sids)
+		}
+	}
+	checkEvents()
+	assertNoChanges(t, srv.Client(), sq, cfg)
+
+	// The configuration the README's commands wrote is replaced, not
+	// doubled (S3 refuses overlapping configurations).
+	legacy := *existing
+	legacy.QueueConfigurations = append(slices.Clone(existing.QueueConfigurations), s3types.QueueConfiguration{Id: aws.String("s3thumb-uploads"),
+		QueueArn: aws.String(jobsARN), Events: []s3types.Event{"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}})
+	if _, err := srv.Client().PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(bucket), NotificationConfiguration: &legacy}); err != nil {
+		t.Fatal(err)
+	}
+	if plan := mustRun(t, Setup{S3: srv.Client(), SQS: sq}, cfg); !slices.Equal(parts(plan), []string{"events"}) {
+		t.Errorf("over the README's configuration: changes %v, want events only", plan.Changes)
+	}
+	checkEvents()
+	assertNoChanges(t, srv.Client(), sq, cfg)
+
+	// moto delivers to its own SQS: an upload reaches the job queue as an
+	// event the workers decode.
+	if _, err := srv.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("photos/new earth.jpg"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	testkit.WaitFor(t, 20*time.Second, "the upload's event on the job queue", func() bool {
+		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(jobs.URL), MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			ups, err := queue.DecodeS3Event([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				t.Errorf("message %s: %v", aws.ToString(m.Body), err)
+			}
+			for _, u := range ups {
+				got = append(got, u.Bucket+"/"+u.Key)
+			}
+		}
+		return len(got) > 0
+	})
+	if !slices.Equal(got, []string{bucket + "/photos/new earth.jpg"}) {
+		t.Errorf("events received %q, want the upload of photos/new earth.jpg", got)
 	}
 }

@@ -82,6 +82,10 @@ type Config struct {
 	// instead of queueing them.
 	DryRun bool
 	Out    io.Writer
+	// EventBucket and EventKeyPrefix name the store in the S3 event
+	// notifications Stale queues, as S3 would: its bucket, and the prefix
+	// of an s3://BUCKET/PREFIX store (the store's keys are relative to it).
+	EventBucket, EventKeyPrefix string
 	// SendTimeout bounds one batch's send; a batch being sent when the
 	// backfill is interrupted is given this long to finish.
 	SendTimeout time.Duration
@@ -136,6 +140,12 @@ type Counts struct {
 	Queued   int64 // jobs sent (printed, in a dry run)
 	Existing int64 // jobs not sent because the thumbnail exists (SkipExisting)
 	Rejected int64 // thumbnail keys refused by the size policy, or whose original the workers would not find, and invalid given keys
+
+	// Stale only; Queued counts originals.
+	Checked  int64 // keys named like thumbnails looked up
+	Stale    int64 // thumbnails not made of the original stored now, or whose original is gone
+	Gone     int64 // originals queued as removed (no original under any source extension)
+	Untagged int64 // keys named like thumbnails that looked stale but carry no thumbnail tag: originals, left alone
 }
 
 // Result is the outcome of a backfill.
@@ -155,6 +165,7 @@ type Backfill struct {
 	log    *slog.Logger
 
 	listed, ignored, queued, existing, rejected atomic.Int64
+	checked, stale, gone, untagged              atomic.Int64
 	track                                       tracker
 }
 
@@ -187,6 +198,10 @@ func (b *Backfill) Counts() Counts {
 		Queued:   b.queued.Load(),
 		Existing: b.existing.Load(),
 		Rejected: b.rejected.Load(),
+		Checked:  b.checked.Load(),
+		Stale:    b.stale.Load(),
+		Gone:     b.gone.Load(),
+		Untagged: b.untagged.Load(),
 	}
 }
 
@@ -208,7 +223,7 @@ func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 	if len(b.cfg.Sizes) == 0 {
 		return Result{}, errors.New("backfill: no sizes to make")
 	}
-	return b.run(ctx, func(ctx context.Context, emit func(key string, jobs []string) error) error {
+	return b.run(ctx, func(ctx context.Context, emit func(key string, jobs []job) error) error {
 		prev := original{}
 		var prevJobs []string
 		var listed listedStems
@@ -238,9 +253,9 @@ func (b *Backfill) FromStore(ctx context.Context) (Result, error) {
 			} else {
 				prev, prevJobs = o, slices.Clone(jobs)
 			}
-			return emit(a.Key, jobs)
+			return emit(a.Key, jobsOf(jobs))
 		})
-	})
+	}, b.skipExisting())
 }
 
 // untaggedOrphan reports whether the listed key k, named like a thumbnail,
@@ -302,7 +317,7 @@ func originalOf(key string) (original, bool) {
 // other key with an image extension is taken as an original and expanded
 // with Sizes and Formats. Other keys are counted as rejected.
 func (b *Backfill) FromKeys(ctx context.Context, keys iter.Seq2[string, error]) (Result, error) {
-	return b.run(ctx, func(ctx context.Context, emit func(key string, jobs []string) error) error {
+	return b.run(ctx, func(ctx context.Context, emit func(key string, jobs []job) error) error {
 		skipping := b.cfg.StartAfter != ""
 		for key, err := range keys {
 			if err != nil {
@@ -317,7 +332,7 @@ func (b *Backfill) FromKeys(ctx context.Context, keys iter.Seq2[string, error]) 
 				continue
 			}
 			b.listed.Add(1)
-			if err := emit(key, b.jobsForKey(key)); err != nil {
+			if err := emit(key, jobsOf(b.jobsForKey(key))); err != nil {
 				return err
 			}
 		}
@@ -325,7 +340,7 @@ func (b *Backfill) FromKeys(ctx context.Context, keys iter.Seq2[string, error]) 
 			b.log.WarnContext(ctx, "the --start-after key never appeared among the keys given: nothing was queued", "start_after", b.cfg.StartAfter)
 		}
 		return nil
-	})
+	}, b.skipExisting())
 }
 
 // original is an original's key, split.
@@ -390,30 +405,47 @@ func (b *Backfill) check(k thumbkey.Key, origKey string) error {
 }
 
 // job is one thumbnail key on its way to the queue, with the sequence
-// number of the key it was built from.
+// number of the key it was built from; or, with event set, the S3 event
+// notification body of an original (Stale).
 type job struct {
 	key string
 	seq int64
+
+	origin *origin // where a listed thumbnail's original may be (Stale)
+	event  string  // the event's name, with body
+	body   []byte
 }
 
-// run drives the pipeline: produce (listing or given keys) → optional
-// lookups → batches → senders.
-func (b *Backfill) run(ctx context.Context, produce func(context.Context, func(string, []string) error) error) (Result, error) {
+// jobsOf makes jobs of thumbnail keys.
+func jobsOf(keys []string) []job {
+	jobs := make([]job, len(keys))
+	for i, k := range keys {
+		jobs[i] = job{key: k}
+	}
+	return jobs
+}
+
+// A lookup decides, before a job is sent, whether to send it: it returns
+// the job to send in its place, or nil when there is nothing to send.
+type lookup func(ctx context.Context, j job) (*job, error)
+
+// run drives the pipeline: produce (listing or given keys) → lookups (when
+// check is not nil) → batches → senders.
+func (b *Backfill) run(ctx context.Context, produce func(context.Context, func(string, []job) error) error, check lookup) (Result, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	produced := make(chan []job, 64)
 	var seq int64
 	g.Go(func() error {
 		defer close(produced)
-		return produce(gctx, func(key string, keys []string) error {
+		return produce(gctx, func(key string, jobs []job) error {
 			s := seq
 			seq++
-			b.track.add(s, key, len(keys))
-			if len(keys) == 0 {
+			b.track.add(s, key, len(jobs))
+			if len(jobs) == 0 {
 				return nil
 			}
-			jobs := make([]job, len(keys))
-			for i, k := range keys {
-				jobs[i] = job{key: k, seq: s}
+			for i := range jobs {
+				jobs[i].seq = s
 			}
 			select {
 			case produced <- jobs:
@@ -424,8 +456,8 @@ func (b *Backfill) run(ctx context.Context, produce func(context.Context, func(s
 		})
 	})
 	items := produced
-	if b.cfg.SkipExisting {
-		items = b.missingOnly(g, gctx, produced)
+	if check != nil {
+		items = b.lookups(g, gctx, produced, check)
 	}
 	batches := make(chan []job, b.cfg.Concurrency)
 	g.Go(func() error {
@@ -504,22 +536,42 @@ func wait(ctx context.Context, limiter *rate.Limiter, n int) error {
 	}
 }
 
-// missingOnly looks the jobs' thumbnails up, HeadConcurrency at once, and
-// passes on, in order, only those not stored yet.
-func (b *Backfill) missingOnly(g *errgroup.Group, ctx context.Context, in <-chan []job) chan []job {
-	type lookup struct {
-		jobs    []job
-		missing chan []job
+// skipExisting is the lookup of SkipExisting (nil without it): a job
+// whose thumbnail is stored is not sent.
+func (b *Backfill) skipExisting() lookup {
+	if !b.cfg.SkipExisting {
+		return nil
 	}
-	work := make(chan lookup)
-	ordered := make(chan lookup, b.cfg.HeadConcurrency)
+	return func(ctx context.Context, j job) (*job, error) {
+		_, err := b.store.Head(ctx, j.key)
+		switch {
+		case err == nil:
+			b.existing.Add(1)
+			return nil, nil
+		case errors.Is(err, store.ErrNotFound):
+			return &j, nil
+		default:
+			return nil, fmt.Errorf("look up %s: %w", j.key, err)
+		}
+	}
+}
+
+// lookups runs check on the jobs, HeadConcurrency at once, and passes on,
+// in order, the jobs it returns; a job it drops counts as done.
+func (b *Backfill) lookups(g *errgroup.Group, ctx context.Context, in <-chan []job, check lookup) chan []job {
+	type pending struct {
+		jobs []job
+		kept chan []job
+	}
+	work := make(chan pending)
+	ordered := make(chan pending, b.cfg.HeadConcurrency)
 	out := make(chan []job, 64)
 	g.Go(func() error {
 		defer close(ordered)
 		defer close(work)
 		for jobs := range in {
-			l := lookup{jobs: jobs, missing: make(chan []job, 1)}
-			for _, c := range []chan lookup{ordered, work} {
+			l := pending{jobs: jobs, kept: make(chan []job, 1)}
+			for _, c := range []chan pending{ordered, work} {
 				select {
 				case c <- l:
 				case <-ctx.Done():
@@ -532,20 +584,19 @@ func (b *Backfill) missingOnly(g *errgroup.Group, ctx context.Context, in <-chan
 	for range b.cfg.HeadConcurrency {
 		g.Go(func() error {
 			for l := range work {
-				var missing []job
+				var kept []job
 				for _, j := range l.jobs {
-					_, err := b.store.Head(ctx, j.key)
-					switch {
-					case err == nil:
-						b.existing.Add(1)
-						b.track.done(j.seq, 1)
-					case errors.Is(err, store.ErrNotFound):
-						missing = append(missing, j)
-					default:
-						return fmt.Errorf("look up %s: %w", j.key, err)
+					next, err := check(ctx, j)
+					if err != nil {
+						return err
 					}
+					if next == nil {
+						b.track.done(j.seq, 1)
+						continue
+					}
+					kept = append(kept, *next)
 				}
-				l.missing <- missing
+				l.kept <- kept
 			}
 			return nil
 		})
@@ -553,17 +604,17 @@ func (b *Backfill) missingOnly(g *errgroup.Group, ctx context.Context, in <-chan
 	g.Go(func() error {
 		defer close(out)
 		for l := range ordered {
-			var missing []job
+			var kept []job
 			select {
-			case missing = <-l.missing:
+			case kept = <-l.kept:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if len(missing) == 0 {
+			if len(kept) == 0 {
 				continue
 			}
 			select {
-			case out <- missing:
+			case out <- kept:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -582,6 +633,9 @@ func (b *Backfill) send(ctx context.Context, batch []job) error {
 	if b.cfg.DryRun {
 		var sb strings.Builder
 		for _, j := range batch {
+			if j.event != "" {
+				sb.WriteString(j.event + " ")
+			}
 			sb.WriteString(j.key)
 			sb.WriteByte('\n')
 		}
@@ -594,6 +648,10 @@ func (b *Backfill) send(ctx context.Context, batch []job) error {
 	now := time.Now().UTC()
 	bodies := make([][]byte, len(batch))
 	for i, j := range batch {
+		if j.body != nil {
+			bodies[i] = j.body
+			continue
+		}
 		body, err := queue.Encode(queue.Job{Key: j.key, Reason: b.cfg.Reason, EnqueuedAt: now})
 		if err != nil {
 			return err // keys were checked with the same grammar: a bug

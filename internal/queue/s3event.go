@@ -122,6 +122,10 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 		if r.EventTime != "" {
 			t, err := time.Parse(time.RFC3339Nano, r.EventTime)
 			if err != nil {
+				// moto writes the time without a zone; it is UTC.
+				t, err = time.Parse("2006-01-02T15:04:05.999999999", r.EventTime)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("%w: S3 event record %d: eventTime: %w", ErrMalformedJob, i, err)
 			}
 			u.Time = t
@@ -129,4 +133,24 @@ func DecodeS3Event(body []byte) ([]Upload, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// EncodeS3Event is the S3 event notification of one record, as S3 sends it
+// to a queue (event version 2.1): eventName such as "ObjectCreated:Put" or
+// "ObjectRemoved:Delete" for the object key (the whole key in the bucket)
+// of bucket, the key URL-encoded with spaces as "+". s3thumb sends it where
+// S3 sends none (a directory store's watcher, `enqueue --stale-only`), so
+// that workers handle it as they handle S3's own.
+func EncodeS3Event(bucket, eventName, key string, at time.Time) []byte {
+	rec := map[string]any{
+		"eventVersion": "2.1", "eventSource": "aws:s3",
+		"eventTime": at.UTC().Format(time.RFC3339Nano), "eventName": eventName,
+		"s3": map[string]any{
+			"s3SchemaVersion": "1.0", "configurationId": "s3thumb",
+			"bucket": map[string]any{"name": bucket, "arn": "arn:aws:s3:::" + bucket},
+			"object": map[string]any{"key": strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")},
+		},
+	}
+	b, _ := json.Marshal(map[string]any{"Records": []any{rec}}) // maps of strings: never fails
+	return b
 }

@@ -145,3 +145,47 @@ func FuzzDecodeS3Event(f *testing.F) {
 		}
 	})
 }
+
+// TestEncodeS3Event: what EncodeS3Event writes is the message S3 sends, as
+// DecodeS3Event (and so every worker) reads it back, for any key.
+func TestEncodeS3Event(t *testing.T) {
+	at := time.Date(2026, 11, 27, 8, 0, 0, 123e6, time.UTC)
+	for _, tc := range []struct {
+		name, key string
+		removed   bool
+	}{
+		{"ObjectCreated:Put", "photos/earth.jpg", false},
+		{"ObjectCreated:Put", "café/crème №+1 (2).jpg", false},
+		{"ObjectRemoved:Delete", "photos/red flower%20x.PNG", true},
+	} {
+		body := EncodeS3Event("images", tc.name, tc.key, at)
+		if !IsS3Event(body) {
+			t.Errorf("%s: IsS3Event = false", body)
+		}
+		if err := checkBody(body); err != nil {
+			t.Errorf("%s: not a message SQS takes: %v", body, err)
+		}
+		ups, err := DecodeS3Event(body)
+		want := []Upload{{Bucket: "images", Key: tc.key, Time: at, Removed: tc.removed}}
+		if err != nil || !slices.Equal(ups, want) {
+			t.Errorf("DecodeS3Event(%s) = %+v, %v; want %+v", body, ups, err, want)
+		}
+		if content, err := DecodeContent(body); err != nil || content.Job != nil || len(content.Uploads) != 1 {
+			t.Errorf("DecodeContent(%s) = %+v, %v; want one upload", body, content, err)
+		}
+	}
+}
+
+// TestDecodeS3EventTimeWithoutZone: moto writes eventTime without a zone
+// ("2026-12-06T18:49:37.345785"); it is read as UTC, not refused.
+func TestDecodeS3EventTimeWithoutZone(t *testing.T) {
+	body := strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "2026-11-27T08:00:00.123456", 1)
+	ups, err := DecodeS3Event([]byte(body))
+	if want := time.Date(2026, 11, 27, 8, 0, 0, 123456e3, time.UTC); err != nil || len(ups) != 1 || !ups[0].Time.Equal(want) {
+		t.Errorf("DecodeS3Event = %+v, %v; want a.jpg at %v", ups, err, want)
+	}
+	body = strings.Replace(putEvent("ObjectCreated:Put", "a.jpg"), "2026-11-27T08:00:00.123Z", "yesterday", 1)
+	if _, err := DecodeS3Event([]byte(body)); !errors.Is(err, ErrMalformedJob) {
+		t.Errorf("eventTime yesterday: %v, want ErrMalformedJob", err)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
 var (
@@ -42,6 +44,11 @@ type Attrs struct {
 	// Metadata is the object's user metadata (S3's x-amz-meta-NAME
 	// headers), names in lower case. Get and Head fill it; List does not.
 	Metadata map[string]string
+}
+
+// Version is what thumbtag.MadeOf compares of the object.
+func (a Attrs) Version() thumbtag.Version {
+	return thumbtag.Version{Key: a.Key, ETag: a.ETag, LastModified: a.LastModified, Metadata: a.Metadata}
 }
 
 // Object is an object's attributes and its body, which the caller must close.

@@ -71,7 +71,7 @@ func (m *Maker) follow(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		return m.remove(ctx, res, err)
 	case err != nil:
 		return nil, fmt.Errorf("follow %s: %w", key, err)
-	case MadeOf(thumb, orig):
+	case thumbtag.MadeOf(thumb.Version(), orig.Version()):
 		return res, nil
 	}
 	if err := m.cfg.Policy.Check(k); err != nil {
@@ -109,17 +109,6 @@ func (m *Maker) remove(ctx context.Context, res *Result, why error) (*Result, er
 	res.Deleted = true
 	m.log.InfoContext(ctx, "thumbnail deleted: its original cannot make it any more", "key", res.Key, "why", why)
 	return res, nil
-}
-
-// MadeOf reports whether the stored thumbnail thumb was made of the version
-// of its original orig: the source it records, or, for a thumbnail that
-// records none (written before thumbnails recorded it), whether it was
-// written after the original.
-func MadeOf(thumb, orig store.Attrs) bool {
-	if etag := thumb.Metadata[MetaSourceETag]; etag != "" {
-		return etag == orig.ETag && thumb.Metadata[MetaSourceKey] == orig.Key
-	}
-	return thumb.LastModified.After(orig.LastModified)
 }
 
 // cannotMake reports whether err says the original cannot make the

@@ -101,7 +101,7 @@ func TestFollowOriginal(t *testing.T) {
 					t.Errorf("%s is %v after the original became blue", key, c)
 				}
 				a, err := st.Head(ctx, key)
-				if err != nil || a.Metadata[MetaSourceETag] != orig.ETag || a.Metadata[MetaSourceKey] != "p/earth.jpg" {
+				if err != nil || a.Metadata[thumbtag.MetaSourceETag] != orig.ETag || a.Metadata[thumbtag.MetaSourceKey] != "p/earth.jpg" {
 					t.Errorf("%s records source %v (%v), want p/earth.jpg %s", key, a.Metadata, err, orig.ETag)
 				}
 				if ok, err := thumbtag.Check(ctx, st, key); !ok || err != nil {

@@ -54,15 +54,6 @@ type Store interface {
 	List(ctx context.Context, prefix, startAfter string, fn func(store.Attrs) error) error
 }
 
-// Every thumbnail the maker stores records the original it was made of in
-// its user metadata (x-amz-meta-s3thumb-source-key and -etag): the key and
-// the ETag of the version read. Follow compares them with the original
-// stored now.
-const (
-	MetaSourceKey  = "s3thumb-source-key"
-	MetaSourceETag = "s3thumb-source-etag"
-)
-
 // Resizer is the image engine.
 type Resizer interface {
 	Thumbnail(ctx context.Context, data []byte, opts imaging.Options) (imaging.Image, error)
@@ -500,7 +491,8 @@ func (m *Maker) save(ctx context.Context, res *Result) (bool, error) {
 	}
 }
 
-// sourceMeta is the metadata that records what res was made of.
+// sourceMeta is the metadata that records what res was made of
+// (thumbtag.SourceMeta).
 func sourceMeta(res *Result) map[string]string {
-	return map[string]string{MetaSourceKey: res.OriginalKey, MetaSourceETag: res.OriginalETag}
+	return thumbtag.SourceMeta(res.OriginalKey, res.OriginalETag)
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Key and Value are the tag every stored thumbnail carries; the bucket's
@@ -47,4 +48,40 @@ func Check(ctx context.Context, t Tagger, key string) (bool, error) {
 		return false, fmt.Errorf("tags of %s: %w", key, err)
 	}
 	return Is(tags), nil
+}
+
+// Every thumbnail s3thumb stores records the original it was made of in
+// its user metadata (x-amz-meta-s3thumb-source-key and -etag): the key and
+// the ETag of the version read. Workers following a changed original, and
+// `enqueue --stale-only`, compare them with the original stored now
+// (MadeOf).
+const (
+	MetaSourceKey  = "s3thumb-source-key"
+	MetaSourceETag = "s3thumb-source-etag"
+)
+
+// SourceMeta is the user metadata that records a thumbnail's original: its
+// key and the ETag of the version read.
+func SourceMeta(key, etag string) map[string]string {
+	return map[string]string{MetaSourceKey: key, MetaSourceETag: etag}
+}
+
+// Version is what MadeOf compares of a stored object (store.Attrs.Version
+// gives it).
+type Version struct {
+	Key, ETag    string
+	LastModified time.Time
+	// Metadata is the object's user metadata, names in lower case.
+	Metadata map[string]string
+}
+
+// MadeOf reports whether the stored thumbnail thumb was made of the version
+// of its original orig: the source it records, or, for a thumbnail that
+// records none (written before thumbnails recorded it), whether it was
+// written after the original.
+func MadeOf(thumb, orig Version) bool {
+	if etag := thumb.Metadata[MetaSourceETag]; etag != "" {
+		return etag == orig.ETag && thumb.Metadata[MetaSourceKey] == orig.Key
+	}
+	return thumb.LastModified.After(orig.LastModified)
 }

@@ -1,6 +1,9 @@
 package thumbtag
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestRule(t *testing.T) {
 	for tags, want := range map[*map[string]string]bool{
@@ -25,6 +28,27 @@ func TestRule(t *testing.T) {
 	} {
 		if got := ByAgent(ua); got != want {
 			t.Errorf("ByAgent(%q) = %v, want %v", ua, got, want)
+		}
+	}
+}
+
+func TestMadeOf(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	orig := Version{Key: "p/earth.jpg", ETag: `"v2"`, LastModified: t0}
+	for _, tc := range []struct {
+		name  string
+		thumb Version
+		want  bool
+	}{
+		{"records the version stored now", Version{Metadata: SourceMeta("p/earth.jpg", `"v2"`), LastModified: t0.Add(-time.Hour)}, true},
+		{"records an older version", Version{Metadata: SourceMeta("p/earth.jpg", `"v1"`), LastModified: t0.Add(time.Hour)}, false},
+		{"records another original with the same ETag", Version{Metadata: SourceMeta("p/earth.png", `"v2"`), LastModified: t0.Add(time.Hour)}, false},
+		{"records nothing, written after the original", Version{LastModified: t0.Add(time.Second)}, true},
+		{"records nothing, written before the original", Version{LastModified: t0.Add(-time.Second)}, false},
+		{"records nothing, written with it", Version{LastModified: t0}, false},
+	} {
+		if got := MadeOf(tc.thumb, orig); got != tc.want {
+			t.Errorf("%s: MadeOf = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -8,12 +8,9 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/s3thumb/s3thumb/internal/queue"
@@ -53,7 +50,7 @@ func New(st Lister, q Sender, log *slog.Logger) *Watcher {
 
 // Run lists the store every interval until ctx ends. The first listing
 // only learns what is there: changes made while nothing watched are not
-// seen.
+// seen here; `s3thumb enqueue --stale-only` finds them.
 func (w *Watcher) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -94,12 +91,12 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 	var bodies [][]byte
 	for key, etag := range now {
 		if old, ok := w.seen[key]; !ok || old != etag {
-			bodies = append(bodies, Event("ObjectCreated:Put", key, at))
+			bodies = append(bodies, queue.EncodeS3Event(Bucket, "ObjectCreated:Put", key, at))
 		}
 	}
 	for key := range w.seen {
 		if _, ok := now[key]; !ok {
-			bodies = append(bodies, Event("ObjectRemoved:Delete", key, at))
+			bodies = append(bodies, queue.EncodeS3Event(Bucket, "ObjectRemoved:Delete", key, at))
 		}
 	}
 	for batch := range slices.Chunk(bodies, queue.MaxBatch) {
@@ -109,20 +106,4 @@ func (w *Watcher) Scan(ctx context.Context) (int, error) {
 	}
 	w.seen = now
 	return len(bodies), nil
-}
-
-// Event is the S3 event notification of one record, as S3 sends it to a
-// queue (event version 2.1): the key URL-encoded with spaces as "+".
-func Event(name, key string, at time.Time) []byte {
-	rec := map[string]any{
-		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "local",
-		"eventTime": at.UTC().Format(time.RFC3339Nano), "eventName": name,
-		"s3": map[string]any{
-			"s3SchemaVersion": "1.0", "configurationId": "s3thumb-watch",
-			"bucket": map[string]any{"name": Bucket, "arn": "arn:aws:s3:::" + Bucket},
-			"object": map[string]any{"key": strings.ReplaceAll(url.QueryEscape(key), "%2F", "/")},
-		},
-	}
-	b, _ := json.Marshal(map[string]any{"Records": []any{rec}}) // maps of strings: never fails
-	return b
 }
