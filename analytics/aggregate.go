@@ -125,10 +125,10 @@ func clientOf(rec *accesslog.Record) (uint64, bool) {
 // NewAggregator returns an aggregator that adds to s.
 func NewAggregator(s *state.State) *Aggregator {
 	a := &Aggregator{s: s, others: s.Thumbs.Keys.Sibling(), last: keyHit{n: -1}}
+	a.others.Reserve(len(s.Originals))
 	for _, o := range s.Originals {
 		if o.Key != "" {
-			if _, _, ok := state.FindKey(&a.others, o.Key, a.others.HashString(o.Key)); !ok {
-				a.others.Add(o.Key, a.others.HashString(o.Key))
+			if _, _, added := state.FindOrAdd(&a.others, o.Key, a.others.HashString(o.Key)); added {
 				a.info = append(a.info, keyInfo{kind: keyOriginal, orig: o})
 			}
 		}

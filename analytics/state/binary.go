@@ -420,11 +420,11 @@ func decodeBinary(b []byte) (*State, error) {
 		if d.err != nil {
 			break
 		}
-		h := s.Thumbs.Keys.Hash(key)
-		if _, _, dup := FindKey(&s.Thumbs.Keys, key, h); dup {
+		r, _, added := FindOrAdd(&s.Thumbs.Keys, key, s.Thumbs.Keys.Hash(key))
+		if !added {
 			return nil, fmt.Errorf("%w: thumbnail %q twice", ErrBadState, key)
 		}
-		s.Thumbs.AddBytesRow(key, h, th)
+		s.Thumbs.put(r, th)
 	}
 	d.seen(s.Seen)
 	d.seen(s.Asked)

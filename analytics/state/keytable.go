@@ -97,6 +97,43 @@ func FindKey[K string | []byte](t *KeyTable, key K, h uint64) (int32, string, bo
 	}
 }
 
+// FindOrAdd returns the number of key, hashed to h, and the string the
+// table holds for it, adding it when it is not held (added): one probe of
+// the slots where FindKey and Add would make two.
+func FindOrAdd[K string | []byte](t *KeyTable, key K, h uint64) (n int32, k string, added bool) {
+	if 4*(len(t.refs)+1) > 3*len(t.slots) {
+		t.grow()
+	}
+	mask := uint64(len(t.slots) - 1)
+	tag := uint32(h >> 32)
+	i := h & mask
+	for ; t.slots[i].n1 != 0; i = (i + 1) & mask {
+		if s := &t.slots[i]; s.tag == tag {
+			if k := t.text(s.ref); k == string(key) { // no allocation
+				return int32(s.n1 - 1), k, false
+			}
+		}
+	}
+	var ref keyRef
+	if len(key) > keyMaxShort {
+		t.long = append(t.long, string(key))
+		ref = keyRef(len(t.long)-1)<<16 | keyLong
+	} else {
+		ref = t.room(len(key))
+		switch k := any(key).(type) {
+		case string:
+			t.last.WriteString(k)
+		case []byte:
+			t.last.Write(k)
+		}
+		t.chunks[len(t.chunks)-1] = t.last.String()
+	}
+	n = int32(len(t.refs))
+	t.refs = append(t.refs, ref)
+	t.slots[i] = keySlot{tag: tag, n1: uint32(n) + 1, ref: ref}
+	return n, t.text(ref), true
+}
+
 // Add adds key, hashed to h and not held yet, and returns its number and
 // the string the table holds for it.
 func (t *KeyTable) Add(key string, h uint64) (int32, string) {

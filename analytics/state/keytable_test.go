@@ -99,3 +99,40 @@ func TestKeyTableReserveFewer(t *testing.T) {
 		t.Errorf("after Reserve(5): %d keys, 7 found %v", kt.Len(), ok)
 	}
 }
+
+// TestKeyTableFindOrAdd: FindOrAdd adds a key once, as bytes or as a
+// string, and finds it after, with the number and string Add and FindKey
+// give, through growth, chunks and keys held apart.
+func TestKeyTableFindOrAdd(t *testing.T) {
+	kt := newKeyTable()
+	key := func(i int) string {
+		if i%5000 == 7 {
+			return strings.Repeat("y", keyMaxShort+1) + fmt.Sprint(i)
+		}
+		return fmt.Sprintf("p/%d/img%d_100x.jpg", i%13, i)
+	}
+	add := func(k string, asBytes bool) (int32, string, bool) {
+		if asBytes {
+			return FindOrAdd(&kt, []byte(k), kt.Hash([]byte(k)))
+		}
+		return FindOrAdd(&kt, k, kt.HashString(k))
+	}
+	for i := range 60_000 {
+		k := key(i)
+		n, s, added := add(k, i%2 == 0)
+		if !added || n != int32(i) || s != k {
+			t.Fatalf("first FindOrAdd(%q) = %d, %q, %v; want %d, added", k, n, s, added, i)
+		}
+		if n, s, added := add(k, i%2 == 1); added || n != int32(i) || s != k {
+			t.Fatalf("second FindOrAdd(%q) = %d, %q, %v; want %d, found", k, n, s, added, i)
+		}
+	}
+	if len(kt.chunks) < 2 || len(kt.long) == 0 {
+		t.Fatalf("%d chunks, %d long keys: the test does not cover them", len(kt.chunks), len(kt.long))
+	}
+	for i := range 60_000 {
+		if n, s, ok := FindKey(&kt, key(i), kt.HashString(key(i))); !ok || n != int32(i) || s != key(i) {
+			t.Fatalf("find %q = %d, %q, %v", key(i), n, s, ok)
+		}
+	}
+}

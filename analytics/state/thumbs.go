@@ -67,12 +67,6 @@ func (ts *Thumbs) AddRow(key string, h uint64, t Thumb) int32 {
 	return ts.put(r, t)
 }
 
-// AddBytesRow is AddRow for a key as bytes, which the table copies.
-func (ts *Thumbs) AddBytesRow(key []byte, h uint64, t Thumb) int32 {
-	r, _ := ts.Keys.AddBytes(key, h)
-	return ts.put(r, t)
-}
-
 // put stores row r, just numbered by the key table.
 func (ts *Thumbs) put(r int32, t Thumb) int32 {
 	if r%thumbChunk == 0 {
