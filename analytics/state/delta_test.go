@@ -28,18 +28,7 @@ func snapshot(t *testing.T, s *State) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var w strings.Builder
-	for r := range int32(s.Thumbs.Len()) {
-		th := s.Thumbs.Row(r)
-		suffix := ""
-		for k, c := range s.Classes {
-			if c == s.ClassOf(th) {
-				suffix = k
-			}
-		}
-		fmt.Fprintf(&w, "%s: %s %s\n", s.Thumbs.Key(r), s.OriginalOf(th).Stem(), suffix)
-	}
-	return string(b) + "\n" + w.String()
+	return string(b) + "\n" + describe(t, s, false)
 }
 
 func load(t *testing.T, st store.Store) *State {
@@ -164,7 +153,7 @@ func TestDeltas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, b := describe(t, got), describe(t, whole); a != b {
+		if a, b := describe(t, got, true), describe(t, whole, true); a != b {
 			t.Errorf("%s: numbered\n%s\nwhere a base read whole numbers\n%s", step.name, a, b)
 		}
 	}
