@@ -6,10 +6,12 @@ import (
 	"errors"
 	"image/color"
 	"io"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
@@ -207,5 +209,59 @@ func TestStoreBackRacingChange(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// refuseAfterFirst is a gate that lets one resize through, then sheds
+// every other (ErrOverloaded), as the responder's Limiter does when its
+// slots and queue are full.
+type refuseAfterFirst struct{ n atomic.Int64 }
+
+func (g *refuseAfterFirst) Acquire(ctx context.Context) (func(), error) {
+	if g.n.Add(1) > 1 {
+		return nil, ErrOverloaded
+	}
+	return func() {}, nil
+}
+
+func (g *refuseAfterFirst) Reserve(ctx context.Context, bytes int64) (func(), error) {
+	return func() {}, nil
+}
+
+// TestStoreBackRacingChangeUnderLoad: the README promises that a
+// store-back racing the change cannot leave the old picture behind, and
+// that holds when the responder is shedding load: bringing the thumbnail
+// in line must not need a resize slot, or the thumbnail of the old picture
+// would stay stored for good (the change's own event was handled before
+// the store-back, so nothing else comes back to it).
+func TestStoreBackRacingChangeUnderLoad(t *testing.T) {
+	for name, open := range testserver.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			if err := st.Put(ctx, "earth.jpg", solidJPEG(t, red), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			vips, err := imaging.New(imaging.DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := NewMaker(&replaceOnRead{Store: st, key: "earth.jpg", body: solidJPEG(t, blue)}, vips,
+				&refuseAfterFirst{}, DefaultConfig(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Ensure(ctx, mustKey(t, "earth_20x20.jpg"))
+			if err != nil {
+				t.Fatalf("Ensure: %v", err)
+			}
+			t.Logf("Ensure: stored %v, save error %v", res.Stored, res.SaveErr)
+			if _, err := st.Head(ctx, "earth_20x20.jpg"); err != nil {
+				return // gone: remade on the next request, fine
+			}
+			if c := colourOf(t, st, "earth_20x20.jpg"); c != blue {
+				t.Errorf("stored thumbnail is %v (the replaced original's red), want it gone or the new blue", c)
+			}
+		})
 	}
 }
