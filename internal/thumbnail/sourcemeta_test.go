@@ -82,7 +82,16 @@ func TestStoreBackOfNonASCIIOriginal(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !res.Stored || res.SaveErr != nil {
-		t.Errorf("store-back of a thumbnail of %q: stored %v, %v (requests S3 refuses for non-ASCII metadata: %d)",
+		t.Fatalf("store-back of a thumbnail of %q: stored %v, %v (requests S3 refuses for non-ASCII metadata: %d)",
 			original, res.Stored, res.SaveErr, refused.Load())
+	}
+	// The source it records reads back as the original's key: following
+	// the unchanged original leaves the thumbnail as it is.
+	f, err := m.Follow(ctx, mustKey(t, "photos/2026/Grüße aus Köln_20x20.jpg"))
+	if err != nil {
+		t.Fatalf("Follow: %v", err)
+	}
+	if f.Existing == nil || f.Remade || f.Deleted {
+		t.Errorf("Follow of a current thumbnail of %q: remade %v, deleted %v; want it left as it is", original, f.Remade, f.Deleted)
 	}
 }
