@@ -52,6 +52,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.ServeMissesDirectly {
+		noteMiss(w) // logged as the bucket logs it: 404, whatever is answered
 		s.serveThumbnail(w, r, k, s.serveStored)
 		return
 	}
