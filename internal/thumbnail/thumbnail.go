@@ -459,6 +459,17 @@ func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (store.Attrs, 
 	return store.Attrs{}, nil, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
 }
 
+// OriginalOf returns the key of the original k is made of, as Ensure would
+// find it now, without reading it: ErrOriginalMissing when there is none,
+// ErrThumbnailOfThumbnail when it is a thumbnail.
+func (m *Maker) OriginalOf(ctx context.Context, k thumbkey.Key) (string, error) {
+	a, err := m.currentOriginal(ctx, k)
+	if err != nil {
+		return "", err
+	}
+	return a.Key, nil
+}
+
 // currentOriginal is the attributes of k's original as readOriginal would
 // find it, without reading it.
 func (m *Maker) currentOriginal(ctx context.Context, k thumbkey.Key) (store.Attrs, error) {
