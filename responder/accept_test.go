@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image/color"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/h2non/bimg"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
+	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
@@ -246,4 +249,44 @@ func TestFrontAcceptFormatsInChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAcceptFormatsKeepsTheOriginal: a request for kleiber_20x20.jpg asks
+// for a thumbnail of kleiber.jpg. Answered in WebP by Accept, it must not
+// become the thumbnail kleiber_20x20.webp when the grammar makes that of
+// another original, kleiber.webp (a thumbnail's own extension comes first
+// among its originals): that is another picture than the one the page
+// named.
+func TestAcceptFormatsKeepsTheOriginal(t *testing.T) {
+	st := fileStoreWith(t, map[string][]byte{
+		"kleiber.jpg":  testkit.SolidJPEG(t, testkit.Red),
+		"kleiber.webp": solidWebP(t, testkit.Blue),
+	})
+	cfg := DefaultConfig()
+	cfg.Front = true
+	cfg.ServeMissesDirectly = true
+	cfg.AcceptFormats = []thumbkey.Format{thumbkey.WebP}
+	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
+
+	resp, body := getAccept(t, s, "/kleiber_20x20.jpg", "image/webp,*/*")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET = %d %q", resp.StatusCode, body)
+	}
+	png, err := bimg.NewImage(body).Convert(bimg.PNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := testkit.Colour(png)
+	if !ok || c != testkit.Red {
+		t.Errorf("kleiber_20x20.jpg answered (%s) with colour %v, %v; want the red of kleiber.jpg", resp.Header.Get("Content-Type"), c, ok)
+	}
+}
+
+func solidWebP(t *testing.T, c color.RGBA) []byte {
+	t.Helper()
+	out, err := bimg.NewImage(testkit.SolidJPEG(t, c)).Convert(bimg.WEBP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

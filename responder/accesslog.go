@@ -140,7 +140,12 @@ func (d *AccessLogDir) Run(ctx context.Context, interval time.Duration) {
 }
 
 // logRequest records a request the front answered, as the S3 website
-// endpoint would log it.
+// endpoint would log it. A miss answered directly (ServeMissesDirectly) is
+// recorded as the bucket records the request for a key it does not hold,
+// 404 NoSuchKey, whatever the front answered: on AWS, behind a CloudFront
+// origin group, the bucket logs CloudFront's request to it that way before
+// CloudFront asks the responder, and the analyzer counts a miss. Logged as
+// the 200 the browser got, it would be counted as a hit.
 func (s *Server) logRequest(r *http.Request, w *statusWriter, key string, start time.Time) {
 	if s.cfg.AccessLog == nil {
 		return
@@ -157,13 +162,16 @@ func (s *Server) logRequest(r *http.Request, w *statusWriter, key string, start 
 		Key:        key,
 		RequestURI: r.Method + " " + r.URL.RequestURI() + " " + r.Proto,
 		HTTPStatus: w.status,
-		BytesSent:  w.bytes,
+		BytesSent:  w.bytes, // what went to the client, also for a miss logged as 404
 		TotalTime:  time.Since(start),
 		Referer:    r.Referer(),
 		UserAgent:  r.UserAgent(),
 		HostHeader: r.Host,
 	}
-	if w.status == http.StatusNotFound {
+	if w.missed {
+		rec.HTTPStatus = http.StatusNotFound
+	}
+	if rec.HTTPStatus == http.StatusNotFound {
 		rec.ErrorCode = "NoSuchKey"
 	}
 	s.cfg.AccessLog.Log(&rec)

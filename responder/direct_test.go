@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,6 +17,9 @@ import (
 	"github.com/h2non/bimg"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/analytics/state"
+	"github.com/s3thumb/s3thumb/internal/accesslog"
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testserver"
@@ -277,5 +281,65 @@ func TestFrontServesMissesDirectly(t *testing.T) {
 	}
 	if _, err := st.Head(context.Background(), "nothing.jpg"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("something was stored: %v", err)
+	}
+}
+
+// recordedLog keeps the front's access log records.
+type recordedLog struct {
+	mu   sync.Mutex
+	recs []accesslog.Record
+}
+
+func (l *recordedLog) Log(rec *accesslog.Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, *rec)
+}
+
+// TestDirectMissIsAMissInTheAccessLog: the analyzer reads the front's
+// access log to count hits and misses (the report's hit ratio, misses
+// avoided, a thumbnail known gone). With --serve-misses-directly the
+// first view of a missing thumbnail is answered 200 like a hit, but it is
+// a miss, and the analyzer must count it as one.
+func TestDirectMissIsAMissInTheAccessLog(t *testing.T) {
+	st := fileStoreWith(t, map[string][]byte{"earth.jpg": samplePhoto(t)})
+	log := &recordedLog{}
+	cfg := DefaultConfig()
+	cfg.Front = true
+	cfg.ServeMissesDirectly = true
+	cfg.AccessLog = log
+	s := newStack(t, st, thumbnail.DefaultConfig(), cfg)
+	for range 2 { // a miss, then a hit
+		if resp, body := do(t, http.MethodGet, s.srv.URL+"/earth_200x200.jpg", ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET = %d %q", resp.StatusCode, body)
+		}
+	}
+	if s.resizer.made.Load() != 1 {
+		t.Fatalf("resizes = %d, want 1 (the first request was a miss)", s.resizer.made.Load())
+	}
+	// The front logs a request after answering it: wait for both records.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		log.mu.Lock()
+		n := len(log.recs)
+		log.mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	stt := state.NewState()
+	agg := analytics.NewAggregator(stt)
+	log.mu.Lock()
+	for i := range log.recs {
+		t.Logf("logged: %s %s %d", log.recs[i].Operation, log.recs[i].Key, log.recs[i].HTTPStatus)
+		agg.Add(&log.recs[i])
+	}
+	log.mu.Unlock()
+	var hits, misses int64
+	for _, d := range stt.Days {
+		hits += d.Hits
+		misses += d.Misses
+	}
+	if misses != 1 || hits != 1 {
+		t.Errorf("the analyzer counts %d hits and %d misses of a miss then a hit, want 1 and 1", hits, misses)
 	}
 }

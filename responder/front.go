@@ -15,6 +15,7 @@ import (
 	"github.com/s3thumb/s3thumb/internal/acceptformat"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
+	"github.com/s3thumb/s3thumb/internal/thumbnail"
 	"github.com/s3thumb/s3thumb/internal/thumbtag"
 )
 
@@ -52,6 +53,7 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cfg.ServeMissesDirectly {
+		noteMiss(w) // logged as the bucket logs it: 404, whatever is answered
 		s.serveThumbnail(w, r, k, s.serveStored)
 		return
 	}
@@ -65,9 +67,14 @@ func (s *Server) handleFront(w http.ResponseWriter, r *http.Request) {
 // Accept header prefers (package acceptformat), when key is a thumbnail key
 // naming JPEG; then the answer says Vary: Accept. An object stored under key
 // without the thumbnail tag is an original named like a thumbnail: it is
-// answered as it is. ok is false when negotiate has answered (an error).
+// answered as it is. The other format's key is taken only when it is made
+// of the same original: kleiber_200x200.webp is made of kleiber.webp when
+// there is one (a thumbnail's own extension is looked for first), another
+// picture than kleiber_200x200.jpg, made of kleiber.jpg. ok is false when
+// negotiate has answered (an error).
 func (s *Server) negotiate(w http.ResponseWriter, r *http.Request, key string) (string, bool) {
-	if k, err := thumbkey.Parse(key); err != nil || k.Format() != thumbkey.JPEG {
+	asked, err := thumbkey.Parse(key)
+	if err != nil || asked.Format() != thumbkey.JPEG {
 		return key, true
 	}
 	w.Header().Add("Vary", "Accept")
@@ -78,14 +85,38 @@ func (s *Server) negotiate(w http.ResponseWriter, r *http.Request, key string) (
 	thumb, err := thumbtag.Check(r.Context(), s.store, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return k.String(), true
 	case err != nil:
 		s.fail(w, r, err)
 		return "", false
 	case !thumb:
 		return key, true
 	}
+	same, err := s.sameOriginal(r, asked, k)
+	if err != nil {
+		s.fail(w, r, err)
+		return "", false
+	}
+	if !same {
+		return key, true
+	}
 	return k.String(), true
+}
+
+// sameOriginal reports whether the thumbnails a and b are made of one
+// original (both have none: false, and a's own answer says so).
+func (s *Server) sameOriginal(r *http.Request, a, b thumbkey.Key) (bool, error) {
+	var orig [2]string
+	for i, k := range []thumbkey.Key{a, b} {
+		o, err := s.maker.OriginalOf(r.Context(), k)
+		switch {
+		case errors.Is(err, thumbnail.ErrOriginalMissing), errors.Is(err, thumbkey.ErrNotThumbnail):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("original of %s: %w", k, err)
+		}
+		orig[i] = o
+	}
+	return orig[0] == orig[1], nil
 }
 
 // resizeURL is where a missing thumbnail is sent, the same URL the S3

@@ -88,6 +88,27 @@ type statusWriter struct {
 	status int
 	wrote  bool
 	bytes  int64 // body bytes written
+	// missed is set by a handler that answered a request for an object
+	// the store did not hold with something else than the bucket's own
+	// answer (the front's direct answer to a miss): the access log
+	// records the miss (logRequest).
+	missed bool
+}
+
+// noteMiss marks the request answered through w as a miss of the store,
+// whatever the answer (see statusWriter.missed).
+func noteMiss(w http.ResponseWriter) {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			x.missed = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -23,11 +23,15 @@ import (
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
 
-// Maker ensures a thumbnail exists, and tells a stored thumbnail from an
-// original named like one (thumbnail.Maker).
+// Maker ensures a thumbnail exists, tells a stored thumbnail from an
+// original named like one, and finds a thumbnail's original
+// (thumbnail.Maker).
 type Maker interface {
 	Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error)
 	IsThumbnail(ctx context.Context, key string) (bool, error)
+	// OriginalOf is the key of the original k is made of now
+	// (AcceptFormats).
+	OriginalOf(ctx context.Context, k thumbkey.Key) (string, error)
 }
 
 // Store is what the responder reads from the object store directly: stored

@@ -33,6 +33,11 @@ type fakeMaker struct {
 // IsThumbnail takes every stored object for a thumbnail.
 func (m *fakeMaker) IsThumbnail(context.Context, string) (bool, error) { return true, nil }
 
+// OriginalOf names the original under the thumbnail's own extension.
+func (m *fakeMaker) OriginalOf(_ context.Context, k thumbkey.Key) (string, error) {
+	return k.Original(k.Ext), nil
+}
+
 func (m *fakeMaker) Ensure(ctx context.Context, k thumbkey.Key) (*thumbnail.Result, error) {
 	m.calls.Add(1)
 	return m.ensure(ctx, k)

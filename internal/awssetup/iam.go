@@ -54,12 +54,9 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		// can be created or replaced by an untagged write.
 		{Sid: "StoreTaggedThumbnails", Effect: "Allow", Action: []string{"s3:PutObject", "s3:PutObjectTagging"},
 			Resource: b + "/*", Condition: tagCond},
-		// The thumbnails of a deleted original go with it (worker events,
-		// and a store-back that raced the delete); nothing untagged can.
-		{Sid: "DeleteThumbnailsOfDeletedOriginals", Effect: "Allow", Action: "s3:DeleteObject", Resource: b + "/*",
-			Condition: map[string]any{"StringEquals": map[string]any{
-				"s3:ExistingObjectTag/" + cfg.ThumbnailTag.Key: cfg.ThumbnailTag.Value,
-			}}},
+		// The thumbnails of a changed or deleted original go with it
+		// (worker events, and a store-back that raced the change).
+		deleteThumbnails("DeleteThumbnailsOfChangedOriginals", b),
 	}
 	var st []Statement
 	switch role {
@@ -94,11 +91,8 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 			// HEAD of thumbnails and originals, listing new originals.
 			{Sid: "LookAtBucket", Effect: "Allow", Action: []string{"s3:GetObject", "s3:GetObjectTagging"}, Resource: b + "/*"},
 			{Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: b},
-			// Cleanup may delete thumbnails and nothing else.
-			{Sid: "DeleteStaleThumbnails", Effect: "Allow", Action: "s3:DeleteObject", Resource: b + "/*",
-				Condition: map[string]any{"StringEquals": map[string]any{
-					"s3:ExistingObjectTag/" + cfg.ThumbnailTag.Key: cfg.ThumbnailTag.Value,
-				}}},
+			// --delete-stale: thumbnails nobody reads.
+			deleteThumbnails("DeleteStaleThumbnails", b),
 		}
 		if cfg.Queue != "" {
 			if err := needQueue(role, cfg); err != nil {
@@ -143,6 +137,20 @@ func IAMPolicy(role Role, cfg Config) (*Policy, error) {
 		p.Statement = append(p.Statement, raw)
 	}
 	return p, nil
+}
+
+// deleteThumbnails grants s3:DeleteObject on every object of the bucket b.
+// IAM cannot narrow it to thumbnails: S3 does not evaluate
+// s3:ExistingObjectTag for DELETE Object (nor for PUT Object: "When
+// granting permissions for the PUT Object and DELETE Object operations,
+// this condition key is not supported", S3 User Guide, Tagging and access
+// control policies), so an Allow under that condition allows nothing. What
+// keeps originals from being deleted is the code: every delete of a
+// thumbnail reads the object's tag first and is conditional on the ETag it
+// read (DeleteIfMatch), so an untagged object, or a version uploaded
+// since, is never deleted. The README says so, and recommends versioning.
+func deleteThumbnails(sid, b string) Statement {
+	return Statement{Sid: sid, Effect: "Allow", Action: "s3:DeleteObject", Resource: b + "/*"}
 }
 
 func needQueue(role Role, cfg Config) error {

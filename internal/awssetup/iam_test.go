@@ -78,7 +78,7 @@ func TestIAMPolicy(t *testing.T) {
 		"s3:ListBucket " + b,
 		"s3:PutObject " + b + "/*" + tagged,
 		"s3:PutObjectTagging " + b + "/*" + tagged,
-		"s3:DeleteObject " + b + "/* if StringEquals:s3:ExistingObjectTag/thumbnail", // thumbnails follow a deleted original
+		"s3:DeleteObject " + b + "/*", // thumbnails follow a changed or deleted original; no tag condition S3 would ignore
 	}
 	tests := []struct {
 		role Role
@@ -95,7 +95,7 @@ func TestIAMPolicy(t *testing.T) {
 			"s3:DeleteObject arn:aws:s3:::example-logs/s3thumb-state/*", "s3:GetObject arn:aws:s3:::example-logs/s3thumb-state/*",
 			"s3:PutObject arn:aws:s3:::example-logs/s3thumb-state/*",
 			"s3:GetObject " + b + "/*", "s3:GetObjectTagging " + b + "/*", "s3:ListBucket " + b,
-			"s3:DeleteObject " + b + "/* if StringEquals:s3:ExistingObjectTag/thumbnail",
+			"s3:DeleteObject " + b + "/*", // --delete-stale
 			"sqs:GetQueueAttributes " + q, "sqs:GetQueueUrl " + q, "sqs:SendMessage " + q,
 		}},
 	}
@@ -164,5 +164,32 @@ func TestIAMPolicyErrors(t *testing.T) {
 				t.Errorf("error %v, want %v saying %q", err, tt.want, tt.msg)
 			}
 		})
+	}
+}
+
+// TestIAMPolicyConditionsS3Evaluates: an Allow whose condition key S3 does
+// not supply for the action never matches, so it grants nothing. S3 does
+// not evaluate s3:ExistingObjectTag/<tag-key> for PUT Object and DELETE
+// Object ("When granting permissions for the PUT Object and DELETE Object
+// operations, this condition key is not supported": S3 User Guide,
+// Tagging and access control policies). A delete allowed only on the
+// thumbnail tag lets nothing be deleted on AWS: the thumbnails of a
+// deleted original would stay, the worker would retry the event until it
+// is dead-lettered, and the analyzer's --delete-stale would delete
+// nothing.
+func TestIAMPolicyConditionsS3Evaluates(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Bucket, cfg.Queue, cfg.LogBucket, cfg.Region = "images.example.com", "jobs", "example-logs", "eu-west-1"
+	for _, role := range Roles() {
+		p, err := IAMPolicy(role, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range grants(t, p) {
+			action, rest, _ := strings.Cut(g, " ")
+			if (action == "s3:DeleteObject" || action == "s3:PutObject") && strings.Contains(rest, "s3:ExistingObjectTag/") {
+				t.Errorf("%s grants %q: S3 does not evaluate s3:ExistingObjectTag for %s, so this Allow never applies", role, g, action)
+			}
+		}
 	}
 }

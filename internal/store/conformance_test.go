@@ -30,6 +30,7 @@ var conformance = []struct {
 	{"put get head", testPutGetHead},
 	{"tags", testTags},
 	{"metadata", testMetadata},
+	{"metadata text", testMetadataText},
 	{"overwrite", testOverwrite},
 	{"if-none-match", testIfNoneMatch},
 	{"if-none-match race", testIfNoneMatchRace},
@@ -605,5 +606,32 @@ func testMetadata(t *testing.T, s store.Store) {
 	put(t, s, key, "two", store.PutOptions{})
 	if head, err := s.Head(t.Context(), key); err != nil || len(head.Metadata) != 0 {
 		t.Errorf("after a write without metadata, Head metadata = %v, %v; want none", head.Metadata, err)
+	}
+}
+
+// testMetadataText: any text written as a metadata value reads back as it
+// was written, though S3 carries only US-ASCII in metadata headers: an
+// original's key in UTF-8 (short, and longer than one RFC 2047
+// encoded-word), text that looks like an encoded-word, white space at the
+// ends, a control character.
+func testMetadataText(t *testing.T, s store.Store) {
+	const key = "photos/Grüße aus Köln_200x200.jpg"
+	want := map[string]string{
+		"s3thumb-source-key": "photos/2026/Grüße aus Köln.jpg",
+		"long":               strings.Repeat("Ölgemälde 東京 ", 20),
+		"encoded-word":       "=?UTF-8?B?w7Y=?= stays as written",
+		"spaces":             "  a b  ",
+		"tab":                "a\tb",
+		"control":            "a\x07b",
+		"ascii":              `"d41d8cd98f00b204e9800998ecf8427e"`,
+	}
+	put(t, s, key, "one", store.PutOptions{Metadata: want})
+	got, _ := get(t, s, key)
+	if !maps.Equal(got.Metadata, want) {
+		t.Errorf("Get metadata = %q, want %q", got.Metadata, want)
+	}
+	head, err := s.Head(t.Context(), key)
+	if err != nil || !maps.Equal(head.Metadata, want) {
+		t.Errorf("Head metadata = %q, %v; want %q", head.Metadata, err, want)
 	}
 }

@@ -158,9 +158,7 @@ func (s *S3Store) Put(ctx context.Context, key string, body []byte, opts PutOpti
 	if len(opts.Tags) > 0 {
 		in.Tagging = aws.String(encodeTags(opts.Tags))
 	}
-	if len(opts.Metadata) > 0 {
-		in.Metadata = opts.Metadata
-	}
+	in.Metadata = encodeMetadata(opts.Metadata) // US-ASCII, as S3 wants it
 	if opts.IfNoneMatch {
 		in.IfNoneMatch = aws.String("*")
 	}
@@ -302,14 +300,6 @@ func (s *S3Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping %s: %w", s, err)
 	}
 	return nil
-}
-
-// metadata reads back user metadata: nil for none.
-func metadata(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return m
 }
 
 // storageClass reads back a storage class; S3 leaves it out for STANDARD.

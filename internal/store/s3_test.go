@@ -114,6 +114,41 @@ func TestS3PutHeaders(t *testing.T) {
 	}
 }
 
+// TestS3MetadataIsASCII: S3 wants user metadata in US-ASCII (AWS answers a
+// raw UTF-8 x-amz-meta-* value 403 SignatureDoesNotMatch), so Put sends a
+// value that is not as RFC 2047 encoded-words, and Get and Head decode them,
+// also when the server sends them back encoded, as AWS does.
+func TestS3MetadataIsASCII(t *testing.T) {
+	srv := testserver.VersityGW(t)
+	srv.CreateBucket(t, "meta")
+	rec := &recorder{}
+	s := openS3(t, srv, "s3://meta", store.Options{HTTPClient: &http.Client{Transport: rec}})
+	const original = "photos/2026/Grüße aus Köln.jpg"
+	put(t, s, "a_1x1.jpg", "x", store.PutOptions{Metadata: map[string]string{"s3thumb-source-key": original}})
+	var sent string
+	for _, r := range rec.reqs {
+		if r.Method == http.MethodPut {
+			sent = r.Header.Get("X-Amz-Meta-S3thumb-Source-Key")
+		}
+	}
+	if sent == "" || strings.ContainsFunc(sent, func(r rune) bool { return r > '~' || r < ' ' }) {
+		t.Fatalf("x-amz-meta-s3thumb-source-key sent as %q, want printable US-ASCII", sent)
+	}
+	// As AWS answers: the value stored decoded, returned encoded.
+	_, err := srv.Client().PutObject(t.Context(), &s3.PutObjectInput{
+		Bucket: aws.String("meta"), Key: aws.String("b_1x1.jpg"), Body: strings.NewReader("x"),
+		Metadata: map[string]string{"s3thumb-source-key": "=?UTF-8?B?R3LDvMOfZQ==?="},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"a_1x1.jpg": original, "b_1x1.jpg": "Grüße"} {
+		if a, err := s.Head(t.Context(), key); err != nil || a.Metadata["s3thumb-source-key"] != want {
+			t.Errorf("Head(%s) source key = %q, %v; want %q", key, a.Metadata["s3thumb-source-key"], err, want)
+		}
+	}
+}
+
 // TestS3Failures checks that a missing bucket or wrong credentials are
 // errors, never ErrNotFound (which would turn a configuration fault into
 // 404s).

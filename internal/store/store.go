@@ -63,7 +63,9 @@ type PutOptions struct {
 	CacheControl string
 	StorageClass string            // "" for the store's default
 	Tags         map[string]string // object tags, e.g. thumbnail=yes
-	// Metadata is user metadata (x-amz-meta-NAME), names in lower case.
+	// Metadata is user metadata (x-amz-meta-NAME), names in lower case
+	// and US-ASCII; values are any text (the S3 store sends what is not
+	// US-ASCII as RFC 2047 encoded-words and reads it back decoded).
 	Metadata map[string]string
 	// IfNoneMatch makes the write fail with ErrExists when the key is taken
 	// (If-None-Match: *), so the first writer wins.

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/color"
 	"io"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"testing"
 
+	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
 	"github.com/s3thumb/s3thumb/internal/testkit"
 	"github.com/s3thumb/s3thumb/internal/testserver"
@@ -172,7 +175,9 @@ func (s *replaceOnRead) Get(ctx context.Context, key string) (*store.Object, err
 
 // TestStoreBackRacingChange: a thumbnail made from an original that was
 // replaced (or deleted) before its store-back is not left as the old
-// picture, even though the change's own handling could not see it yet.
+// picture, even though the change's own handling could not see it yet: it
+// is deleted, the answer made of the old picture is not to be cached, and
+// the next request makes the thumbnail of the original stored now.
 func TestStoreBackRacingChange(t *testing.T) {
 	tests := []struct {
 		name string
@@ -190,16 +195,24 @@ func TestStoreBackRacingChange(t *testing.T) {
 					t.Fatal(err)
 				}
 				m := makerOn(t, &replaceOnRead{Store: st, key: "earth.jpg", body: tt.next})
-				res, err := m.Ensure(ctx, mustKey(t, "earth_20x20.jpg"))
-				if err != nil || res.SaveErr != nil {
-					t.Fatalf("Ensure = %+v, %v", res, err)
+				k := mustKey(t, "earth_20x20.jpg")
+				res, err := m.Ensure(ctx, k)
+				if err != nil {
+					t.Fatalf("Ensure: %v", err)
 				}
-				_, err = st.Head(ctx, "earth_20x20.jpg")
+				if res.Stored || res.SaveErr == nil || res.CacheControl != "no-store" {
+					t.Errorf("Ensure: stored %v, save error %v, Cache-Control %q; want not stored, said why, and no-store for the old picture",
+						res.Stored, res.SaveErr, res.CacheControl)
+				}
+				if _, err := st.Head(ctx, "earth_20x20.jpg"); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("thumbnail of the old picture still stored: %v", err)
+				}
+				res, err = m.Ensure(ctx, k)
 				switch {
-				case tt.next == nil && !errors.Is(err, store.ErrNotFound):
-					t.Errorf("thumbnail of a deleted original still stored: %v", err)
-				case tt.next != nil && err != nil:
-					t.Errorf("thumbnail: %v", err)
+				case tt.next == nil && !errors.Is(err, ErrOriginalMissing):
+					t.Errorf("Ensure after the original was deleted: %v, want ErrOriginalMissing", err)
+				case tt.next != nil && (err != nil || !res.Stored || res.CacheControl == "no-store"):
+					t.Errorf("Ensure after the original was replaced: %+v, %v; want it made and stored", res, err)
 				case tt.next != nil:
 					if c := colourOf(t, st, "earth_20x20.jpg"); c != blue {
 						t.Errorf("stored thumbnail is %v, want the new original's blue", c)
@@ -207,5 +220,101 @@ func TestStoreBackRacingChange(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// refuseAfterFirst is a gate that lets one resize through, then sheds
+// every other (ErrOverloaded), as the responder's Limiter does when its
+// slots and queue are full.
+type refuseAfterFirst struct{ n atomic.Int64 }
+
+func (g *refuseAfterFirst) Acquire(ctx context.Context) (func(), error) {
+	if g.n.Add(1) > 1 {
+		return nil, ErrOverloaded
+	}
+	return func() {}, nil
+}
+
+func (g *refuseAfterFirst) Reserve(ctx context.Context, bytes int64) (func(), error) {
+	return func() {}, nil
+}
+
+// TestStoreBackRacingChangeUnderLoad: the README promises that a
+// store-back racing the change cannot leave the old picture behind, and
+// that holds when the responder is shedding load: bringing the thumbnail
+// in line must not need a resize slot, or the thumbnail of the old picture
+// would stay stored for good (the change's own event was handled before
+// the store-back, so nothing else comes back to it).
+func TestStoreBackRacingChangeUnderLoad(t *testing.T) {
+	for name, open := range testserver.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			if err := st.Put(ctx, "earth.jpg", solidJPEG(t, red), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			vips, err := imaging.New(imaging.DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := NewMaker(&replaceOnRead{Store: st, key: "earth.jpg", body: solidJPEG(t, blue)}, vips,
+				&refuseAfterFirst{}, DefaultConfig(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.Ensure(ctx, mustKey(t, "earth_20x20.jpg"))
+			if err != nil {
+				t.Fatalf("Ensure: %v", err)
+			}
+			t.Logf("Ensure: stored %v, save error %v", res.Stored, res.SaveErr)
+			if _, err := st.Head(ctx, "earth_20x20.jpg"); err != nil {
+				return // gone: remade on the next request, fine
+			}
+			if c := colourOf(t, st, "earth_20x20.jpg"); c != blue {
+				t.Errorf("stored thumbnail is %v (the replaced original's red), want it gone or the new blue", c)
+			}
+		})
+	}
+}
+
+// failHead is a real store whose HEAD of one key fails as an unreachable
+// store does.
+type failHead struct {
+	store.Store
+	key string
+}
+
+func (s failHead) Head(ctx context.Context, key string) (store.Attrs, error) {
+	if key == s.key {
+		return store.Attrs{}, fmt.Errorf("head %s: %w", key, store.ErrUnavailable)
+	}
+	return s.Store.Head(ctx, key)
+}
+
+// TestStoreBackCannotCheckOriginal: when the original cannot be looked at
+// again after a store-back, whether it changed is unknown; the thumbnail
+// just stored is deleted (a needless delete costs one remake, a thumbnail
+// of an old picture would stay until it expires), and the answer is not to
+// be cached.
+func TestStoreBackCannotCheckOriginal(t *testing.T) {
+	for name, open := range testserver.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := open(t)
+			if err := st.Put(ctx, "earth.jpg", solidJPEG(t, red), store.PutOptions{ContentType: "image/jpeg"}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := makerOn(t, failHead{Store: st, key: "earth.jpg"}).Ensure(ctx, mustKey(t, "earth_20x20.jpg"))
+			if err != nil {
+				t.Fatalf("Ensure: %v", err)
+			}
+			if res.Stored || res.SaveErr == nil || res.CacheControl != "no-store" {
+				t.Errorf("Ensure: stored %v, save error %v, Cache-Control %q; want not stored, said why, and no-store",
+					res.Stored, res.SaveErr, res.CacheControl)
+			}
+			if _, err := st.Head(ctx, "earth_20x20.jpg"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("thumbnail still stored: %v", err)
+			}
+		})
 	}
 }

@@ -187,8 +187,10 @@ type Result struct {
 	OriginalBytes int
 	ResizeTime    time.Duration
 
-	// Stored is true when this call wrote the thumbnail; false with a nil
-	// SaveErr means store-back is off or another writer won.
+	// Stored is true when this call wrote the thumbnail and left it
+	// stored; false with a nil SaveErr means store-back is off or another
+	// writer won. A thumbnail whose original changed while it was made is
+	// deleted again (SaveErr says so, CacheControl is no-store).
 	Stored bool
 	// Refreshed is true when Refresh wrote a stored thumbnail again (then
 	// Existing holds its attributes from before).
@@ -227,7 +229,7 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeBackTimeout)
 		res.Stored, res.SaveErr = m.save(sctx, res)
 		if res.Stored {
-			res.SaveErr = m.checkSource(sctx, k, res)
+			m.checkSource(sctx, k, res)
 		}
 		cancel()
 	}
@@ -237,21 +239,48 @@ func (m *Maker) Ensure(ctx context.Context, k thumbkey.Key) (*Result, error) {
 // checkSource closes the race between a store-back and a change of the
 // original: when the original was replaced or deleted after make read it,
 // the handling of that change may have looked for the thumbnail before
-// this store-back wrote it, so the thumbnail just written is brought in
-// line here (Follow). One HEAD of the original per store-back.
-func (m *Maker) checkSource(ctx context.Context, k thumbkey.Key, res *Result) error {
+// this store-back wrote it, and nothing would come back to it. One HEAD
+// of the original per store-back tells; if it changed, the thumbnail just
+// written is deleted (if it is still the version written), the answer
+// made of the old picture is not to be cached (Cache-Control: no-store),
+// and the next request makes the thumbnail from the original stored now.
+// Deleting needs no resize slot, so it works when the maker sheds load,
+// where remaking it would fail and leave the old picture stored.
+//
+// When the original cannot be looked at (the store failing), the
+// thumbnail is deleted too: whether the original changed is unknown, and
+// a thumbnail of an old picture would stay until the lifecycle rule
+// expires it, while a needless delete costs one remake.
+//
+// A thumbnail deleted here is not stored: Stored is false and SaveErr
+// says why (a worker tries its job again, and makes the thumbnail of the
+// original stored now). When another writer replaced it first, it is left
+// to that writer, as when a store-back loses to another.
+func (m *Maker) checkSource(ctx context.Context, k thumbkey.Key, res *Result) {
 	cur, err := m.currentOriginal(ctx, k)
+	var why string
 	switch {
 	case err == nil && cur.Key == res.OriginalKey && cur.ETag == res.OriginalETag:
-		return nil
-	case err != nil && !errors.Is(err, ErrOriginalMissing):
-		return fmt.Errorf("check the original of %s after storing it: %w", res.Key, err)
+		return
+	case err == nil:
+		why = fmt.Sprintf("its original was replaced (%s %s, made of %s %s)", cur.Key, cur.ETag, res.OriginalKey, res.OriginalETag)
+	case errors.Is(err, ErrOriginalMissing), errors.Is(err, ErrThumbnailOfThumbnail):
+		why = fmt.Sprintf("its original %s is gone: %v", res.OriginalKey, err)
+	default:
+		why = fmt.Sprintf("its original could not be checked, so it may have changed: %v", err)
 	}
-	m.log.InfoContext(ctx, "the original changed while its thumbnail was made; following it", "key", res.Key, "original", res.OriginalKey)
-	if _, err := m.Follow(ctx, k); err != nil && !errors.Is(err, ErrUntagged) {
-		return fmt.Errorf("follow the changed original of %s: %w", res.Key, err)
+	res.CacheControl = "no-store"
+	switch err := m.store.DeleteIfMatch(ctx, res.Key, res.ETag); {
+	case errors.Is(err, store.ErrChanged):
+		res.Stored = false
+		m.log.InfoContext(ctx, "thumbnail made of an old original, already replaced by another writer", "key", res.Key, "why", why)
+	case err != nil:
+		res.SaveErr = fmt.Errorf("delete %s, just stored, after %s: %w", res.Key, why, err)
+	default:
+		res.Stored = false
+		res.SaveErr = fmt.Errorf("store back %s: deleted again, %s; the next request makes it anew", res.Key, why)
+		m.log.InfoContext(ctx, "thumbnail deleted just after its store-back: the next request makes it anew", "key", res.Key, "why", why)
 	}
-	return nil
 }
 
 // storeBackTimeout bounds a thumbnail's store-back, which does not end with
@@ -419,6 +448,17 @@ func (m *Maker) readOriginal(ctx context.Context, k thumbkey.Key) (store.Attrs, 
 		return obj.Attrs, data, nil
 	}
 	return store.Attrs{}, nil, fmt.Errorf("%w: tried %s", ErrOriginalMissing, strings.Join(k.OriginalKeys(m.cfg.SourceExts), ", "))
+}
+
+// OriginalOf returns the key of the original k is made of, as Ensure would
+// find it now, without reading it: ErrOriginalMissing when there is none,
+// ErrThumbnailOfThumbnail when it is a thumbnail.
+func (m *Maker) OriginalOf(ctx context.Context, k thumbkey.Key) (string, error) {
+	a, err := m.currentOriginal(ctx, k)
+	if err != nil {
+		return "", err
+	}
+	return a.Key, nil
 }
 
 // currentOriginal is the attributes of k's original as readOriginal would

@@ -20,11 +20,18 @@
 // testdata/accept-format.json (accept-format.test.mjs, and
 // internal/acceptformat in Go).
 //
-// Limit: the function cannot see S3's tags, so it cannot tell an original
-// uploaded under a name like a thumbnail's (banner_1200x630.jpg) from a
-// thumbnail. Its rewritten request would look for a thumbnail of banner.jpg
-// and find no original (404). Do not enable it on a site that uploads such
-// names, unless they are not .jpg/.jpeg.
+// Limits: the function sees neither S3's tags nor which objects exist.
+// - It cannot tell an original uploaded under a name like a thumbnail's
+//   (banner_1200x630.jpg) from a thumbnail. Its rewritten request would look
+//   for a thumbnail of banner.jpg and find no original (404).
+// - It cannot check that the rewritten key has the same original. A
+//   thumbnail's own extension comes first among its originals, so with both
+//   kleiber.jpg and kleiber.webp stored, kleiber_200x200.jpg (made of
+//   kleiber.jpg) would be answered with kleiber_200x200.webp, made of
+//   kleiber.webp: another picture.
+// Do not enable it on a site that uploads such names: JPEG names like a
+// thumbnail's, or one name stored both in JPEG and in an enabled format. The
+// local front (serve --front-accept-formats) reads the store and checks both.
 
 // ENABLED_FORMATS are the formats a JPEG thumbnail key may be answered in:
 // 'webp', 'avif', both, or none ([]: the function changes no URI). WebP by
