@@ -2,9 +2,7 @@ package analytics_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,23 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/s3thumb/s3thumb/analytics"
+	"github.com/s3thumb/s3thumb/internal/testserver"
 )
-
-// chromium returns the path of Debian's chromium, or skips the test when it
-// is not installed (fails with S3THUMB_REQUIRE_TEST_SERVERS=1, as the other
-// test servers do).
-func chromium(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		msg := fmt.Sprintf("chromium not found (%v): run scripts/install-test-tools.sh as root", err)
-		if os.Getenv("S3THUMB_REQUIRE_TEST_SERVERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // TestReportInChromium opens the HTML report of a run on generated logs in
 // headless Chromium: no console error or exception, and each of the four
@@ -42,7 +25,6 @@ func TestReportInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts chromium")
 	}
-	exe := chromium(t)
 	ctx := context.Background()
 	logDir, g := generated(t, 3, nil)
 	rep, err := newAnalyzer(t, analytics.DefaultConfig(), analytics.Deps{Logs: fileStore(t, logDir), State: fileStore(t, ""), Now: g.Now}).Run(ctx)
@@ -61,25 +43,7 @@ func TestReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	cctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	cctx, cancelTimeout := context.WithTimeout(cctx, 60*time.Second)
-	defer cancelTimeout()
+	cctx := testserver.Chromium(t, 60*time.Second)
 
 	var mu sync.Mutex
 	var problems []string

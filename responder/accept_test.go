@@ -7,8 +7,6 @@ import (
 	"image/color"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/testkit"
+	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbkey"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
@@ -122,21 +121,6 @@ func TestFrontAcceptFormats(t *testing.T) {
 	}
 }
 
-// chromiumPath returns Debian's chromium, or skips (fails with
-// S3THUMB_REQUIRE_TEST_SERVERS=1).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		msg := fmt.Sprintf("chromium not found (%v): run scripts/install-test-tools.sh as root", err)
-		if os.Getenv("S3THUMB_REQUIRE_TEST_SERVERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
-
 // TestFrontAcceptFormatsInChromium: a page with <img
 // src=".../kleiber_200x200.jpg"> gets AVIF from the front offering webp and
 // avif (Chromium names both), WebP when only webp is offered, and JPEG with
@@ -146,7 +130,6 @@ func TestFrontAcceptFormatsInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts chromium")
 	}
-	exe := chromiumPath(t)
 	tests := []struct {
 		name    string
 		formats []thumbkey.Format
@@ -165,25 +148,7 @@ func TestFrontAcceptFormatsInChromium(t *testing.T) {
 			}))
 			defer page.Close()
 
-			opts := []chromedp.ExecAllocatorOption{
-				chromedp.ExecPath(exe),
-				chromedp.Headless,
-				chromedp.NoSandbox,
-				chromedp.DisableGPU,
-				chromedp.NoFirstRun,
-				chromedp.NoDefaultBrowserCheck,
-				chromedp.Flag("disable-quic", true),
-				chromedp.Flag("disable-background-networking", true),
-				chromedp.Flag("disable-component-update", true),
-				chromedp.Flag("disable-sync", true),
-				chromedp.UserDataDir(t.TempDir()),
-			}
-			actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-			defer cancelAlloc()
-			cctx, cancel := chromedp.NewContext(actx)
-			defer cancel()
-			cctx, cancelTimeout := context.WithTimeout(cctx, 60*time.Second)
-			defer cancelTimeout()
+			cctx := testserver.Chromium(t, 60*time.Second)
 
 			var mu sync.Mutex
 			var types, varies []string // of the final answers for the image

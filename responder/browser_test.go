@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,24 +21,9 @@ import (
 
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
 	"github.com/s3thumb/s3thumb/internal/store"
+	"github.com/s3thumb/s3thumb/internal/testserver"
 	"github.com/s3thumb/s3thumb/internal/thumbnail"
 )
-
-// chromium returns the path of Debian's chromium, or skips the test when it
-// is not installed (fails with S3THUMB_REQUIRE_TEST_SERVERS=1, as the other
-// test servers do).
-func chromium(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		msg := fmt.Sprintf("chromium not found (%v): run scripts/install-test-tools.sh as root", err)
-		if os.Getenv("S3THUMB_REQUIRE_TEST_SERVERS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // browser is a headless Chromium that records the HTTP answers its page
 // loads get.
@@ -53,25 +37,7 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	cctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	cctx, cancelTimeout := context.WithTimeout(cctx, 90*time.Second)
-	t.Cleanup(cancelTimeout)
+	cctx := testserver.Chromium(t, 90*time.Second)
 	b := &browser{ctx: cctx, statuses: map[string]int{}}
 	err := chromedp.Listen(cctx, func(ev any) {
 		b.mu.Lock()
