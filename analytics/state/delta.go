@@ -103,6 +103,10 @@ func listDeltas(ctx context.Context, st store.Store, gen uint64) (mine, others [
 	return mine, others, nil
 }
 
+// ErrStateChanged means another run saved the state after this run read
+// it: this run's save is refused, and it saved nothing.
+var ErrStateChanged = errors.New("the analyzer state changed under this run")
+
 // MarkRead records that the log object key, delivered at unix time at,
 // has been read.
 func (s *State) MarkRead(key string, at int64) {
@@ -204,7 +208,14 @@ func SaveState(ctx context.Context, st store.Store, s *State) error {
 	}
 	b := encodeDelta(s, len(s.deltas)+1)
 	key := deltaKey(s.gen, len(s.deltas)+1)
-	if err := st.Put(ctx, key, b, store.PutOptions{ContentType: "application/octet-stream"}); err != nil {
+	// Never over another run's delta: a run whose lock was taken over
+	// (slow, not dead) would otherwise replace the work of the one that
+	// took it.
+	err := st.Put(ctx, key, b, store.PutOptions{ContentType: "application/octet-stream", IfNoneMatch: true})
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: another run wrote %s since this one read the state (its lock taken over after --lock-ttl?): nothing saved; the next run reads this run's logs again", ErrStateChanged, key)
+	}
+	if err != nil {
 		return fmt.Errorf("write state delta %s: %w", key, err)
 	}
 	s.deltas = append(s.deltas, key)
@@ -221,9 +232,21 @@ func (s *State) saveBase(ctx context.Context, st store.Store) error {
 	old := s.gen
 	s.gen = newGeneration()
 	b := encodeBinary(nil, s)
-	if err := st.Put(ctx, stateKey, b, store.PutOptions{ContentType: "application/octet-stream"}); err != nil {
+	// Only over the base this run read (or where there was none): as for
+	// deltas, never over another run's.
+	opts := store.PutOptions{ContentType: "application/octet-stream", IfMatch: s.baseETag, IfNoneMatch: s.baseETag == ""}
+	err := st.Put(ctx, stateKey, b, opts)
+	if errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrChanged) {
+		s.gen = old
+		return fmt.Errorf("%w: another run wrote %s since this one read it (its lock taken over after --lock-ttl?): nothing saved; the next run reads this run's logs again", ErrStateChanged, stateKey)
+	}
+	if err != nil {
 		s.gen = old
 		return fmt.Errorf("write state %s: %w", stateKey, err)
+	}
+	s.baseETag = ""
+	if at, err := st.Head(ctx, stateKey); err == nil {
+		s.baseETag = at.ETag
 	}
 	if err := st.Delete(ctx, stateKeyV1); err != nil {
 		return fmt.Errorf("remove the old state %s: %w", stateKeyV1, err)
@@ -358,15 +381,22 @@ func applyDelta(s *State, b []byte, seq int) error {
 		suffix := d.str()
 		var c Counts
 		d.counts(&c)
-		if d.err == nil {
-			s.Class(suffix).Counts = c
+		if d.err != nil {
+			break
 		}
+		if err := c.check(); err != nil {
+			return fmt.Errorf("%w: delta %d: size class %q: %w", ErrBadState, seq, suffix, err)
+		}
+		s.Class(suffix).Counts = c
 	}
 	for range d.count(12) {
 		var x Original
 		stem := d.original(&x)
 		if d.err != nil {
 			break
+		}
+		if err := x.check(); err != nil {
+			return fmt.Errorf("%w: delta %d: original %q: %w", ErrBadState, seq, stem, err)
 		}
 		o := s.Original(stem)
 		x.stem, x.n = o.stem, o.n
@@ -388,10 +418,7 @@ func applyDelta(s *State, b []byte, seq int) error {
 		if !ok {
 			r = s.Thumbs.AddRow(k, s.Thumbs.Keys.HashString(k), Thumb{})
 		}
-		th.orig, th.class = s.Original(stem).n, s.Class(suffix).n
-		if th.Role == RoleOriginal {
-			th.orig = s.Original(originalStem(k)).n
-		}
+		th.orig, th.class = s.ownerOf(k, stem, th.Role), s.Class(suffix).n
 		*s.Thumbs.Row(r) = th
 	}
 	d.journal(s.Seen)
@@ -471,6 +498,15 @@ func (s *State) loadDeltas(ctx context.Context, st store.Store) error {
 		s.deltaBytes += int64(len(buf))
 	}
 	s.deltas, s.garbage = mine, others
+	// A delta at the end of the sequence cannot be missed by the listing
+	// alone; the cursor, written after each save, names them all.
+	if c, err := LoadCursor(ctx, st); err == nil && c != nil && c.Generation == s.gen {
+		for _, key := range c.Deltas {
+			if !slices.Contains(mine, key) {
+				return fmt.Errorf("%w: %s, which the cursor names, is missing (removed by hand?)", ErrBadState, key)
+			}
+		}
+	}
 	s.renumber()
 	return nil
 }

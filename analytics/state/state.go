@@ -415,6 +415,7 @@ type State struct {
 	// base, and the log objects marked read and the rows' fingerprints
 	// since the last load or save.
 	gen        uint64
+	baseETag   string // of the base as loaded ("": none), which a new base must replace
 	deltas     []string
 	baseBytes  int64
 	deltaBytes int64
@@ -480,13 +481,20 @@ func (s *State) link() error {
 			return fmt.Errorf("%w: thumbnail %q: %w", ErrBadState, key, err)
 		}
 		t := s.Thumbs.Row(r)
-		t.orig = s.Original(stem).n
-		t.class = s.Class(suffix).n
-		if t.Role == RoleOriginal {
-			t.orig = s.Original(originalStem(key)).n
-		}
+		t.orig, t.class = s.ownerOf(key, stem, t.Role), s.Class(suffix).n
 	}
 	return nil
+}
+
+// ownerOf is the number of the original a row of key counts for: the
+// original the key itself names, for an original named like a thumbnail
+// (no original is made for the stem it would be a thumbnail of, which
+// compaction would drop and link make again), else that of its stem.
+func (s *State) ownerOf(key, stem string, r Role) int32 {
+	if r == RoleOriginal {
+		return s.Original(originalStem(key)).n
+	}
+	return s.Original(stem).n
 }
 
 // originalStem is an original's key without its extension.
@@ -703,6 +711,13 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 		obj, err = st.Get(ctx, key)
 	}
 	if errors.Is(err, store.ErrNotFound) {
+		// No state, unless deltas were left without their base.
+		if _, deltas, err := listDeltas(ctx, st, 0); err != nil { // generation 0 is none: all are others
+			return nil, err
+		} else if len(deltas) > 0 {
+			return nil, fmt.Errorf("%w: %s is missing but %s (of %d deltas) is there: remove every analyzer-state.* object to start over",
+				ErrBadState, stateKey, deltas[0], len(deltas))
+		}
 		return NewState(), nil
 	}
 	if err != nil {
@@ -725,6 +740,9 @@ func LoadState(ctx context.Context, st store.Store) (*State, error) {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	s.baseBytes = int64(len(b))
+	if key == stateKey {
+		s.baseETag = obj.ETag
+	}
 	if s.gen == 0 {
 		s.full = true // an older format: the next save writes a base
 	} else if err := s.loadDeltas(ctx, st); err != nil {
