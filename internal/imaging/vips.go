@@ -233,159 +233,102 @@ func recoverable(msg string) bool {
 	return false
 }
 
-// render runs libvips: one pass when the image needs no turning, else a
-// resize pass into a TIFF and a turning pass; for a JPEG of an image with
-// transparency, a flattening pass first.
+// render runs libvips once (see pipeline): the image is loaded (shrunk on
+// load when it can be), resized as stored to the planned geometry with
+// axes swapped when it is turned, cropped, converted to sRGB, turned by its
+// EXIF orientation, and encoded.
 func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, opts Options) ([]byte, error) {
-	convertICC := h.model == modelRGB
-	if opts.Format == JPEG && h.alpha {
-		// bimg resizes without premultiplying alpha, so the colour of
-		// transparent pixels would bleed into the edges; flattened first,
-		// there is no alpha left to resize.
-		flat, err := v.run(data, bimg.Options{
-			Type:         bimg.TIFF,
-			NoAutoRotate: true,
-			Background:   flattenColour(opts.Background),
-			OutputICC:    iccFor(convertICC),
-		}, "flatten")
-		if err != nil {
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, convertICC = flat, false // sRGB already
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
+	// For a JPEG of an image with transparency, the image is flattened
+	// onto the background whole, before resizing: libvips' resize here
+	// does not premultiply alpha, so the colour of transparent pixels
+	// would bleed into the edges; flattened first, there is no alpha left
+	// to resize. It is then decoded whole (no shrink-on-load), as before.
+	flattenFirst := opts.Format == JPEG && h.alpha
 	angle, flip := orientationOps(h.orientation)
-	turn := angle != bimg.D0 || flip
 	// The geometry is planned as shown; resize the image as decoded.
 	if swapsAxes(h.orientation) {
 		g = geometry{scaledW: g.scaledH, scaledH: g.scaledW, outW: g.outH, outH: g.outW}
 	}
-	dw, _ := h.decodedSize()
-	resize := bimg.Options{
-		Width:        g.scaledW,
-		Height:       g.scaledH,
-		Force:        true,
-		NoAutoRotate: true,
-		Interpolator: bimg.Bicubic,
-		OutputICC:    iccFor(convertICC),
-	}
-	if g.scaledW <= dw {
-		resize.Interpolator = bimg.Bilinear
+	dw, dh := h.decodedSize()
+	canShrink := (h.format == JPEG || h.format == WebP) && !flattenFirst
+	loadShrink, boxShrink, bicubic := planResize(dw, dh, g.scaledW, g.scaledH, canShrink)
+	p := pipeline{
+		in:           h.format,
+		loadShrink:   loadShrink,
+		boxShrink:    boxShrink,
+		flattenFirst: flattenFirst,
+		background:   flattenBackground(opts.Background),
+		width:        g.scaledW,
+		height:       g.scaledH,
+		bicubic:      bicubic,
+		interesting:  interestingNone,
+		angle:        angle,
+		flip:         flip,
+		// For images with alpha the header does not show (HEIF, AVIF).
+		flattenLast: opts.Format == JPEG,
+		// RGB images are converted from their embedded profile (Adobe
+		// RGB, Display P3, ...) to sRGB. CMYK and grey images are
+		// converted by libvips' colourspace step, which uses their
+		// embedded profile; an output profile on top would only make
+		// libvips warn that their profile does not fit.
+		icc:        h.model == modelRGB,
+		out:        opts.Format,
+		quality:    opts.Quality,
+		avifEffort: v.cfg.AVIFEffort,
 	}
 	if g.outW != g.scaledW || g.outH != g.scaledH {
-		resize.AreaWidth, resize.AreaHeight = g.outW, g.outH
-		resize.Left, resize.Top = (g.scaledW-g.outW)/2, (g.scaledH-g.outH)/2
+		p.cropW, p.cropH = g.outW, g.outH
+		p.cropLeft, p.cropTop = (g.scaledW-g.outW)/2, (g.scaledH-g.outH)/2
 	}
-	if !turn {
-		v.encoding(&resize, opts)
-		return v.run(data, resize, "resize")
+	if p.quality == 0 {
+		switch opts.Format {
+		case JPEG:
+			p.quality = DefaultJPEGQuality
+		case WebP:
+			p.quality = DefaultWebPQuality
+		case AVIF:
+			p.quality = DefaultAVIFQuality
+		default:
+			p.quality = 80 // PNG is lossless; the value only matters to palette output, which is off
+		}
 	}
-	resize.Type = bimg.TIFF // uncompressed, alpha kept
-	tiff, err := v.run(data, resize, "resize")
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	turnOpts := bimg.Options{
-		NoAutoRotate: true,
-		Rotate:       angle,
-		Flip:         flip,
-		NoProfile:    true, // already sRGB
-	}
-	v.encoding(&turnOpts, opts)
-	return v.run(tiff, turnOpts, "orient")
+	return p.run(data)
 }
 
-// iccFor returns bimg's OutputICC: RGB images are converted from their
-// embedded profile (Adobe RGB, Display P3, ...) to sRGB; bimg skips this
-// when there is no profile. CMYK and grey images are converted by libvips'
-// colourspace step, which uses their embedded profile; an output profile
-// on top would only make libvips warn that their profile does not fit.
-func iccFor(rgb bool) string {
-	if rgb {
-		return "srgb"
-	}
-	return ""
-}
-
-// flattenColour is the bimg background for a flattening. bimg skips
-// flattening onto pure black, so black is given as (0,0,1): one level of
-// blue, far below the error of JPEG's own quantisation.
-func flattenColour(c RGB) bimg.Color {
+// flattenBackground is the background of a flattening. Black is given as
+// (0,0,1), one level of blue, far below the error of JPEG's own
+// quantisation: bimg skipped flattening onto pure black, and this keeps
+// its output.
+func flattenBackground(c RGB) RGB {
 	if c == (RGB{}) {
-		return bimg.Color{B: 1}
+		return RGB{B: 1}
 	}
-	return bimg.Color{R: c.R, G: c.G, B: c.B}
+	return c
 }
 
-// encoding sets the output format, quality, metadata stripping and
-// background of the final pass.
-func (v *Vips) encoding(b *bimg.Options, opts Options) {
-	b.StripMetadata = true
-	b.Interpretation = bimg.InterpretationSRGB
-	b.Quality = opts.Quality
-	switch opts.Format {
-	case JPEG:
-		b.Type = bimg.JPEG
-		if b.Quality == 0 {
-			b.Quality = DefaultJPEGQuality
-		}
-		// For images with alpha the header does not show (HEIF, AVIF).
-		b.Background = flattenColour(opts.Background)
-	case PNG:
-		b.Type = bimg.PNG
-	case WebP:
-		b.Type = bimg.WEBP
-		if b.Quality == 0 {
-			b.Quality = DefaultWebPQuality
-		}
-	case AVIF:
-		b.Type = bimg.AVIF
-		if b.Quality == 0 {
-			b.Quality = DefaultAVIFQuality
-		}
-		// bimg's Speed is libvips' 9 - effort (0 meaning the default, 9).
-		b.Speed = 9 - v.cfg.AVIFEffort
-	}
-}
-
-// run calls bimg. libvips fails on corrupt pixel data; the header has been
-// checked, so an error here means the image's data is bad.
-func (v *Vips) run(data []byte, o bimg.Options, step string) ([]byte, error) {
-	out, err := bimg.Resize(data, o)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: libvips: %v", ErrUnsupportedImage, step, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s: libvips wrote nothing", ErrUnsupportedImage, step)
-	}
-	return out, nil
-}
-
-// orientationOps turns an EXIF orientation into a clockwise rotation
-// followed by an optional left-right mirror (the order bimg applies them).
-func orientationOps(o int) (bimg.Angle, bool) {
+// orientationOps turns an EXIF orientation into a clockwise rotation in
+// degrees followed by an optional left-right mirror.
+func orientationOps(o int) (angle int, flip bool) {
 	switch o {
 	case 2:
-		return bimg.D0, true
+		return 0, true
 	case 3:
-		return bimg.D180, false
+		return 180, false
 	case 4:
-		return bimg.D180, true
+		return 180, true
 	case 5:
-		return bimg.D90, true
+		return 90, true
 	case 6:
-		return bimg.D90, false
+		return 90, false
 	case 7:
-		return bimg.D270, true
+		return 270, true
 	case 8:
-		return bimg.D270, false
+		return 270, false
 	}
-	return bimg.D0, false
+	return 0, false
 }
 
 // Memory is what libvips has allocated now, in bytes: pixel buffers live
