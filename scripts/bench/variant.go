@@ -11,7 +11,7 @@ import (
 
 // defaultVariants are the thumbnails the benchmark makes, written as the
 // tail of a thumbnail key: SIZE_MODE.EXT.
-const defaultVariants = "200x200_fill.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp"
+const defaultVariants = "200x200_fill.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp,200x200_fill.avif"
 
 // variant is one kind of thumbnail: a box, a mode and an output format.
 type variant struct {
@@ -41,7 +41,8 @@ func parseVariants(s string) ([]variant, error) {
 
 // parseVariant parses one suffix such as "200x200_fill.jpg" with the
 // project's own key grammar. The mode must be named, and the format must be
-// one vipsthumbnail writes with the same quality setting (JPEG or WebP).
+// one vipsthumbnail writes with the same quality setting (JPEG, WebP, or
+// AVIF at s3thumb's default encoder effort).
 func parseVariant(suffix string) (variant, error) {
 	k, err := thumbkey.Parse("v_" + suffix)
 	if err != nil || k.Name != "v" {
@@ -50,8 +51,8 @@ func parseVariant(suffix string) (variant, error) {
 	if k.Mode == thumbkey.ModeUnset {
 		return variant{}, fmt.Errorf("variant %q: name the mode (_fit or _fill)", suffix)
 	}
-	if f := k.Format(); f != thumbkey.JPEG && f != thumbkey.WebP {
-		return variant{}, fmt.Errorf("variant %q: only jpg and webp are compared with vipsthumbnail", suffix)
+	if f := k.Format(); f != thumbkey.JPEG && f != thumbkey.WebP && f != thumbkey.AVIF {
+		return variant{}, fmt.Errorf("variant %q: only jpg, webp and avif are compared with vipsthumbnail", suffix)
 	}
 	return variant{suffix: suffix, key: k}, nil
 }
@@ -76,7 +77,13 @@ func (v variant) vipsArgs(in, out string, q int) []string {
 	if v.key.Mode == thumbkey.ModeFill && w > 0 && h > 0 {
 		args = append(args, "--smartcrop", "centre")
 	}
-	return append(args, "-o", out+"[Q="+strconv.Itoa(q)+",strip]")
+	opts := "[Q=" + strconv.Itoa(q) + ",strip]"
+	if v.format() == thumbkey.AVIF {
+		// s3thumb's default --avif-effort; libvips' own default, 4, takes
+		// twice as long.
+		opts = "[Q=" + strconv.Itoa(q) + ",strip,effort=" + strconv.Itoa(avifEffort) + "]"
+	}
+	return append(args, "-o", out+opts)
 }
 
 // expect returns the size the thumbnail of a w×h original must have (no
@@ -118,3 +125,6 @@ func (v variant) checkSize(w, h, gw, gh int) error {
 	}
 	return nil
 }
+
+// avifEffort is s3thumb's default --avif-effort, given to vipsthumbnail.
+const avifEffort = 2

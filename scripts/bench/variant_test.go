@@ -18,9 +18,9 @@ func TestParseVariant(t *testing.T) {
 		{"200x200_fill.webp", true, "earth_200x200_fill.webp", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
 		{"x300_fill.jpg", true, "earth_x300_fill.jpg", []string{"in", "--size", "x300", "-o", "out[Q=80,strip]"}},
 		{"100x100_fill@2x.jpg", true, "earth_100x100_fill@2x.jpg", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip]"}},
-		{"200x200.jpg", false, "", nil},       // no mode
-		{"200x200_fill.png", false, "", nil},  // not compared
-		{"200x200_fill.avif", false, "", nil}, // not compared
+		{"200x200.jpg", false, "", nil},      // no mode
+		{"200x200_fill.png", false, "", nil}, // not compared
+		{"200x200_fill.avif", true, "earth_200x200_fill.avif", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip,effort=2]"}},
 		{"fill.jpg", false, "", nil},
 		{"200y200_fill.jpg", false, "", nil},
 		{"", false, "", nil},
@@ -54,7 +54,7 @@ func TestParseVariants(t *testing.T) {
 	for _, v := range vs {
 		got = append(got, v.suffix)
 	}
-	if want := []string{"200x200_fill.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp"}; !slices.Equal(got, want) {
+	if want := []string{"200x200_fill.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp", "200x200_fill.avif"}; !slices.Equal(got, want) {
 		t.Errorf("variants = %q, want %q", got, want)
 	}
 	for _, bad := range []string{"", " , ", "200x200_fill.jpg,nope"} {
