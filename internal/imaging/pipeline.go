@@ -56,14 +56,59 @@ static int s3t_flatten(VipsImage *in, VipsImage **out, const double *bg) {
 	return r;
 }
 
+static guint32 s3t_be32(const unsigned char *p) {
+	return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+// Whether an ICC profile is sRGB: an RGB display profile whose red, green
+// and blue colorants (rXYZ, gXYZ, bXYZ) are sRGB's, as every sRGB profile
+// states them (adapted to D50), within 0.002. Converting from such a
+// profile to sRGB changes no pixel by more than lcms' rounding, and
+// building the transform costs more than the rest of a small thumbnail's
+// pipeline after decoding (about 5 ms).
+static int s3t_is_srgb(const unsigned char *p, size_t len) {
+	static const char *tags[3] = {"rXYZ", "gXYZ", "bXYZ"};
+	static const double want[3][3] = {
+		{0.4361, 0.2225, 0.0139}, {0.3851, 0.7169, 0.0971}, {0.1431, 0.0606, 0.7141}};
+	if (len < 132 || memcmp(p + 16, "RGB ", 4) || memcmp(p + 36, "acsp", 4))
+		return 0;
+	guint32 n = s3t_be32(p + 128);
+	if (n > (len - 132) / 12)
+		return 0;
+	int found = 0;
+	for (guint32 k = 0; k < n; k++) {
+		const unsigned char *e = p + 132 + 12 * k;
+		for (int c = 0; c < 3; c++) {
+			if (memcmp(e, tags[c], 4))
+				continue;
+			guint32 off = s3t_be32(e + 4), size = s3t_be32(e + 8);
+			if (size < 20 || off > len || size > len - off || memcmp(p + off, "XYZ ", 4))
+				return 0;
+			for (int j = 0; j < 3; j++) {
+				double v = (gint32) s3t_be32(p + off + 8 + 4 * j) / 65536.0;
+				if (v < want[c][j] - 0.002 || v > want[c][j] + 0.002)
+					return 0;
+			}
+			found |= 1 << c;
+		}
+	}
+	return found == 7;
+}
+
 // To sRGB: libvips' colourspace step (CMYK and grey through their embedded
-// profile), then an RGB image's embedded profile to sRGB.
+// profile), then an RGB image's embedded profile, unless it is sRGB's, to
+// sRGB.
 static int s3t_colour(VipsImage **t, int *i, VipsImage **im, int icc) {
 	if (vips_colourspace_issupported(*im)) {
 		if (vips_colourspace(*im, &t[*i], VIPS_INTERPRETATION_sRGB, NULL))
 			return -1;
 		*im = t[(*i)++];
 	}
+	const void *prof;
+	size_t plen;
+	if (icc && vips_image_get_typeof(*im, VIPS_META_ICC_NAME) &&
+		!vips_image_get_blob(*im, VIPS_META_ICC_NAME, &prof, &plen) && s3t_is_srgb(prof, plen))
+		icc = 0;
 	if (icc && vips_image_get_typeof(*im, VIPS_META_ICC_NAME)) {
 		if (vips_icc_transform(*im, &t[*i], "srgb", "embedded", TRUE, NULL))
 			return -1;
@@ -361,3 +406,12 @@ func (p pipeline) run(data []byte) ([]byte, error) {
 // interestingNone crops at the given place (pipeline.cropLeft, cropTop);
 // the other VIPS_INTERESTING_* values have libvips choose the place.
 const interestingNone = int(C.VIPS_INTERESTING_NONE)
+
+// isSRGBProfile reports whether the ICC profile p is sRGB (see
+// s3t_is_srgb): its images are not converted.
+func isSRGBProfile(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	return C.s3t_is_srgb((*C.uchar)(unsafe.Pointer(&p[0])), C.size_t(len(p))) != 0
+}
