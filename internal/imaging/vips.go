@@ -10,30 +10,27 @@ import (
 	"github.com/h2non/bimg"
 )
 
-// Vips makes thumbnails with libvips, through bimg. It is safe for
-// concurrent use.
+// Vips makes thumbnails with libvips. It is safe for concurrent use.
 //
 // How a thumbnail is made:
 //
 //   - The header is read in Go (readHeader): only JPEG, PNG, WebP, AVIF,
 //     HEIF and GIF are let through to libvips, the pixel count is checked
 //     against MaxPixels, and truncated files are refused.
-//   - The geometry is computed here (planGeometry): bimg's own box logic
-//     stretches or rounds, so it is given exact sizes (Force) and an exact
-//     centred crop (an extract area).
-//   - bimg decodes JPEG and WebP with shrink-on-load. Its bilinear setting
-//     is used when shrinking: it only changes how much bimg shrinks on
-//     load (its bicubic setting holds back a quarter); the final reduction
-//     is libvips' Lanczos either way.
+//   - The geometry is computed here (planGeometry): exact sizes, and an
+//     exact centred crop (an extract area).
+//   - One libvips pass of our own makes the thumbnail (see pipeline.go):
+//     the original is loaded sequentially (streamed, never decoded whole
+//     into memory first), JPEG and WebP shrunk on load, then block-shrunk
+//     and reduced with Lanczos 3 with the factors bimg used to choose
+//     (planResize), so the pixels are what they were with bimg.
 //   - Pixels are converted to sRGB (using an embedded ICC profile, CMYK
-//     included) and every output is written without metadata and without
-//     an ICC profile: an untagged image is sRGB on the web.
-//   - EXIF orientation is applied after resizing. bimg's own auto-rotation
-//     rotates the full-size image and, for JPEG, re-encodes it before
-//     shrinking, which costs more than the thumbnail itself. Here the
-//     image is resized as stored into an uncompressed TIFF, and that small
-//     image is turned and encoded. (HEIF and AVIF carry their rotation in
-//     the container, and libheif applies it.)
+//     included; an sRGB profile needs no conversion) and every output is
+//     written without metadata and without an ICC profile: an untagged
+//     image is sRGB on the web.
+//   - EXIF orientation is applied after resizing, in the same pass: the
+//     small image is made in memory, then turned and encoded. (HEIF and
+//     AVIF carry their rotation in the container, and libheif applies it.)
 //   - For a JPEG of an image with transparency, the image is flattened
 //     onto the background before resizing (see render).
 //   - Options.Quality applies to JPEG, WebP and AVIF; PNG is lossless.
