@@ -103,7 +103,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--queue-order: %w", err)}
 	}
-	gate.SetOrder(order)
+	gate.SetOrder(order, c.Float64("queue-ageing"))
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

@@ -90,7 +90,7 @@ func runWork(c *cli.Context) error {
 	if err != nil {
 		return usageError{fmt.Errorf("--queue-order: %w", err)}
 	}
-	gate.SetOrder(order)
+	gate.SetOrder(order, c.Float64("queue-ageing"))
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

@@ -169,22 +169,29 @@ func TestLimiterShortestFirst(t *testing.T) {
 		t.Errorf("shortest first: served %v, want %v", got, want)
 	}
 	arrival := NewLimiter(1, 10, 0)
-	arrival.SetOrder(OrderArrival)
+	arrival.SetOrder(OrderArrival, DefaultAgeing)
 	if got, want := queueJobs(t, arrival, works, -1, 0), []int{0, 1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("arrival order: served %v, want %v", got, want)
 	}
 }
 
 // TestLimiterAgeing: a long job is overtaken by short ones that arrive
-// soon after it, but not by those that arrive more than Ageing times its
-// work later: it does not starve however many short jobs keep coming.
+// soon after it, but not by those that arrive more than the ageing factor
+// times its work later: it does not starve however many short jobs keep
+// coming.
 func TestLimiterAgeing(t *testing.T) {
-	long := 50 * time.Millisecond // ordered as if it arrived 200 ms later
+	long := 50 * time.Millisecond
 	works := []time.Duration{long, 0, 0}
-	// Job 1 arrives just after the long one; job 2 300 ms later.
-	got := queueJobs(t, NewLimiter(1, 10, 0), works, 1, 300*time.Millisecond)
-	if want := []int{1, 0, 2}; !slices.Equal(got, want) {
-		t.Errorf("served %v, want %v: the long job must go after the short job that came with it and before the one that came %v later", got, want, Ageing*long)
+	for _, ageing := range []float64{1, 4} {
+		l := NewLimiter(1, 10, 0)
+		l.SetOrder(OrderShortest, ageing)
+		// Job 1 arrives just after the long one; job 2 well after the
+		// long one's key (its arrival plus ageing × 50 ms).
+		later := time.Duration(ageing*float64(long)) + 100*time.Millisecond
+		got := queueJobs(t, l, works, 1, later)
+		if want := []int{1, 0, 2}; !slices.Equal(got, want) {
+			t.Errorf("ageing %v: served %v, want %v: the long job must go after the short job that came with it and before the one that came %v later", ageing, got, want, later)
+		}
 	}
 }
 
