@@ -104,6 +104,11 @@ func runServe(c *cli.Context) error {
 		return usageError{err}
 	}
 	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), c.Int("max-queue"), int64(c.Int("max-memory"))<<20)
+	order, err := thumbnail.ParseOrder(c.String("queue-order"))
+	if err != nil {
+		return usageError{fmt.Errorf("--queue-order: %w", err)}
+	}
+	gate.SetOrder(order, c.Float64("queue-ageing"))
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

@@ -91,6 +91,11 @@ func runWork(c *cli.Context) error {
 	// Every job in flight has a place in the gate's queue: a worker waits
 	// for a slot, it never sheds.
 	gate := thumbnail.NewLimiter(c.Int("max-concurrent"), cfg.Concurrency, int64(c.Int("max-memory"))<<20)
+	order, err := thumbnail.ParseOrder(c.String("queue-order"))
+	if err != nil {
+		return usageError{fmt.Errorf("--queue-order: %w", err)}
+	}
+	gate.SetOrder(order, c.Float64("queue-ageing"))
 	maker, err := thumbnail.NewMaker(st, vips, gate, tcfg, log)
 	if err != nil {
 		return usageError{err}

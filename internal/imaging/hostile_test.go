@@ -368,3 +368,34 @@ func TestMetadataWarningsCostNoSecondDecode(t *testing.T) {
 		t.Errorf("the same jpeg cut: %v, want %v", err, ErrDamagedImage)
 	}
 }
+
+// TestWork: the work estimate grows with the original's pixels, with a
+// progressive JPEG, and with a larger or costlier output.
+func TestWork(t *testing.T) {
+	v := newTestVips(t)
+	small := encodeJPEG(t, noiseImage(800, 600, 1))
+	large := encodeJPEG(t, noiseImage(2400, 1800, 1))
+	prog := mustResize(t, large, bimg.Options{Type: bimg.JPEG, Quality: 90, Interlace: true, NoAutoRotate: true})
+	work := func(data []byte, o Options) time.Duration {
+		t.Helper()
+		w, err := v.Work(data, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	thumb := Options{Width: 200, Height: 200, Format: JPEG}
+	ws, wl, wp := work(small, thumb), work(large, thumb), work(prog, thumb)
+	if !(ws < wl && wl < wp) {
+		t.Errorf("work small %v, large %v, progressive large %v: want increasing", ws, wl, wp)
+	}
+	if wide := work(large, Options{Width: 1024, Format: JPEG}); wide <= wl {
+		t.Errorf("work of 1024 wide %v, of 200x200 %v: want more", wide, wl)
+	}
+	if avif := work(large, Options{Width: 200, Height: 200, Format: AVIF}); avif <= wl {
+		t.Errorf("work of AVIF %v, of JPEG %v: want more", avif, wl)
+	}
+	if _, err := v.Work([]byte("not an image"), thumb); !errors.Is(err, ErrUnsupportedImage) {
+		t.Errorf("Work of garbage = %v, want ErrUnsupportedImage", err)
+	}
+}

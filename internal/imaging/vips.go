@@ -5,36 +5,34 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/h2non/bimg"
 )
 
-// Vips makes thumbnails with libvips, through bimg. It is safe for
-// concurrent use.
+// Vips makes thumbnails with libvips. It is safe for concurrent use.
 //
 // How a thumbnail is made:
 //
 //   - The header is read in Go (readHeader): only JPEG, PNG, WebP, AVIF,
 //     HEIF and GIF are let through to libvips, the pixel count is checked
 //     against MaxPixels, and truncated files are refused.
-//   - The geometry is computed here (planGeometry): bimg's own box logic
-//     stretches or rounds, so it is given exact sizes (Force) and an exact
-//     centred crop (an extract area). A crop with a focus other than the
-//     centre is libvips' smartcrop of the scaled image (vips_smartcrop,
-//     which bimg cannot combine with exact sizes), called directly.
-//   - bimg decodes JPEG and WebP with shrink-on-load. Its bilinear setting
-//     is used when shrinking: it only changes how much bimg shrinks on
-//     load (its bicubic setting holds back a quarter); the final reduction
-//     is libvips' Lanczos either way.
+//   - The geometry is computed here (planGeometry): exact sizes, and an
+//     exact centred crop (an extract area), or for a focus other than the
+//     centre (Attention, Entropy) libvips' smartcrop of the scaled image,
+//     in the same pass.
+//   - One libvips pass of our own makes the thumbnail (see pipeline.go):
+//     the original is loaded sequentially (streamed, never decoded whole
+//     into memory first), JPEG and WebP shrunk on load, then block-shrunk
+//     and reduced with Lanczos 3 with the factors bimg used to choose
+//     (planResize), so the pixels are what they were with bimg.
 //   - Pixels are converted to sRGB (using an embedded ICC profile, CMYK
-//     included) and every output is written without metadata and without
-//     an ICC profile: an untagged image is sRGB on the web.
-//   - EXIF orientation is applied after resizing. bimg's own auto-rotation
-//     rotates the full-size image and, for JPEG, re-encodes it before
-//     shrinking, which costs more than the thumbnail itself. Here the
-//     image is resized as stored into an uncompressed TIFF, and that small
-//     image is turned and encoded. (HEIF and AVIF carry their rotation in
-//     the container, and libheif applies it.)
+//     included; an sRGB profile needs no conversion) and every output is
+//     written without metadata and without an ICC profile: an untagged
+//     image is sRGB on the web.
+//   - EXIF orientation is applied after resizing, in the same pass: the
+//     small image is made in memory, then turned and encoded. (HEIF and
+//     AVIF carry their rotation in the container, and libheif applies it.)
 //   - For a JPEG of an image with transparency, the image is flattened
 //     onto the background before resizing (see render).
 //   - Options.Quality applies to JPEG, WebP and AVIF; PNG is lossless.
@@ -97,6 +95,51 @@ func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
 	}
 	dw, dh := h.displaySize()
 	return h.decodedBytes(planGeometry(dw, dh, opts), opts.Format == JPEG && h.alpha), nil
+}
+
+// Work estimates, from the header alone, the CPU time making the thumbnail
+// of data with opts takes on one core: decoding (per pixel, less when
+// JPEG and WebP shrink on load, twice for a progressive JPEG), and
+// encoding (per output pixel). The figures are rough, measured on the
+// benchmark's photographs; the limiter orders its queue by them, so what
+// matters is that a 20 MP original is costed at several 4 MP ones. It
+// fails as Thumbnail's header checks do.
+func (v *Vips) Work(data []byte, opts Options) (time.Duration, error) {
+	if err := opts.validate(); err != nil {
+		return 0, err
+	}
+	h, err := v.header(data)
+	if err != nil {
+		return 0, err
+	}
+	dw, dh := h.displaySize()
+	g := planGeometry(dw, dh, opts)
+	if swapsAxes(h.orientation) {
+		g.scaledW, g.scaledH = g.scaledH, g.scaledW
+	}
+	sw, sh := h.decodedSize()
+	flatten := opts.Format == JPEG && h.alpha
+	load, _, _ := planResize(sw, sh, g.scaledW, g.scaledH, (h.format == JPEG || h.format == WebP) && !flatten)
+	px := float64(sw) * float64(sh)
+	var ns float64 // per source pixel
+	switch h.format {
+	case JPEG:
+		ns = map[int]float64{1: 12, 2: 8, 4: 6, 8: 5}[load]
+		if h.wholeFrame {
+			ns *= 2
+		}
+	case WebP:
+		ns = 8 / float64(load)
+	case PNG, GIF:
+		ns = 10
+	default: // HEIF, AVIF
+		ns = 30
+	}
+	if flatten {
+		ns += 4
+	}
+	out := float64(g.outW) * float64(g.outH) * map[Format]float64{JPEG: 20, PNG: 60, WebP: 80, AVIF: 800}[opts.Format]
+	return time.Millisecond + time.Duration(px*ns+out), nil
 }
 
 // header reads and checks the header.
@@ -235,176 +278,107 @@ func recoverable(msg string) bool {
 	return false
 }
 
-// render runs libvips: one pass when the image needs no turning and is
-// cropped centred (or not at all), else a resize pass into a TIFF, the smart
-// crop of that TIFF (Attention, Entropy) and a pass that turns and encodes;
-// for a JPEG of an image with transparency, a flattening pass first.
+// render runs libvips once (see pipeline): the image is loaded (shrunk on
+// load when it can be), resized as stored to the planned geometry with
+// axes swapped when it is turned, cropped, converted to sRGB, turned by its
+// EXIF orientation, and encoded.
 func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, opts Options) ([]byte, error) {
-	convertICC := h.model == modelRGB
-	if opts.Format == JPEG && h.alpha {
-		// bimg resizes without premultiplying alpha, so the colour of
-		// transparent pixels would bleed into the edges; flattened first,
-		// there is no alpha left to resize.
-		flat, err := v.run(data, bimg.Options{
-			Type:         bimg.TIFF,
-			NoAutoRotate: true,
-			Background:   flattenColour(opts.Background),
-			OutputICC:    iccFor(convertICC),
-		}, "flatten")
-		if err != nil {
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, convertICC = flat, false // sRGB already
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
+	// For a JPEG of an image with transparency, the image is flattened
+	// onto the background whole, before resizing: libvips' resize here
+	// does not premultiply alpha, so the colour of transparent pixels
+	// would bleed into the edges; flattened first, there is no alpha left
+	// to resize. It is then decoded whole (no shrink-on-load), as before.
+	flattenFirst := opts.Format == JPEG && h.alpha
 	angle, flip := orientationOps(h.orientation)
-	turn := angle != bimg.D0 || flip
 	// The geometry is planned as shown; resize the image as decoded.
 	if swapsAxes(h.orientation) {
 		g = geometry{scaledW: g.scaledH, scaledH: g.scaledW, outW: g.outH, outH: g.outW}
 	}
-	dw, _ := h.decodedSize()
-	resize := bimg.Options{
-		Width:        g.scaledW,
-		Height:       g.scaledH,
-		Force:        true,
-		NoAutoRotate: true,
-		Interpolator: bimg.Bicubic,
-		OutputICC:    iccFor(convertICC),
-	}
-	if g.scaledW <= dw {
-		resize.Interpolator = bimg.Bilinear
-	}
-	crop := g.outW != g.scaledW || g.outH != g.scaledH
-	smart := crop && opts.Fit == Cover && opts.Focus != Centre
-	if crop && !smart {
-		resize.AreaWidth, resize.AreaHeight = g.outW, g.outH
-		resize.Left, resize.Top = (g.scaledW-g.outW)/2, (g.scaledH-g.outH)/2
-	}
-	if !turn && !smart {
-		v.encoding(&resize, opts)
-		return v.run(data, resize, "resize")
-	}
-	resize.Type = bimg.TIFF // uncompressed, alpha kept
-	tiff, err := v.run(data, resize, "resize")
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	step := "orient"
-	if smart {
-		// libvips looks for the box to keep in the scaled image, which is
-		// small: the analysis costs little next to decoding the original.
-		if tiff, err = smartCrop(tiff, g.outW, g.outH, opts.Focus); err != nil {
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !turn {
-			step = "encode"
-		}
-	}
-	final := bimg.Options{
-		NoAutoRotate: true,
-		Rotate:       angle,
-		Flip:         flip,
-		NoProfile:    true, // already sRGB
-	}
-	v.encoding(&final, opts)
-	return v.run(tiff, final, step)
-}
-
-// iccFor returns bimg's OutputICC: RGB images are converted from their
-// embedded profile (Adobe RGB, Display P3, ...) to sRGB; bimg skips this
-// when there is no profile. CMYK and grey images are converted by libvips'
-// colourspace step, which uses their embedded profile; an output profile
-// on top would only make libvips warn that their profile does not fit.
-func iccFor(rgb bool) string {
-	if rgb {
-		return "srgb"
-	}
-	return ""
-}
-
-// flattenColour is the bimg background for a flattening. bimg skips
-// flattening onto pure black, so black is given as (0,0,1): one level of
-// blue, far below the error of JPEG's own quantisation.
-func flattenColour(c RGB) bimg.Color {
-	if c == (RGB{}) {
-		return bimg.Color{B: 1}
-	}
-	return bimg.Color{R: c.R, G: c.G, B: c.B}
-}
-
-// encoding sets the output format, quality, metadata stripping and
-// background of the final pass.
-func (v *Vips) encoding(b *bimg.Options, opts Options) {
-	b.StripMetadata = true
-	b.Interpretation = bimg.InterpretationSRGB
-	b.Quality = opts.Quality
-	switch opts.Format {
-	case JPEG:
-		b.Type = bimg.JPEG
-		if b.Quality == 0 {
-			b.Quality = DefaultJPEGQuality
-		}
+	dw, dh := h.decodedSize()
+	canShrink := (h.format == JPEG || h.format == WebP) && !flattenFirst
+	loadShrink, boxShrink, bicubic := planResize(dw, dh, g.scaledW, g.scaledH, canShrink)
+	p := pipeline{
+		in:           h.format,
+		loadShrink:   loadShrink,
+		boxShrink:    boxShrink,
+		flattenFirst: flattenFirst,
+		background:   flattenBackground(opts.Background),
+		width:        g.scaledW,
+		height:       g.scaledH,
+		bicubic:      bicubic,
+		interesting:  interestingNone,
+		angle:        angle,
+		flip:         flip,
 		// For images with alpha the header does not show (HEIF, AVIF).
-		b.Background = flattenColour(opts.Background)
-	case PNG:
-		b.Type = bimg.PNG
-	case WebP:
-		b.Type = bimg.WEBP
-		if b.Quality == 0 {
-			b.Quality = DefaultWebPQuality
-		}
-	case AVIF:
-		b.Type = bimg.AVIF
-		if b.Quality == 0 {
-			b.Quality = DefaultAVIFQuality
-		}
-		// bimg's Speed is libvips' 9 - effort (0 meaning the default, 9).
-		b.Speed = 9 - v.cfg.AVIFEffort
+		flattenLast: opts.Format == JPEG,
+		// RGB images are converted from their embedded profile (Adobe
+		// RGB, Display P3, ...) to sRGB. CMYK and grey images are
+		// converted by libvips' colourspace step, which uses their
+		// embedded profile; an output profile on top would only make
+		// libvips warn that their profile does not fit.
+		icc:        h.model == modelRGB,
+		out:        opts.Format,
+		quality:    opts.Quality,
+		avifEffort: v.cfg.AVIFEffort,
 	}
+	if g.outW != g.scaledW || g.outH != g.scaledH {
+		p.cropW, p.cropH = g.outW, g.outH
+		p.cropLeft, p.cropTop = (g.scaledW-g.outW)/2, (g.scaledH-g.outH)/2
+		if opts.Fit == Cover {
+			// libvips looks for the box to keep in the scaled image, which
+			// is small: the analysis costs little next to decoding.
+			p.interesting = interestingFor(opts.Focus)
+		}
+	}
+	if p.quality == 0 {
+		switch opts.Format {
+		case JPEG:
+			p.quality = DefaultJPEGQuality
+		case WebP:
+			p.quality = DefaultWebPQuality
+		case AVIF:
+			p.quality = DefaultAVIFQuality
+		default:
+			p.quality = 80 // PNG is lossless; the value only matters to palette output, which is off
+		}
+	}
+	return p.run(data)
 }
 
-// run calls bimg. libvips fails on corrupt pixel data; the header has been
-// checked, so an error here means the image's data is bad.
-func (v *Vips) run(data []byte, o bimg.Options, step string) ([]byte, error) {
-	out, err := bimg.Resize(data, o)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: libvips: %v", ErrUnsupportedImage, step, err)
+// flattenBackground is the background of a flattening. Black is given as
+// (0,0,1), one level of blue, far below the error of JPEG's own
+// quantisation: bimg skipped flattening onto pure black, and this keeps
+// its output.
+func flattenBackground(c RGB) RGB {
+	if c == (RGB{}) {
+		return RGB{B: 1}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: %s: libvips wrote nothing", ErrUnsupportedImage, step)
-	}
-	return out, nil
+	return c
 }
 
-// orientationOps turns an EXIF orientation into a clockwise rotation
-// followed by an optional left-right mirror (the order bimg applies them).
-func orientationOps(o int) (bimg.Angle, bool) {
+// orientationOps turns an EXIF orientation into a clockwise rotation in
+// degrees followed by an optional left-right mirror.
+func orientationOps(o int) (angle int, flip bool) {
 	switch o {
 	case 2:
-		return bimg.D0, true
+		return 0, true
 	case 3:
-		return bimg.D180, false
+		return 180, false
 	case 4:
-		return bimg.D180, true
+		return 180, true
 	case 5:
-		return bimg.D90, true
+		return 90, true
 	case 6:
-		return bimg.D90, false
+		return 90, false
 	case 7:
-		return bimg.D270, true
+		return 270, true
 	case 8:
-		return bimg.D270, false
+		return 270, false
 	}
-	return bimg.D0, false
+	return 0, false
 }
 
 // Memory is what libvips has allocated now, in bytes: pixel buffers live

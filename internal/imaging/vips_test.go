@@ -3,6 +3,7 @@ package imaging
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -692,5 +693,73 @@ func TestConcurrentUse(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// jpegICC returns the ICC profile in a JPEG's APP2 segments.
+func jpegICC(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	var icc []byte
+	for i := 2; i+4 <= len(jpg) && jpg[i] == 0xFF && jpg[i+1] != 0xDA; {
+		n := int(jpg[i+2])<<8 | int(jpg[i+3])
+		if seg := jpg[i+4 : i+2+n]; jpg[i+1] == 0xE2 && bytes.HasPrefix(seg, []byte("ICC_PROFILE\x00")) {
+			icc = append(icc, seg[14:]...)
+		}
+		i += 2 + n
+	}
+	if len(icc) == 0 {
+		t.Fatal("no ICC profile in the JPEG")
+	}
+	return icc
+}
+
+// TestSRGBProfileNotConverted: an sRGB profile (libvips' own) is known as
+// such, and its image comes out as the same pixels; a Display P3 profile,
+// a damaged one, or one whose colorants are moved are not sRGB.
+func TestSRGBProfileNotConverted(t *testing.T) {
+	v := newTestVips(t)
+	want := color.RGBA{200, 120, 60, 255}
+	src := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for y := range 64 {
+		for x := range 64 {
+			src.SetRGBA(x, y, want)
+		}
+	}
+	png := encodePNG(t, src)
+	tagged := func(profile string) []byte {
+		out, err := bimg.Resize(png, bimg.Options{Type: bimg.JPEG, Quality: 95, InputICC: "srgb", OutputICC: profile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	srgb, p3 := tagged("srgb"), tagged("p3")
+	if !isSRGBProfile(jpegICC(t, srgb)) {
+		t.Error("libvips' sRGB profile is not seen as sRGB")
+	}
+	if isSRGBProfile(jpegICC(t, p3)) {
+		t.Error("Display P3 is seen as sRGB")
+	}
+	icc := jpegICC(t, srgb)
+	if isSRGBProfile(icc[:200]) || isSRGBProfile(nil) {
+		t.Error("a truncated profile is seen as sRGB")
+	}
+	moved := bytes.Clone(icc)
+	n := int(binary.BigEndian.Uint32(moved[128:]))
+	for k := range n {
+		if e := moved[132+12*k:]; string(e[:4]) == "gXYZ" {
+			moved[int(binary.BigEndian.Uint32(e[4:]))+10]++ // green's X by 1/256
+		}
+	}
+	if isSRGBProfile(moved) {
+		t.Error("a profile with a colorant moved is seen as sRGB")
+	}
+	img, err := v.Thumbnail(context.Background(), srgb, Options{Width: 16, Height: 16, Format: PNG})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := decode(t, img).At(8, 8); !near(c, want, 3) {
+		r, g, b := rgb8(c)
+		t.Errorf("pixel (%d,%d,%d), want about %v", r, g, b, want)
 	}
 }

@@ -61,33 +61,10 @@ static int s3thumb_decode_strict(const void *buf, size_t len, char **msg) {
 	return r;
 }
 
-// Crops the image in buf to width×height where interesting says
-// (vips_smartcrop) and writes the crop as an uncompressed TIFF into *out
-// (to be freed with g_free). Returns 0, or -1 and the error in *msg (to be
-// freed with g_free).
-static int s3thumb_smartcrop(const void *buf, size_t len, int width, int height,
-	VipsInteresting interesting, void **out, size_t *outlen, char **msg) {
-	VipsImage *in = vips_image_new_from_buffer(buf, len, "", NULL);
-	VipsImage *crop = NULL;
-	int r = -1;
-	if (in) {
-		if (!vips_smartcrop(in, &crop, width, height, "interesting", interesting, NULL)) {
-			r = vips_tiffsave_buffer(crop, out, outlen, NULL);
-			g_object_unref(crop);
-		}
-		g_object_unref(in);
-	}
-	if (r)
-		*msg = vips_error_buffer_copy();
-	vips_thread_shutdown();
-	return r;
-}
 */
 import "C"
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"unsafe"
@@ -159,37 +136,4 @@ func decodeStrict(data []byte) (ok bool, msgs []string) {
 		}
 	}
 	return false, msgs
-}
-
-// smartCrop crops the image in data, an image libvips reads (the resize
-// pass's TIFF), to width×height where focus says, and returns the crop as an
-// uncompressed TIFF with alpha and sample format kept. Centre is not a
-// focus it takes: bimg crops centred in the resize pass itself.
-func smartCrop(data []byte, width, height int, focus Focus) ([]byte, error) {
-	var interesting C.VipsInteresting
-	switch focus {
-	case Attention:
-		interesting = C.VIPS_INTERESTING_ATTENTION
-	case Entropy:
-		interesting = C.VIPS_INTERESTING_ENTROPY
-	default:
-		return nil, fmt.Errorf("smart crop: focus %d is not attention or entropy", focus)
-	}
-	if len(data) == 0 {
-		return nil, errors.New("smart crop: no image")
-	}
-	var out unsafe.Pointer
-	var outLen C.size_t
-	var msg *C.char
-	if C.s3thumb_smartcrop(unsafe.Pointer(&data[0]), C.size_t(len(data)), C.int(width), C.int(height),
-		interesting, &out, &outLen, &msg) != 0 {
-		why := "no reason given"
-		if msg != nil {
-			why = strings.Join(strings.Fields(C.GoString(msg)), " ")
-			C.g_free(C.gpointer(msg))
-		}
-		return nil, fmt.Errorf("smart crop to %dx%d: libvips: %s", width, height, why)
-	}
-	defer C.g_free(C.gpointer(out))
-	return C.GoBytes(out, C.int(outLen)), nil
 }

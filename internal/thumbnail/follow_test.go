@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/s3thumb/s3thumb/internal/imaging"
 	"github.com/s3thumb/s3thumb/internal/store"
@@ -228,12 +229,18 @@ func TestStoreBackRacingChange(t *testing.T) {
 // slots and queue are full.
 type refuseAfterFirst struct{ n atomic.Int64 }
 
-func (g *refuseAfterFirst) Acquire(ctx context.Context) (func(), error) {
+func (g *refuseAfterFirst) Admit(ctx context.Context) (Ticket, error) {
 	if g.n.Add(1) > 1 {
 		return nil, ErrOverloaded
 	}
-	return func() {}, nil
+	return freeTicket{}, nil
 }
+
+// freeTicket is a place in no queue: its slot is there at once.
+type freeTicket struct{}
+
+func (freeTicket) Acquire(context.Context, time.Duration) (func(), error) { return func() {}, nil }
+func (freeTicket) Cancel()                                                {}
 
 func (g *refuseAfterFirst) Reserve(ctx context.Context, bytes int64) (func(), error) {
 	return func() {}, nil

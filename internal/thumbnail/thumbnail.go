@@ -61,13 +61,20 @@ type Resizer interface {
 	Cost(data []byte, opts imaging.Options) (int64, error)
 }
 
-// Gate bounds the expensive part of the work (reading the original and
-// resizing it). Acquire either waits for a slot or fails fast when the
-// caller should shed load; Reserve takes a share of the memory budget
-// before decoding. Each release must be called once.
+// Gate bounds the expensive part of the work. Admit either gives the job a
+// place (to read its original, then wait for a resize slot with the
+// ticket) or fails fast when the caller should shed load; Reserve takes a
+// share of the memory budget before decoding. Each release must be called
+// once.
 type Gate interface {
-	Acquire(ctx context.Context) (release func(), err error)
+	Admit(ctx context.Context) (Ticket, error)
 	Reserve(ctx context.Context, bytes int64) (release func(), err error)
+}
+
+// WorkEstimator is a Resizer that estimates, from the header, how long a
+// thumbnail takes to make: the gate serves the shorter jobs first.
+type WorkEstimator interface {
+	Work(data []byte, opts imaging.Options) (time.Duration, error)
 }
 
 // Config says how thumbnails are made and stored.
@@ -348,14 +355,17 @@ func (m *Maker) Refresh(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	return res, nil
 }
 
-// make reads the original and resizes it, holding the gate for both.
+// make reads the original and resizes it: admitted by the gate before
+// reading (a shed request reads nothing), it waits for a resize slot with
+// the work the original's header promises.
 func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
+	var ticket Ticket
 	if m.gate != nil {
-		release, err := m.gate.Acquire(ctx)
-		if err != nil {
+		var err error
+		if ticket, err = m.gate.Admit(ctx); err != nil {
 			return nil, err
 		}
-		defer release()
+		defer ticket.Cancel() // a no-op once it has been used
 	}
 	orig, data, err := m.readOriginal(ctx, k)
 	if err != nil {
@@ -364,6 +374,16 @@ func (m *Maker) make(ctx context.Context, k thumbkey.Key) (*Result, error) {
 	origKey := orig.Key
 	opts := m.options(k)
 	if m.gate != nil {
+		var work time.Duration
+		if est, ok := m.resizer.(WorkEstimator); ok {
+			// An unreadable header is refused by Cost below.
+			work, _ = est.Work(data, opts)
+		}
+		releaseSlot, err := ticket.Acquire(ctx, work)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseSlot()
 		cost, err := m.resizer.Cost(data, opts)
 		if err != nil {
 			return nil, fmt.Errorf("resize %s: %w", origKey, err)

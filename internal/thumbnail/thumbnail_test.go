@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -245,5 +247,79 @@ func TestOptions(t *testing.T) {
 		if o := m.options(k); o.Fit != tt.fit || o.Focus != tt.focus {
 			t.Errorf("%s with default %s: fit %d focus %d, want fit %d focus %d", tt.key, tt.defaultMode, o.Fit, o.Focus, tt.fit, tt.focus)
 		}
+	}
+}
+
+// recordingGate records what the maker asks of it, around a real limiter.
+type recordingGate struct {
+	l      *Limiter
+	events *[]string
+}
+
+func (g recordingGate) Admit(ctx context.Context) (Ticket, error) {
+	*g.events = append(*g.events, "admit")
+	t, err := g.l.Admit(ctx)
+	return recordingTicket{t, g.events}, err
+}
+
+func (g recordingGate) Reserve(ctx context.Context, bytes int64) (func(), error) {
+	*g.events = append(*g.events, "reserve")
+	return g.l.Reserve(ctx, bytes)
+}
+
+type recordingTicket struct {
+	Ticket
+	events *[]string
+}
+
+func (t recordingTicket) Acquire(ctx context.Context, work time.Duration) (func(), error) {
+	*t.events = append(*t.events, fmt.Sprintf("acquire %v", work))
+	return t.Ticket.Acquire(ctx, work)
+}
+
+// readHook records reads of the original.
+type readHook struct {
+	Store
+	events *[]string
+}
+
+func (h readHook) Get(ctx context.Context, key string) (*store.Object, error) {
+	*h.events = append(*h.events, "get "+key)
+	return h.Store.Get(ctx, key)
+}
+
+// TestEnsureQueuesByWork: a request is admitted before its original is
+// read, and waits for a slot with the work the engine estimates from the
+// original's header; the place is given back once the thumbnail is made.
+func TestEnsureQueuesByWork(t *testing.T) {
+	_, st := newMaker(t, DefaultConfig())
+	vips, err := imaging.New(imaging.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	l := NewLimiter(1, 0, DefaultMaxMemory)
+	cfg := DefaultConfig()
+	cfg.StoreBack = false
+	m, err := NewMaker(readHook{st, &events}, vips, recordingGate{l, &events}, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := thumbkey.Parse("photos/earth_200x200.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Ensure(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	want, err := vips.Work(samplePhoto(t), m.options(k))
+	if err != nil || want <= 0 {
+		t.Fatalf("Work = %v, %v", want, err)
+	}
+	if w := []string{"admit", "get photos/earth.jpg", fmt.Sprintf("acquire %v", want), "reserve"}; !slices.Equal(events, w) {
+		t.Errorf("events %q, want %q", events, w)
+	}
+	if l.admitted != 0 || l.free != 1 {
+		t.Errorf("after the thumbnail: %d admitted, %d slots free; want 0 and 1", l.admitted, l.free)
 	}
 }

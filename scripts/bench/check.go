@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg" // image.DecodeConfig reads JPEG headers
+	"strings"
 )
 
 // inspection is what the benchmark learns from one thumbnail's bytes.
@@ -34,6 +35,8 @@ func inspect(data []byte, f string) (inspection, error) {
 		return inspection{width: cfg.Width, height: cfg.Height, metaBytes: n, metaKinds: kinds}, nil
 	case "webp":
 		return inspectWebP(data)
+	case "avif":
+		return inspectAVIF(data)
 	}
 	return inspection{}, fmt.Errorf("cannot inspect format %q", f)
 }
@@ -155,5 +158,30 @@ func inspectWebP(data []byte) (inspection, error) {
 		return inspection{}, errors.New("WebP: no image chunk")
 	}
 	in.metaKinds = string(kinds)
+	return in, nil
+}
+
+// inspectAVIF reads an AVIF's size from its first ispe box and counts
+// its metadata: the bytes of Exif and XMP (mime) items, found by their
+// item types in the iinf box.
+func inspectAVIF(data []byte) (inspection, error) {
+	if len(data) < 12 || string(data[4:8]) != "ftyp" || !bytes.Contains(data[8:min(len(data), 64)], []byte("avif")) {
+		return inspection{}, errors.New("not an AVIF file")
+	}
+	i := bytes.Index(data, []byte("ispe"))
+	if i < 4 || i+16 > len(data) {
+		return inspection{}, errors.New("AVIF: no ispe box")
+	}
+	w, h := binary.BigEndian.Uint32(data[i+8:]), binary.BigEndian.Uint32(data[i+12:])
+	var in inspection
+	in.width, in.height = int(w), int(h)
+	var kinds []string
+	for _, k := range []string{"Exif", "mime"} {
+		if bytes.Contains(data, []byte("infe")) && bytes.Contains(data, []byte(k)) {
+			kinds = append(kinds, k)
+			in.metaBytes++ // present; the size is not read
+		}
+	}
+	in.metaKinds = strings.Join(kinds, ",")
 	return in, nil
 }

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -205,4 +208,73 @@ func copyCorpus(ps []photo, dir string) error {
 		}
 	}
 	return nil
+}
+
+// orientedCorpus writes a copy of each photo carrying an EXIF orientation
+// (the i-th photo orientation i%8+1, so that a corpus of 8 or more covers
+// all eight) into dir as NAME-oN.jpg, and returns those photos with their
+// size as shown (width and height swapped for orientations 5 to 8). Phone
+// photographs are stored as the sensor reads them and turned by this tag.
+func orientedCorpus(ps []photo, dir string) ([]photo, error) {
+	var out []photo
+	for i, p := range ps {
+		data, err := os.ReadFile(filepath.Join(dir, p.Name+".jpg"))
+		if err != nil {
+			return nil, fmt.Errorf("oriented copy of %s: %w", p.Name, err)
+		}
+		o := i%8 + 1
+		data, err = withOrientation(data, o)
+		if err != nil {
+			return nil, fmt.Errorf("oriented copy of %s: %w", p.Name, err)
+		}
+		q := p
+		q.Name = fmt.Sprintf("%s-o%d", p.Name, o)
+		q.Bytes = int64(len(data))
+		if o >= 5 {
+			q.Width, q.Height = p.Height, p.Width
+		}
+		if err := os.WriteFile(filepath.Join(dir, q.Name+".jpg"), data, 0o644); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// withOrientation returns the JPEG jpg with its EXIF segments replaced by
+// one that holds only the Orientation tag, o (1-8), right after SOI and any
+// JFIF APP0.
+func withOrientation(jpg []byte, o int) ([]byte, error) {
+	if len(jpg) < 4 || jpg[0] != 0xFF || jpg[1] != 0xD8 {
+		return nil, errors.New("not a JPEG")
+	}
+	// A big-endian TIFF header, one IFD with one SHORT entry.
+	tiff := []byte{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, byte(o), 0, 0, 0, 0, 0, 0}
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	seg := append([]byte{0xFF, 0xE1, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}, payload...)
+	out := append([]byte{}, jpg[:2]...)
+	inserted := false
+	i := 2
+	for i+4 <= len(jpg) && jpg[i] == 0xFF {
+		marker := jpg[i+1]
+		if marker == 0xDA || marker == 0xD9 { // scan: the rest is image data
+			break
+		}
+		n := int(binary.BigEndian.Uint16(jpg[i+2:])) + 2
+		if i+n > len(jpg) {
+			return nil, errors.New("truncated segment")
+		}
+		if !inserted && marker != 0xE0 {
+			out = append(out, seg...)
+			inserted = true
+		}
+		if !(marker == 0xE1 && bytes.HasPrefix(jpg[i+4:i+n], []byte("Exif\x00"))) {
+			out = append(out, jpg[i:i+n]...)
+		}
+		i += n
+	}
+	if !inserted {
+		out = append(out, seg...)
+	}
+	return append(out, jpg[i:]...), nil
 }

@@ -1,7 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +106,44 @@ func TestUniqueNames(t *testing.T) {
 	}
 	if want := []string{"a", "b", "a-2", "a-3"}; !slices.Equal(got, want) {
 		t.Errorf("uniqueNames = %q, want %q", got, want)
+	}
+}
+
+// TestWithOrientation: the copy carries exactly one EXIF segment, with the
+// orientation asked for, and is the same image (vipsheader reads the tag
+// back as libvips sees it).
+func TestWithOrientation(t *testing.T) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 40, 30)), nil); err != nil {
+		t.Fatal(err)
+	}
+	first, err := withOrientation(buf.Bytes(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for o := 1; o <= 8; o++ {
+		data, err := withOrientation(first, o) // replaces the EXIF of the first copy
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(data, []byte("Exif\x00\x00")); n != 1 {
+			t.Fatalf("orientation %d: %d EXIF segments, want 1", o, n)
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil || cfg.Width != 40 || cfg.Height != 30 {
+			t.Fatalf("orientation %d: %+v, %v", o, cfg, err)
+		}
+		path := filepath.Join(dir, "o.jpg")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("vipsheader", "-f", "orientation", path).Output()
+		if err != nil {
+			t.Skipf("vipsheader: %v", err)
+		}
+		if got := strings.TrimSpace(string(out)); got != strconv.Itoa(o) {
+			t.Errorf("libvips reads orientation %s, want %d", got, o)
+		}
 	}
 }

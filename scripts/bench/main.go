@@ -68,6 +68,7 @@ type config struct {
 	jsonPath     string
 	quick        bool
 	noHit        bool
+	noOriented   bool
 	workdir      string
 
 	noWorker          bool
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.jsonPath, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 3 images, 1 round, concurrency 2, 2 s hit path, 2000 messages enqueued, 6 first views")
 	fs.BoolVar(&cfg.noHit, "no-hit", false, "skip the hit path")
+	fs.BoolVar(&cfg.noOriented, "no-oriented", false, "skip the EXIF-oriented copies of the corpus (each variant and concurrency again, on copies tagged with orientations 1-8)")
 	fs.StringVar(&cfg.workdir, "workdir", "", "where the temporary stores go (default: the system temp dir)")
 	fs.BoolVar(&cfg.noWorker, "no-worker", false, "skip the worker (s3thumb work) throughput")
 	wconc := fs.String("worker-concurrency", fmt.Sprintf("1,%d", 2*runtime.NumCPU()), "comma-separated worker concurrencies")
@@ -266,23 +268,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, slots: cfg.slots}
-	for _, v := range cfg.variants {
-		for _, c := range cfg.concurrency {
-			fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", v.suffix, c)
-			s3, err := benchS3thumb(ctx, mc, storeDir, ps, v, c)
-			if err != nil {
-				fmt.Fprintln(stderr)
-				return err
+	corpora := []struct {
+		label string
+		ps    []photo
+	}{{"", ps}}
+	if !cfg.noOriented {
+		oriented, err := orientedCorpus(ps, storeDir)
+		if err != nil {
+			return err
+		}
+		corpora = append(corpora, struct {
+			label string
+			ps    []photo
+		}{orientedLabel, oriented})
+	}
+	for _, corpus := range corpora {
+		for _, v := range cfg.variants {
+			for _, c := range cfg.concurrency {
+				name := v.suffix + corpus.label
+				fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", name, c)
+				s3, err := benchS3thumb(ctx, mc, storeDir, corpus.ps, v, c)
+				if err != nil {
+					fmt.Fprintln(stderr)
+					return err
+				}
+				fmt.Fprintf(stderr, " %.1f img/s; vipsthumbnail", s3.Rate)
+				vips, err := benchVips(ctx, mc, storeDir, vipsDir, corpus.ps, v, c)
+				if err != nil {
+					fmt.Fprintln(stderr)
+					return err
+				}
+				fmt.Fprintf(stderr, " %.1f img/s\n", vips.Rate)
+				rep.Cells = append(rep.Cells, newCell(name, c, s3, vips))
+				rep.PeakRSS = max(rep.PeakRSS, s3.PeakRSS)
 			}
-			fmt.Fprintf(stderr, " %.1f img/s; vipsthumbnail", s3.Rate)
-			vips, err := benchVips(ctx, mc, storeDir, vipsDir, ps, v, c)
-			if err != nil {
-				fmt.Fprintln(stderr)
-				return err
-			}
-			fmt.Fprintf(stderr, " %.1f img/s\n", vips.Rate)
-			rep.Cells = append(rep.Cells, newCell(v.suffix, c, s3, vips))
-			rep.PeakRSS = max(rep.PeakRSS, s3.PeakRSS)
 		}
 	}
 	// With store-back off no thumbnail may have been stored.

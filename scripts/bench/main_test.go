@@ -13,7 +13,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(cfg.concurrency, []int{2, 8}) || cfg.rounds != 3 || len(cfg.variants) != 5 || cfg.duration != 10*time.Second {
+	if !slices.Equal(cfg.concurrency, []int{2, 8}) || cfg.rounds != 3 || len(cfg.variants) != 6 || cfg.duration != 10*time.Second {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	quick, err := parseFlags([]string{"--quick", "--concurrency", "2,4,8"}, io.Discard)

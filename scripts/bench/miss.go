@@ -78,7 +78,7 @@ func benchS3thumb(ctx context.Context, cfg missConfig, storeDir string, ps []pho
 	args := []string{
 		"--store", "file://" + storeDir, "--store-back=false",
 		"--max-queue", "1000", "--request-timeout", "5m",
-		"--jpeg-quality", q, "--webp-quality", q,
+		"--jpeg-quality", q, "--webp-quality", q, "--avif-quality", q,
 	}
 	if cfg.slots > 0 { // else the server's default: one resize slot per CPU
 		args = append(args, "--max-concurrent", strconv.Itoa(cfg.slots))

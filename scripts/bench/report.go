@@ -132,6 +132,7 @@ func targets(r report) []target {
 			Status: status(c.Ratio >= targetRatio),
 		})
 	}
+	ts = append(ts, orientedTargets(r.Cells)...)
 	rss := target{Name: fmt.Sprintf("peak RSS at c=%d <= %.0f MB", targetRSSConc, mb(targetRSS)), Got: "no c=8 run", Status: "n/a"}
 	var peak int64 = -1
 	for _, c := range r.Cells {
@@ -360,4 +361,34 @@ func writeFirstView(b *strings.Builder, rows []firstViewRow) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%+.2f\t\n", r.Mode, r.Views, r.Redirects, r.P50ms, r.P90ms, r.MeanMs, r.OverDirectMs)
 	}
 	return tw.Flush()
+}
+
+// orientedLabel marks the cells of the EXIF-oriented copies of the corpus.
+const orientedLabel = " oriented"
+
+// targetOriented is the most an oriented original may cost, in CPU per
+// image, over the same photograph unoriented.
+const targetOriented = 1.1
+
+// orientedTargets compares each oriented cell's CPU per image with the
+// unoriented cell of the same variant and concurrency.
+func orientedTargets(cells []cell) []target {
+	var ts []target
+	for _, o := range cells {
+		base, ok := strings.CutSuffix(o.Variant, orientedLabel)
+		if !ok {
+			continue
+		}
+		for _, c := range cells {
+			if c.Variant == base && c.Concurrency == o.Concurrency && c.S3thumb.CPUms > 0 {
+				ratio := o.S3thumb.CPUms / c.S3thumb.CPUms
+				ts = append(ts, target{
+					Name:   fmt.Sprintf("oriented %s c=%d CPU/img <= %.1fx unoriented", base, c.Concurrency, targetOriented),
+					Got:    fmt.Sprintf("%.2fx (%.1f vs %.1f ms)", ratio, o.S3thumb.CPUms, c.S3thumb.CPUms),
+					Status: status(ratio <= targetOriented),
+				})
+			}
+		}
+	}
+	return ts
 }

@@ -13,7 +13,7 @@ import (
 // tail of a thumbnail key: SIZE_MODE.EXT. 200x200_smart.jpg is there to be
 // read beside 200x200_fill.jpg: what the attention crop costs over the
 // centred one.
-const defaultVariants = "200x200_fill.jpg,200x200_smart.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp"
+const defaultVariants = "200x200_fill.jpg,200x200_smart.jpg,200x200_fit.jpg,1024x_fit.jpg,200x200_fill.webp,200x200_fill.avif"
 
 // variant is one kind of thumbnail: a box, a mode and an output format.
 type variant struct {
@@ -43,7 +43,8 @@ func parseVariants(s string) ([]variant, error) {
 
 // parseVariant parses one suffix such as "200x200_fill.jpg" with the
 // project's own key grammar. The mode must be named, and the format must be
-// one vipsthumbnail writes with the same quality setting (JPEG or WebP).
+// one vipsthumbnail writes with the same quality setting (JPEG, WebP, or
+// AVIF at s3thumb's default encoder effort).
 func parseVariant(suffix string) (variant, error) {
 	k, err := thumbkey.Parse("v_" + suffix)
 	if err != nil || k.Name != "v" {
@@ -52,8 +53,8 @@ func parseVariant(suffix string) (variant, error) {
 	if k.Mode == thumbkey.ModeUnset {
 		return variant{}, fmt.Errorf("variant %q: name the mode (_fit, _fill, _smart or _entropy)", suffix)
 	}
-	if f := k.Format(); f != thumbkey.JPEG && f != thumbkey.WebP {
-		return variant{}, fmt.Errorf("variant %q: only jpg and webp are compared with vipsthumbnail", suffix)
+	if f := k.Format(); f != thumbkey.JPEG && f != thumbkey.WebP && f != thumbkey.AVIF {
+		return variant{}, fmt.Errorf("variant %q: only jpg, webp and avif are compared with vipsthumbnail", suffix)
 	}
 	return variant{suffix: suffix, key: k}, nil
 }
@@ -78,7 +79,13 @@ func (v variant) vipsArgs(in, out string, q int) []string {
 	if v.key.Mode.Crops() && w > 0 && h > 0 {
 		args = append(args, "--smartcrop", vipsCrop[v.key.Mode])
 	}
-	return append(args, "-o", out+"[Q="+strconv.Itoa(q)+",strip]")
+	opts := "[Q=" + strconv.Itoa(q) + ",strip]"
+	if v.format() == thumbkey.AVIF {
+		// s3thumb's default --avif-effort; libvips' own default, 4, takes
+		// twice as long.
+		opts = "[Q=" + strconv.Itoa(q) + ",strip,effort=" + strconv.Itoa(avifEffort) + "]"
+	}
+	return append(args, "-o", out+opts)
 }
 
 // vipsCrop is vipsthumbnail's --smartcrop for each mode that crops.
@@ -127,3 +134,6 @@ func (v variant) checkSize(w, h, gw, gh int) error {
 	}
 	return nil
 }
+
+// avifEffort is s3thumb's default --avif-effort, given to vipsthumbnail.
+const avifEffort = 2

@@ -21,9 +21,9 @@ func TestParseVariant(t *testing.T) {
 		{"200x200_smart.jpg", true, "earth_200x200_smart.jpg", []string{"in", "--size", "200x200", "--smartcrop", "attention", "-o", "out[Q=80,strip]"}},
 		{"200x200_entropy.webp", true, "earth_200x200_entropy.webp", []string{"in", "--size", "200x200", "--smartcrop", "entropy", "-o", "out[Q=80,strip]"}},
 		{"400x_smart.jpg", true, "earth_400x_smart.jpg", []string{"in", "--size", "400x", "-o", "out[Q=80,strip]"}},
-		{"200x200.jpg", false, "", nil},       // no mode
-		{"200x200_fill.png", false, "", nil},  // not compared
-		{"200x200_fill.avif", false, "", nil}, // not compared
+		{"200x200.jpg", false, "", nil},      // no mode
+		{"200x200_fill.png", false, "", nil}, // not compared
+		{"200x200_fill.avif", true, "earth_200x200_fill.avif", []string{"in", "--size", "200x200", "--smartcrop", "centre", "-o", "out[Q=80,strip,effort=2]"}},
 		{"fill.jpg", false, "", nil},
 		{"200y200_fill.jpg", false, "", nil},
 		{"", false, "", nil},
@@ -57,7 +57,7 @@ func TestParseVariants(t *testing.T) {
 	for _, v := range vs {
 		got = append(got, v.suffix)
 	}
-	if want := []string{"200x200_fill.jpg", "200x200_smart.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp"}; !slices.Equal(got, want) {
+	if want := []string{"200x200_fill.jpg", "200x200_smart.jpg", "200x200_fit.jpg", "1024x_fit.jpg", "200x200_fill.webp", "200x200_fill.avif"}; !slices.Equal(got, want) {
 		t.Errorf("variants = %q, want %q", got, want)
 	}
 	for _, bad := range []string{"", " , ", "200x200_fill.jpg,nope"} {

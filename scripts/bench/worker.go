@@ -245,7 +245,7 @@ func benchWorker(ctx context.Context, cfg workerConfig, storeDir, dir string, ps
 	srv, err := startProcess(ctx, cfg.binary, []string{
 		"--log-level", "debug", "work", "--store", storeURL, "--queue", queueURL,
 		"--concurrency", strconv.Itoa(c), "--metrics-listen", "127.0.0.1:0",
-		"--jpeg-quality", q, "--webp-quality", q,
+		"--jpeg-quality", q, "--webp-quality", q, "--avif-quality", q,
 	}, jl.add)
 	if err != nil {
 		return side{}, 0, err
