@@ -11,6 +11,19 @@ import (
 	"github.com/s3thumb/s3thumb/internal/store"
 )
 
+// takeoverSetup is three days of generated logs delivered as the clock
+// goes, from start, an empty state, and a config with a short lock.
+func takeoverSetup(t *testing.T) (logs analytics.LogSource, st *store.FileStore, clock *time.Time, start time.Time, cfg analytics.Config) {
+	logDir, _ := generated(t, 3, nil)
+	start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	clock = new(time.Time)
+	*clock = start.Add(40 * time.Hour)
+	cfg = analytics.DefaultConfig()
+	cfg.LockTTL = time.Minute
+	cfg.DecideEvery = 0
+	return delivered{LogSource: fileStore(t, logDir), now: clock}, fileStore(t, ""), clock, start, cfg
+}
+
 // TestTakeoverKeepsDeltas: a run slower than --lock-ttl (not dead) has
 // its lock taken over, as a dead run's is. Runs B and C write deltas 1 and
 // 2 meanwhile; the slow run A, which read the state before them, must not
@@ -20,15 +33,8 @@ import (
 // is counted once, as one run over the same logs counts it.
 func TestTakeoverKeepsDeltas(t *testing.T) {
 	ctx := context.Background()
-	logDir, _ := generated(t, 3, nil)
-	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	clock := start.Add(40 * time.Hour)
-	now := func() time.Time { return clock }
-	logs := delivered{LogSource: fileStore(t, logDir), now: &clock}
-	st := fileStore(t, "")
-	cfg := analytics.DefaultConfig()
-	cfg.LockTTL = time.Minute
-	cfg.DecideEvery = 0
+	logs, st, clockp, start, cfg := takeoverSetup(t)
+	now := func() time.Time { return *clockp }
 	try := func(deps analytics.Deps) error {
 		deps.Logs, deps.State, deps.Now = logs, st, now
 		_, err := newAnalyzer(t, cfg, deps).Run(ctx)
@@ -41,11 +47,11 @@ func TestTakeoverKeepsDeltas(t *testing.T) {
 		}
 	}
 	run(analytics.Deps{}) // the base
-	clock = start.Add(44 * time.Hour)
+	*clockp = start.Add(44 * time.Hour)
 	err := try(analytics.Deps{BeforeSave: func() error { // A, slow: its lock expires
-		clock = start.Add(46 * time.Hour)
+		*clockp = start.Add(46 * time.Hour)
 		run(analytics.Deps{}) // B takes the lock over: delta 1
-		clock = start.Add(48 * time.Hour)
+		*clockp = start.Add(48 * time.Hour)
 		run(analytics.Deps{}) // C: delta 2
 		return nil
 	}})
@@ -55,7 +61,7 @@ func TestTakeoverKeepsDeltas(t *testing.T) {
 	var keys []string
 	st.List(ctx, "analyzer-state.delta.", "", func(a store.Attrs) error { keys = append(keys, a.Key); return nil })
 	t.Logf("deltas %v", keys)
-	clock = start.Add(5 * 24 * time.Hour)
+	*clockp = start.Add(5 * 24 * time.Hour)
 	run(analytics.Deps{}) // reads the rest
 	clean := fileStore(t, "")
 	if _, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: clean, Now: now}).Run(ctx); err != nil {
@@ -80,17 +86,10 @@ func sumRequests(days map[int32]*state.Day) int64 {
 // run does: the difference above is the overlap's.
 func TestTakeoverScheduleInTurn(t *testing.T) {
 	ctx := context.Background()
-	logDir, _ := generated(t, 3, nil)
-	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-	clock := start.Add(40 * time.Hour)
-	now := func() time.Time { return clock }
-	logs := delivered{LogSource: fileStore(t, logDir), now: &clock}
-	st := fileStore(t, "")
-	cfg := analytics.DefaultConfig()
-	cfg.LockTTL = time.Minute
-	cfg.DecideEvery = 0
+	logs, st, clockp, start, cfg := takeoverSetup(t)
+	now := func() time.Time { return *clockp }
 	for _, h := range []int{40, 44, 46, 48, 120} {
-		clock = start.Add(time.Duration(h) * time.Hour)
+		*clockp = start.Add(time.Duration(h) * time.Hour)
 		if _, err := newAnalyzer(t, cfg, analytics.Deps{Logs: logs, State: st, Now: now}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
