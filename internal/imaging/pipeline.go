@@ -179,7 +179,9 @@ static int s3t_pipeline(const void *buf, size_t len, const s3t_plan *p, VipsObje
 			return -1;
 	}
 	if (p->box_shrink > 1) {
-		if (vips_shrink(im, &t[i], p->box_shrink, p->box_shrink, NULL))
+		// Each side by at most its own size: a thin image keeps a pixel
+		// on its short side (the reduce after brings both to the box).
+		if (vips_shrink(im, &t[i], VIPS_MIN(p->box_shrink, im->Xsize), VIPS_MIN(p->box_shrink, im->Ysize), NULL))
 			return -1;
 		im = t[i++];
 	}
@@ -321,6 +323,12 @@ func planResize(inW, inH, w, h int, canShrinkOnLoad bool) (loadShrink, boxShrink
 			loadShrink = 4
 		default:
 			loadShrink = 2
+		}
+		// Never below a pixel on the short side: libvips' JPEG loader
+		// aborts the process on a side shrunk to nothing (a 4000x1 strip
+		// shrunk by 8), and WebP's refuses it.
+		for loadShrink > 1 && min(inW, inH) < loadShrink {
+			loadShrink /= 2
 		}
 		boxShrink = max(int(math.Floor(math.Max(factor/float64(loadShrink), 1))), 1)
 	}
