@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// withChecksum makes body a file the checksum passes, so that fuzzing
-// reaches the decoder behind it: what a buggy build might have written.
-func withChecksum(body []byte) []byte {
-	b := append([]byte(binaryMagic), body...)
+// withChecksum makes body, after magic (binaryMagic or deltaMagic), a
+// file the checksum passes, so that fuzzing reaches the decoder behind it:
+// what a buggy build might have written.
+func withChecksum(magic string, body []byte) []byte {
+	b := append([]byte(magic), body...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -42,7 +43,7 @@ func FuzzDecodeBinary(f *testing.F) {
 				panic(fmt.Sprintf("decoding %x takes more than 3s", body))
 			}
 		}()
-		got, err := decodeBinary(withChecksum(body))
+		got, err := decodeBinary(withChecksum(binaryMagic, body))
 		if err != nil {
 			if !errors.Is(err, ErrBadState) || got != nil {
 				t.Fatalf("got %v, %v; want nil and ErrBadState", got, err)

@@ -105,14 +105,14 @@ func (c *Cursor) Describes(ctx context.Context, st store.Store) (bool, error) {
 }
 
 // SaveCursor writes the cursor for s, which SaveState has just written to
-// st by a run with these settings.
+// st by a run with these settings; the base's size and ETag are those s
+// read or wrote, so this costs no request but the write.
 func SaveCursor(ctx context.Context, st store.Store, s *State, settings string) error {
-	at, err := st.Head(ctx, stateKey)
-	if err != nil {
-		return fmt.Errorf("write cursor: read state %s: %w", stateKey, err)
+	if s.baseETag == "" || s.baseBytes <= 0 {
+		return fmt.Errorf("write cursor: the ETag of %s is not known", stateKey)
 	}
 	b, err := json.Marshal(Cursor{Version: cursorVersion, LastRun: s.LastRun, Watermark: s.Watermark, Done: s.Done,
-		StateSize: at.Size, StateETag: at.ETag, Generation: s.gen, Deltas: s.deltas, Settings: settings})
+		StateSize: s.baseBytes, StateETag: s.baseETag, Generation: s.gen, Deltas: s.deltas, Settings: settings})
 	if err != nil {
 		return fmt.Errorf("write cursor: %w", err)
 	}

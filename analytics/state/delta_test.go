@@ -188,30 +188,6 @@ func TestDeltas(t *testing.T) {
 // by the next save.
 func TestDeltasRefused(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T) (string, store.Store) {
-		dir := t.TempDir()
-		st, err := store.NewFile(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := NewState()
-		s.Last = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC).Unix()
-		s.Thumb("p/a_200x200.jpg").Reads = 1
-		for i := range 100 { // a base large enough to take two deltas
-			s.Thumb(fmt.Sprintf("p/b%03d_200x200.jpg", i)).Reads = 1
-		}
-		for range 2 {
-			if err := SaveState(ctx, st, s); err != nil { // a base, then a delta
-				t.Fatal(err)
-			}
-			s = load(t, st)
-			s.Thumbs.Get("p/a_200x200.jpg").Reads++
-		}
-		if err := SaveState(ctx, st, s); err != nil { // a second delta
-			t.Fatal(err)
-		}
-		return dir, st
-	}
 	for name, edit := range map[string]func(t *testing.T, dir string, deltas []string){
 		"cut short": func(t *testing.T, dir string, deltas []string) {
 			p := filepath.Join(dir, deltas[1])
@@ -230,7 +206,7 @@ func TestDeltasRefused(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			dir, st := setup(t)
+			dir, st := baseAndTwoDeltas(t)
 			_, deltas := stateObjects(t, dir)
 			if len(deltas) != 2 {
 				t.Fatalf("deltas %v, want 2", deltas)
@@ -242,13 +218,13 @@ func TestDeltasRefused(t *testing.T) {
 		})
 	}
 	t.Run("another generation", func(t *testing.T) {
-		dir, st := setup(t)
+		dir, st := baseAndTwoDeltas(t)
 		stray := deltaKey(12345, 1)
 		if err := st.Put(ctx, stray, []byte("left over"), store.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		s := load(t, st)
-		if r := s.Thumbs.Get("p/a_200x200.jpg").Reads; r != 3 {
+		if r := s.Thumbs.Get("p/b000_200x200.jpg").Reads; r != 3 {
 			t.Errorf("reads %d after a base and two deltas, want 3", r)
 		}
 		if err := SaveState(ctx, st, s); err != nil {
