@@ -50,7 +50,15 @@ type header struct {
 	// however little of it is needed: a progressive JPEG (its coefficients)
 	// or an interlaced PNG.
 	wholeFrame bool
+	// huffmanProgressive is set for a progressive JPEG coded with Huffman
+	// tables (SOF2), whose AC scans a decode shrunk by 8 can skip (see
+	// eighthScans); sampling holds its components' sampling factors.
+	huffmanProgressive bool
+	sampling           [4]jpegSampling
 }
+
+// jpegSampling is a JPEG frame component's identifier and sampling factors.
+type jpegSampling struct{ id, h, v byte }
 
 // discThreshold is libvips' VIPS_DISC_THRESHOLD: an image that must be
 // decoded whole (the formats that cannot shrink on load) and is larger
@@ -279,6 +287,14 @@ func readJPEG(data []byte) (header, error) {
 			h.width = int(binary.BigEndian.Uint16(seg[3:5]))
 			h.bands, h.sampleBytes = int(seg[5]), 1
 			h.wholeFrame = marker == 0xC2 || marker == 0xCA
+			h.huffmanProgressive = marker == 0xC2
+			if len(seg) < 6+3*int(seg[5]) {
+				return header{}, unsupported("JPEG: %v: short frame header", errCorrupt)
+			}
+			for c := range min(int(seg[5]), len(h.sampling)) {
+				b := seg[6+3*c:]
+				h.sampling[c] = jpegSampling{id: b[0], h: b[1] >> 4, v: b[1] & 15}
+			}
 			switch seg[5] {
 			case 1:
 				h.model = modelGray

@@ -99,7 +99,8 @@ func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
 
 // Work estimates, from the header alone, the CPU time making the thumbnail
 // of data with opts takes on one core: decoding (per pixel, less when
-// JPEG and WebP shrink on load, twice for a progressive JPEG), and
+// JPEG and WebP shrink on load, three times as much for a progressive
+// JPEG, half as much again when shrunk by 8 and its AC scans skipped), and
 // encoding (per output pixel). The figures are rough, measured on the
 // benchmark's photographs; the limiter orders its queue by them, so what
 // matters is that a 20 MP original is costed at several 4 MP ones. It
@@ -125,8 +126,11 @@ func (v *Vips) Work(data []byte, opts Options) (time.Duration, error) {
 	switch h.format {
 	case JPEG:
 		ns = map[int]float64{1: 12, 2: 8, 4: 6, 8: 5}[load]
-		if h.wholeFrame {
-			ns *= 2
+		switch {
+		case h.huffmanProgressive && load == 8:
+			ns *= 1.5 // its AC scans are not read (eighthScans)
+		case h.wholeFrame:
+			ns *= 3
 		}
 	case WebP:
 		ns = 8 / float64(load)
@@ -281,11 +285,29 @@ func recoverable(msg string) bool {
 // render runs libvips once (see pipeline): the image is loaded (shrunk on
 // load when it can be), resized as stored to the planned geometry with
 // axes swapped when it is turned, cropped, converted to sRGB, turned by its
-// EXIF orientation, and encoded.
+// EXIF orientation, and encoded. A progressive JPEG decoded at an eighth
+// is read without the scans that decode does not need (eighthScans).
 func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, opts Options) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	p := v.plan(h, g, opts)
+	if p.loadShrink == 8 {
+		if d := eighthScans(data, h); d != nil {
+			eighthLoads.Add(1)
+			data = d
+		}
+	}
+	return p.run(data)
+}
+
+// eighthLoads counts the progressive JPEGs decoded without the scans a
+// decode at an eighth does not read (see eighthScans).
+var eighthLoads atomic.Int64
+
+// plan is the one libvips pass (see pipeline) that makes the thumbnail of
+// an image with header h in geometry g.
+func (v *Vips) plan(h header, g geometry, opts Options) pipeline {
 	// For a JPEG of an image with transparency, the image is flattened
 	// onto the background whole, before resizing: libvips' resize here
 	// does not premultiply alpha, so the colour of transparent pixels
@@ -345,7 +367,7 @@ func (v *Vips) render(ctx context.Context, h header, data []byte, g geometry, op
 			p.quality = 80 // PNG is lossless; the value only matters to palette output, which is off
 		}
 	}
-	return p.run(data)
+	return p
 }
 
 // flattenBackground is the background of a flattening. Black is given as
