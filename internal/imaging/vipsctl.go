@@ -7,6 +7,7 @@ package imaging
 #cgo pkg-config: vips
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <vips/vips.h>
 
 static gint64 s3thumb_warning_count = 0;
@@ -65,10 +66,33 @@ static int s3thumb_decode_strict(const void *buf, size_t len, char **msg) {
 import "C"
 
 import (
+	"os"
 	"strings"
 	"sync"
 	"unsafe"
 )
+
+// keepFreedMemory has glibc's malloc serve allocations of up to mmapMax
+// bytes from its heaps and keep up to trimMax bytes freed at a heap's top
+// for the next allocation, instead of its defaults: they hand a decoder's
+// buffers of a few MB back to the kernel when freed (mmap, munmap), so
+// every resize pays for zeroing fresh pages again. Measured on the
+// benchmark's photographs (200x200, one client): 4% less CPU per
+// thumbnail, 190 against 160 MB peak RSS. An operator's own setting
+// (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a malloc tunable in
+// GLIBC_TUNABLES) is left alone.
+func keepFreedMemory(mmapMax, trimMax int) {
+	for _, v := range []string{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} {
+		if _, ok := os.LookupEnv(v); ok {
+			return
+		}
+	}
+	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") {
+		return
+	}
+	C.mallopt(C.M_MMAP_THRESHOLD, C.int(mmapMax))
+	C.mallopt(C.M_TRIM_THRESHOLD, C.int(trimMax))
+}
 
 // setVipsConcurrency sets the number of worker threads each libvips
 // pipeline uses.
