@@ -44,13 +44,15 @@ func eighthScans(data []byte, h header) []byte {
 		maxH, maxV = max(maxH, c.h), max(maxV, c.v)
 	}
 	dcOnly := func(c jpegSampling) bool { return maxH%(2*c.h) != 0 || maxV%(2*c.v) != 0 }
-	component := func(id byte) (jpegSampling, bool) {
-		for _, c := range comps {
+	// component returns the index of the component with identifier id: the
+	// first, as libjpeg's scan header reader does for one-component scans.
+	component := func(id byte) (int, bool) {
+		for k, c := range comps {
 			if c.id == id {
-				return c, true
+				return k, true
 			}
 		}
-		return jpegSampling{}, false
+		return 0, false
 	}
 	// The header stopped at the first scan's marker, FF DA, whose length
 	// starts at h.scan.
@@ -58,6 +60,12 @@ func eighthScans(data []byte, h header) []byte {
 	out := make([]byte, 0, len(data)/4)
 	out = append(out, data[:i]...)
 	dropped := false
+	// lowAC records the components whose dropped scans code any of the
+	// coefficients 1 to 9. Only those get an all-zero scan: libjpeg decides
+	// from those coefficients' progress whether to smooth, and it
+	// interpolates the DC coefficients of a component none of whose are
+	// coded. A component that had no such scan keeps that.
+	var lowAC [4]bool
 	for {
 		if i+1 >= len(data) || data[i] != 0xFF {
 			return nil
@@ -74,8 +82,8 @@ func eighthScans(data []byte, h header) []byte {
 				return nil
 			}
 			var zero []jpegSampling
-			for _, c := range comps {
-				if dcOnly(c) {
+			for k, c := range comps {
+				if lowAC[k] {
 					zero = append(zero, c)
 				}
 			}
@@ -95,13 +103,18 @@ func eighthScans(data []byte, h header) []byte {
 				return nil
 			}
 			n := int(seg[0])
-			keep := seg[1+2*n] == 0 // DC scans
+			ss := seg[1+2*n]
+			keep := ss == 0 // DC scans
+			first := 0      // the component of an AC scan, which has one
 			for k := range n {
 				c, ok := component(seg[1+2*k])
 				if !ok {
 					return nil
 				}
-				keep = keep || !dcOnly(c)
+				if k == 0 {
+					first = c
+				}
+				keep = keep || !dcOnly(comps[c])
 			}
 			next := entropyEnd(data, end)
 			if next < 0 {
@@ -111,6 +124,7 @@ func eighthScans(data []byte, h header) []byte {
 				out = append(out, data[i:next]...)
 			} else {
 				dropped = true
+				lowAC[first] = lowAC[first] || ss <= 9
 			}
 			i = next
 		case marker == 0xC4 || marker == 0xDB || marker == 0xDD || marker == 0xFE || (marker >= 0xE0 && marker <= 0xEF):

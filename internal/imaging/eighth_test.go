@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
@@ -260,5 +261,91 @@ func TestEighthScansDamage(t *testing.T) {
 	}
 	if !bytes.Equal(got.Data, want.Data) {
 		t.Error("damaged AC scan: the thumbnail differs from the undamaged file's")
+	}
+}
+
+// withoutScans returns data, a progressive JPEG, without the scans after
+// the first for which drop, given the scan header's component count,
+// identifiers and table selectors, Ss, Se and Ah/Al, returns true.
+func withoutScans(t testing.TB, data []byte, drop func(hdr []byte) bool) []byte {
+	t.Helper()
+	h, err := readHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte{}, data[:h.scan-2]...)
+	for i := h.scan - 2; ; {
+		if i+2 > len(data) || data[i] != 0xFF {
+			t.Fatalf("no marker at %d", i)
+		}
+		if data[i+1] == 0xD9 {
+			return append(out, data[i:]...)
+		}
+		if i+4 > len(data) {
+			t.Fatalf("no segment length at %d", i)
+		}
+		end := i + 2 + (int(data[i+2])<<8 | int(data[i+3]))
+		if data[i+1] != 0xDA {
+			out = append(out, data[i:end]...)
+			i = end
+			continue
+		}
+		next := entropyEnd(data, end)
+		if next < 0 {
+			t.Fatal("a scan does not end")
+		}
+		if i == h.scan-2 || !drop(data[i+4:end]) {
+			out = append(out, data[i:next]...)
+		}
+		i = next
+	}
+}
+
+// TestEighthScansUncodedComponent checks a progressive JPEG that codes no
+// AC coefficient of one component (a legal progression): libjpeg
+// interpolates that component's DC coefficients across blocks, and the
+// lean file must not stop it by giving the component an all-zero scan.
+func TestEighthScansUncodedComponent(t *testing.T) {
+	v := newTestVips(t)
+	for _, tt := range []struct {
+		name string
+		ids  string // the components whose AC scans are left out
+	}{
+		{"Cr", "\x03"},
+		{"Cb and Cr", "\x02\x03"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := withoutScans(t, progressiveJPEG(t, imagingtest.Photo(1001, 777), "--Q", "85", "--subsample-mode", "off"),
+				func(hdr []byte) bool { return hdr[1+2*int(hdr[0])] != 0 && strings.IndexByte(tt.ids, hdr[1]) >= 0 })
+			if err := checkDecode(data); err != nil {
+				t.Fatalf("the file does not decode cleanly: %v", err)
+			}
+			h, err := readHeader(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lean := eighthScans(data, h)
+			if lean == nil {
+				t.Fatal("eighthScans replaced nothing")
+			}
+			opts := Options{Width: 80, Height: 80, Format: PNG}
+			dw, dh := h.displaySize()
+			p := v.plan(h, planGeometry(dw, dh, opts), opts)
+			want, err := p.run(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := vipsWarnings()
+			got, err := p.run(lean)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := vipsWarnings() - warnings; n != 0 {
+				t.Errorf("libvips warned %d times about the lean file", n)
+			}
+			if !bytes.Equal(got, want) {
+				t.Error("the thumbnail differs from the whole file's")
+			}
+		})
 	}
 }
