@@ -349,3 +349,66 @@ func TestEighthScansUncodedComponent(t *testing.T) {
 		})
 	}
 }
+
+// TestEighthScansRefusesBadScanHeaders checks that a scan libjpeg refuses
+// outright, for its progression parameters or its Huffman table, makes
+// the file refused even when it is one eighthScans would drop: the lean
+// file must not turn an image libvips cannot read into one it can.
+func TestEighthScansRefusesBadScanHeaders(t *testing.T) {
+	v := newTestVips(t)
+	prog := progressiveJPEG(t, imagingtest.Photo(640, 480), "--Q", "80", "--subsample-mode", "off")
+	h, err := readHeader(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second scan is an AC one of the luma: FF DA, length, 1, its
+	// identifier, tables, Ss, Se, Ah/Al.
+	second := h.scan + 2 + bytes.Index(prog[h.scan+2:], []byte{0xFF, 0xDA})
+	if prog[second+4] != 1 || prog[second+7] == 0 {
+		t.Fatalf("the second scan is not an AC one: % x", prog[second:second+10])
+	}
+	set := func(at int, b byte) []byte {
+		d := append([]byte{}, prog...)
+		d[second+at] = b
+		return d
+	}
+	twoComponents := append([]byte{}, prog[:second]...)
+	twoComponents = append(twoComponents, 0xFF, 0xDA, 0, 10, 2, prog[second+5], prog[second+6], 2, prog[second+6], prog[second+7], prog[second+8], prog[second+9])
+	twoComponents = append(twoComponents, prog[second+10:]...)
+	// A table with three codes of one bit, for the scan's AC table.
+	bogusTable := append([]byte{}, prog[:second]...)
+	bogusTable = append(bogusTable, 0xFF, 0xC4, 0, 2+1+16+3, 0x10|prog[second+6]&15, 3)
+	bogusTable = append(bogusTable, make([]byte, 15)...)
+	bogusTable = append(bogusTable, 0, 1, 2)
+	bogusTable = append(bogusTable, prog[second:]...)
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"Se 64", set(8, 64)},
+		{"Ss after Se", set(7, 10)},
+		{"Al 14", set(9, 14)},
+		{"refinement Al not Ah-1", set(9, 0x20)},
+		{"AC scan of two components", twoComponents},
+		{"undefined AC table", set(6, 3)},
+		{"bogus AC table", bogusTable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := readHeader(tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{Width: 60, Height: 60, Format: JPEG}
+			dw, dh := h.displaySize()
+			if _, err := v.plan(h, planGeometry(dw, dh, opts), opts).run(tt.data); err == nil {
+				t.Fatal("libvips reads the whole file")
+			}
+			if got := eighthScans(tt.data, h); got != nil {
+				t.Errorf("eighthScans made %d bytes, want nil", len(got))
+			}
+			if _, err := v.Thumbnail(context.Background(), tt.data, opts); !errors.Is(err, ErrUnsupportedImage) {
+				t.Errorf("Thumbnail: %v, want ErrUnsupportedImage", err)
+			}
+		})
+	}
+}
