@@ -44,20 +44,34 @@ func eighthScans(data []byte, h header) []byte {
 		maxH, maxV = max(maxH, c.h), max(maxV, c.v)
 	}
 	dcOnly := func(c jpegSampling) bool { return maxH%(2*c.h) != 0 || maxV%(2*c.v) != 0 }
-	component := func(id byte) (jpegSampling, bool) {
-		for _, c := range comps {
+	// component returns the index of the component with identifier id: the
+	// first, as libjpeg's scan header reader does for one-component scans.
+	component := func(id byte) (int, bool) {
+		for k, c := range comps {
 			if c.id == id {
-				return c, true
+				return k, true
 			}
 		}
-		return jpegSampling{}, false
+		return 0, false
 	}
 	// The header stopped at the first scan's marker, FF DA, whose length
 	// starts at h.scan.
 	i := h.scan - 2
+	// The AC Huffman tables defined so far that libjpeg accepts: a scan
+	// that is dropped must not use another, libjpeg would refuse it.
+	var acTables [4]bool
+	if !huffmanTables(data[:i], 2, &acTables) {
+		return nil
+	}
 	out := make([]byte, 0, len(data)/4)
 	out = append(out, data[:i]...)
 	dropped := false
+	// lowAC records the components whose dropped scans code any of the
+	// coefficients 1 to 9. Only those get an all-zero scan: libjpeg decides
+	// from those coefficients' progress whether to smooth, and it
+	// interpolates the DC coefficients of a component none of whose are
+	// coded. A component that had no such scan keeps that.
+	var lowAC [4]bool
 	for {
 		if i+1 >= len(data) || data[i] != 0xFF {
 			return nil
@@ -74,8 +88,8 @@ func eighthScans(data []byte, h header) []byte {
 				return nil
 			}
 			var zero []jpegSampling
-			for _, c := range comps {
-				if dcOnly(c) {
+			for k, c := range comps {
+				if lowAC[k] {
 					zero = append(zero, c)
 				}
 			}
@@ -95,13 +109,24 @@ func eighthScans(data []byte, h header) []byte {
 				return nil
 			}
 			n := int(seg[0])
-			keep := seg[1+2*n] == 0 // DC scans
+			ss, se, ah, al := seg[1+2*n], seg[2+2*n], seg[3+2*n]>>4, seg[3+2*n]&15
+			// The progression parameters libjpeg refuses (jdphuff.c), so
+			// that a file it refuses is not made one it reads.
+			if n < 1 || n > 4 || (ss == 0 && se != 0) || (ss != 0 && (ss > se || se > 63 || n != 1)) ||
+				(ah != 0 && al != ah-1) || al > 13 {
+				return nil
+			}
+			keep := ss == 0 // DC scans
+			first := 0      // the component of an AC scan, which has one
 			for k := range n {
 				c, ok := component(seg[1+2*k])
 				if !ok {
 					return nil
 				}
-				keep = keep || !dcOnly(c)
+				if k == 0 {
+					first = c
+				}
+				keep = keep || !dcOnly(comps[c])
 			}
 			next := entropyEnd(data, end)
 			if next < 0 {
@@ -110,18 +135,89 @@ func eighthScans(data []byte, h header) []byte {
 			if keep {
 				out = append(out, data[i:next]...)
 			} else {
+				// An AC scan (one component): libjpeg builds its table
+				// even when it is not read.
+				if ta := seg[2] & 15; ta > 3 || !acTables[ta] {
+					return nil
+				}
 				dropped = true
+				lowAC[first] = lowAC[first] || ss <= 9
 			}
 			i = next
-		case marker == 0xC4 || marker == 0xDB || marker == 0xDD || marker == 0xFE || (marker >= 0xE0 && marker <= 0xEF):
-			// Huffman and quantisation tables, restart interval, comment,
-			// application data: kept as they are.
+		case marker == 0xC4:
+			if !huffmanTables(data[i:end], 0, &acTables) {
+				return nil
+			}
+			out = append(out, data[i:end]...)
+			i = end
+		case marker == 0xDB || marker == 0xDD || marker == 0xFE || (marker >= 0xE0 && marker <= 0xEF):
+			// Quantisation tables, restart interval, comment, application
+			// data: kept as they are.
 			out = append(out, data[i:end]...)
 			i = end
 		default:
 			return nil
 		}
 	}
+}
+
+// huffmanTables reads the Huffman table segments of data from offset i
+// up to the first scan or the end, marking in ac the AC tables they define
+// and whether libjpeg accepts each (jpeg_make_d_derived_tbl). It returns
+// false for a segment it cannot read.
+func huffmanTables(data []byte, i int, ac *[4]bool) bool {
+	for i < len(data) {
+		if data[i] != 0xFF {
+			return false
+		}
+		for i < len(data) && data[i] == 0xFF {
+			i++
+		}
+		if i >= len(data) {
+			return true // fill bytes before the scan's marker
+		}
+		marker := data[i]
+		i++
+		if marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7) {
+			continue
+		}
+		if marker == 0xDA || i+2 > len(data) {
+			return marker == 0xDA
+		}
+		end := i + int(binary.BigEndian.Uint16(data[i:]))
+		if end < i+2 || end > len(data) {
+			return false
+		}
+		if marker == 0xC4 {
+			for seg := data[i+2 : end]; len(seg) > 0; {
+				if len(seg) < 17 {
+					return false
+				}
+				class, id := seg[0]>>4, seg[0]&15
+				if class > 1 || id > 3 {
+					return false
+				}
+				count, code, ok := 0, 0, true
+				for l := 1; l <= 16; l++ {
+					count += int(seg[l])
+					code += int(seg[l])
+					if code >= 1<<l {
+						ok = false // libjpeg: bogus Huffman table
+					}
+					code <<= 1
+				}
+				if count > 256 || 17+count > len(seg) {
+					return false
+				}
+				if class == 1 {
+					ac[id] = ok
+				}
+				seg = seg[17+count:]
+			}
+		}
+		i = end
+	}
+	return true
 }
 
 // zeroACScans appends to out, a progressive JPEG up to its end-of-image

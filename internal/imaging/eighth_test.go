@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/s3thumb/s3thumb/internal/imaging/imagingtest"
@@ -260,5 +261,154 @@ func TestEighthScansDamage(t *testing.T) {
 	}
 	if !bytes.Equal(got.Data, want.Data) {
 		t.Error("damaged AC scan: the thumbnail differs from the undamaged file's")
+	}
+}
+
+// withoutScans returns data, a progressive JPEG, without the scans after
+// the first for which drop, given the scan header's component count,
+// identifiers and table selectors, Ss, Se and Ah/Al, returns true.
+func withoutScans(t testing.TB, data []byte, drop func(hdr []byte) bool) []byte {
+	t.Helper()
+	h, err := readHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte{}, data[:h.scan-2]...)
+	for i := h.scan - 2; ; {
+		if i+2 > len(data) || data[i] != 0xFF {
+			t.Fatalf("no marker at %d", i)
+		}
+		if data[i+1] == 0xD9 {
+			return append(out, data[i:]...)
+		}
+		if i+4 > len(data) {
+			t.Fatalf("no segment length at %d", i)
+		}
+		end := i + 2 + (int(data[i+2])<<8 | int(data[i+3]))
+		if data[i+1] != 0xDA {
+			out = append(out, data[i:end]...)
+			i = end
+			continue
+		}
+		next := entropyEnd(data, end)
+		if next < 0 {
+			t.Fatal("a scan does not end")
+		}
+		if i == h.scan-2 || !drop(data[i+4:end]) {
+			out = append(out, data[i:next]...)
+		}
+		i = next
+	}
+}
+
+// TestEighthScansUncodedComponent checks a progressive JPEG that codes no
+// AC coefficient of one component (a legal progression): libjpeg
+// interpolates that component's DC coefficients across blocks, and the
+// lean file must not stop it by giving the component an all-zero scan.
+func TestEighthScansUncodedComponent(t *testing.T) {
+	v := newTestVips(t)
+	for _, tt := range []struct {
+		name string
+		ids  string // the components whose AC scans are left out
+	}{
+		{"Cr", "\x03"},
+		{"Cb and Cr", "\x02\x03"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := withoutScans(t, progressiveJPEG(t, imagingtest.Photo(1001, 777), "--Q", "85", "--subsample-mode", "off"),
+				func(hdr []byte) bool { return hdr[1+2*int(hdr[0])] != 0 && strings.IndexByte(tt.ids, hdr[1]) >= 0 })
+			if err := checkDecode(data); err != nil {
+				t.Fatalf("the file does not decode cleanly: %v", err)
+			}
+			h, err := readHeader(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lean := eighthScans(data, h)
+			if lean == nil {
+				t.Fatal("eighthScans replaced nothing")
+			}
+			opts := Options{Width: 80, Height: 80, Format: PNG}
+			dw, dh := h.displaySize()
+			p := v.plan(h, planGeometry(dw, dh, opts), opts)
+			want, err := p.run(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warnings := vipsWarnings()
+			got, err := p.run(lean)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := vipsWarnings() - warnings; n != 0 {
+				t.Errorf("libvips warned %d times about the lean file", n)
+			}
+			if !bytes.Equal(got, want) {
+				t.Error("the thumbnail differs from the whole file's")
+			}
+		})
+	}
+}
+
+// TestEighthScansRefusesBadScanHeaders checks that a scan libjpeg refuses
+// outright, for its progression parameters or its Huffman table, makes
+// the file refused even when it is one eighthScans would drop: the lean
+// file must not turn an image libvips cannot read into one it can.
+func TestEighthScansRefusesBadScanHeaders(t *testing.T) {
+	v := newTestVips(t)
+	prog := progressiveJPEG(t, imagingtest.Photo(640, 480), "--Q", "80", "--subsample-mode", "off")
+	h, err := readHeader(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second scan is an AC one of the luma: FF DA, length, 1, its
+	// identifier, tables, Ss, Se, Ah/Al.
+	second := h.scan + 2 + bytes.Index(prog[h.scan+2:], []byte{0xFF, 0xDA})
+	if prog[second+4] != 1 || prog[second+7] == 0 {
+		t.Fatalf("the second scan is not an AC one: % x", prog[second:second+10])
+	}
+	set := func(at int, b byte) []byte {
+		d := append([]byte{}, prog...)
+		d[second+at] = b
+		return d
+	}
+	twoComponents := append([]byte{}, prog[:second]...)
+	twoComponents = append(twoComponents, 0xFF, 0xDA, 0, 10, 2, prog[second+5], prog[second+6], 2, prog[second+6], prog[second+7], prog[second+8], prog[second+9])
+	twoComponents = append(twoComponents, prog[second+10:]...)
+	// A table with three codes of one bit, for the scan's AC table.
+	bogusTable := append([]byte{}, prog[:second]...)
+	bogusTable = append(bogusTable, 0xFF, 0xC4, 0, 2+1+16+3, 0x10|prog[second+6]&15, 3)
+	bogusTable = append(bogusTable, make([]byte, 15)...)
+	bogusTable = append(bogusTable, 0, 1, 2)
+	bogusTable = append(bogusTable, prog[second:]...)
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"Se 64", set(8, 64)},
+		{"Ss after Se", set(7, 10)},
+		{"Al 14", set(9, 14)},
+		{"refinement Al not Ah-1", set(9, 0x20)},
+		{"AC scan of two components", twoComponents},
+		{"undefined AC table", set(6, 3)},
+		{"bogus AC table", bogusTable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := readHeader(tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := Options{Width: 60, Height: 60, Format: JPEG}
+			dw, dh := h.displaySize()
+			if _, err := v.plan(h, planGeometry(dw, dh, opts), opts).run(tt.data); err == nil {
+				t.Fatal("libvips reads the whole file")
+			}
+			if got := eighthScans(tt.data, h); got != nil {
+				t.Errorf("eighthScans made %d bytes, want nil", len(got))
+			}
+			if _, err := v.Thumbnail(context.Background(), tt.data, opts); !errors.Is(err, ErrUnsupportedImage) {
+				t.Errorf("Thumbnail: %v, want ErrUnsupportedImage", err)
+			}
+		})
 	}
 }
