@@ -69,7 +69,7 @@ func thumbnailFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "max-source-pixels", Value: imaging.DefaultMaxPixels, Usage: "largest original in pixels, checked from its header before decoding"},
 		&cli.Int64Flag{Name: "max-source-bytes", Value: d.MaxSourceBytes, Usage: "largest original in bytes, checked before reading it"},
 		&cli.IntFlag{Name: "max-memory", Value: thumbnail.DefaultMaxMemory >> 20, Usage: "megabytes the resizes in flight may hold for decoding, estimated from each original's header: a resize waits while others hold too much, an original that needs more alone is refused (413); 0: no bound"},
-		&cli.StringFlag{Name: "queue-order", Value: "shortest", Usage: "which waiting resize gets a free slot: shortest (the least work estimated from the original's header, with ageing so that none starves) or arrival (first come, first served)"},
+		&cli.StringFlag{Name: "queue-order", Value: "arrival", Usage: "which waiting resize gets a free slot: arrival (first come, first served: the lowest tail latency under overload) or shortest (the least work estimated from the original's header, with ageing so that none starves: a lower median, a higher tail)"},
 		&cli.Float64Flag{Name: "queue-ageing", Value: thumbnail.DefaultAgeing, Usage: "with --queue-order shortest, each waiting resize is ordered as if it had arrived this many times its estimated work later: larger favours small originals more and keeps large ones waiting longer; 0 can starve large ones"},
 		&cli.IntFlag{Name: "jpeg-quality", Value: d.Quality[imaging.JPEG], Usage: "JPEG quality, 1-100"},
 		&cli.IntFlag{Name: "webp-quality", Value: d.Quality[imaging.WebP], Usage: "WebP quality, 1-100"},

@@ -31,16 +31,23 @@ const DefaultMaxMemory = 384 << 20
 type Order int
 
 const (
+	// OrderArrival serves waiting resizes first come, first served: the
+	// default. It gives the lowest tail latency under overload, where the
+	// tail is the largest originals: on the benchmark (8 clients, 2 CPUs,
+	// 20 photographs of 2 to 20 MP) its p99 was 120-143 ms against
+	// OrderShortest's 199-221 for 200-pixel thumbnails and 470 against 647
+	// ms for 1024-wide ones, for a p50 of 62 against 55 and 176 against
+	// 157 ms.
+	OrderArrival Order = iota
 	// OrderShortest gives a free slot to the waiting resize whose
 	// estimated work ends soonest, with ageing: each waits as if it had
 	// arrived ageing times its estimated work later (SetOrder). A small
 	// photo then overtakes a large one that arrived less than ageing times
 	// the large one's work before it, and every resize is served after at
 	// most the ones that arrived before its arrival plus ageing times its
-	// work: none starves.
-	OrderShortest Order = iota
-	// OrderArrival serves waiting resizes first come, first served.
-	OrderArrival
+	// work: none starves. It lowers the median latency and raises the
+	// tail (see OrderArrival).
+	OrderShortest
 )
 
 // DefaultAgeing is OrderShortest's default factor: a resize estimated at
@@ -93,7 +100,7 @@ type Limiter struct {
 
 // NewLimiter allows slots resizes at once and queueLen more to wait, with
 // memory bytes of decoding in flight (0: no bound), serving the waiting
-// ones shortest first (see SetOrder).
+// ones in arrival order (see SetOrder).
 func NewLimiter(slots, queueLen int, memory int64) *Limiter {
 	slots = max(slots, 1)
 	l := &Limiter{free: slots, epoch: time.Now(), ageing: DefaultAgeing, maxAdmit: int64(slots) + int64(max(queueLen, 0)), maxMemory: memory}

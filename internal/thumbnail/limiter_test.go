@@ -161,17 +161,17 @@ func queueJobs(t *testing.T, l *Limiter, works []time.Duration, pauseAfter int, 
 	return order
 }
 
-// TestLimiterShortestFirst: the waiting jobs get the slot by their
-// estimated work, least first; in arrival order when told so.
+// TestLimiterShortestFirst: the waiting jobs get the slot in arrival
+// order by default; by their estimated work, least first, when told so.
 func TestLimiterShortestFirst(t *testing.T) {
 	works := []time.Duration{300 * time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, 0}
-	if got, want := queueJobs(t, NewLimiter(1, 10, 0), works, -1, 0), []int{3, 1, 2, 0}; !slices.Equal(got, want) {
+	shortest := NewLimiter(1, 10, 0)
+	shortest.SetOrder(OrderShortest, DefaultAgeing)
+	if got, want := queueJobs(t, shortest, works, -1, 0), []int{3, 1, 2, 0}; !slices.Equal(got, want) {
 		t.Errorf("shortest first: served %v, want %v", got, want)
 	}
-	arrival := NewLimiter(1, 10, 0)
-	arrival.SetOrder(OrderArrival, DefaultAgeing)
-	if got, want := queueJobs(t, arrival, works, -1, 0), []int{0, 1, 2, 3}; !slices.Equal(got, want) {
-		t.Errorf("arrival order: served %v, want %v", got, want)
+	if got, want := queueJobs(t, NewLimiter(1, 10, 0), works, -1, 0), []int{0, 1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("arrival order (the default): served %v, want %v", got, want)
 	}
 }
 
