@@ -62,7 +62,7 @@ func New(cfg Config) (*Vips, error) {
 	bimg.VipsCacheSetMax(0)
 	bimg.VipsCacheSetMaxMem(0)
 	setVipsConcurrency(cfg.Concurrency)
-	keepFreedMemory(32<<20, 128<<20) // 32 MB: the most glibc takes
+	keepFreedMemory(32<<20, 32<<20) // 32 MB: the most glibc takes as a threshold
 	countVipsWarnings(cfg.LibvipsWarnings, recoverableWarnings)
 	return &Vips{cfg: cfg}, nil
 }
