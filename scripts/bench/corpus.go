@@ -25,6 +25,9 @@ type photo struct {
 	Height int    `json:"height"`
 	Bytes  int64  `json:"bytes"`
 	path   string
+	// transposeBox has the benchmark ask for this photo's thumbnails with
+	// the box's sides swapped (see sameOutputCorpus).
+	transposeBox bool
 }
 
 // megapixels is the photo's pixel count in millions.
@@ -239,6 +242,23 @@ func orientedCorpus(ps []photo, dir string) ([]photo, error) {
 		out = append(out, q)
 	}
 	return out, nil
+}
+
+// sameOutputCorpus is the unoriented twin of an oriented corpus (see
+// orientedCorpus): the same photographs, each asked for with the box's
+// sides swapped where its oriented copy is turned by a quarter, so that it
+// makes a thumbnail of the same size as the oriented copy's, turned. A
+// 1024-wide thumbnail of a landscape photograph shown as a portrait has
+// three times the pixels of the unoriented one's; against this twin, the
+// oriented copies cost what turning costs, not what a larger thumbnail
+// does. Square boxes need no twin: their thumbnails have the same size.
+func sameOutputCorpus(ps, oriented []photo) []photo {
+	out := make([]photo, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		out[i].transposeBox = oriented[i].Width != p.Width
+	}
+	return out
 }
 
 // withOrientation returns the JPEG jpg with its EXIF segments replaced by

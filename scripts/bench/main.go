@@ -268,22 +268,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, slots: cfg.slots}
-	corpora := []struct {
-		label string
-		ps    []photo
-	}{{"", ps}}
+	type corpus struct {
+		label      string
+		ps         []photo
+		squareSkip bool // only the variants whose box is not square
+	}
+	corpora := []corpus{{label: "", ps: ps}}
 	if !cfg.noOriented {
 		oriented, err := orientedCorpus(ps, storeDir)
 		if err != nil {
 			return err
 		}
-		corpora = append(corpora, struct {
-			label string
-			ps    []photo
-		}{orientedLabel, oriented})
+		corpora = append(corpora, corpus{label: orientedLabel, ps: oriented},
+			corpus{label: sameOutputLabel, ps: sameOutputCorpus(ps, oriented), squareSkip: true})
 	}
 	for _, corpus := range corpora {
 		for _, v := range cfg.variants {
+			if corpus.squareSkip && v.square() {
+				continue
+			}
 			for _, c := range cfg.concurrency {
 				name := v.suffix + corpus.label
 				fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", name, c)

@@ -94,6 +94,7 @@ func benchS3thumb(ctx context.Context, cfg missConfig, storeDir string, ps []pho
 	}
 	defer client.CloseIdleConnections()
 	get := func(ctx context.Context, p photo) (outcome, error) {
+		v := v.forPhoto(p)
 		key := v.keyFor(p.Name)
 		data, err := fetch(ctx, client, srv.url("/resize?src="+url.QueryEscape(key)))
 		if err != nil {
@@ -176,6 +177,7 @@ func checkThumb(data []byte, v variant, p photo) (outcome, error) {
 // originals and writing the same variant.
 func benchVips(ctx context.Context, cfg missConfig, storeDir, outDir string, ps []photo, v variant, c int) (side, error) {
 	mk := func(ctx context.Context, p photo) (outcome, error) {
+		v := v.forPhoto(p)
 		in := filepath.Join(storeDir, p.Name+".jpg")
 		out := filepath.Join(outDir, p.Name+"."+v.key.Ext)
 		if err := os.Remove(out); err != nil && !os.IsNotExist(err) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +278,26 @@ func TestReportJSONWorker(t *testing.T) {
 	}
 	if back.Enqueue.Rate != 10250 || back.Enqueue.Messages != 20000 {
 		t.Errorf("enqueue JSON: %+v", back.Enqueue)
+	}
+}
+
+// TestOrientedTargets: an oriented cell is compared with its same-output
+// twin where there is one, else with the plain unoriented cell.
+func TestOrientedTargets(t *testing.T) {
+	c := func(v string, cpu float64) cell {
+		return cell{Variant: v, Concurrency: 2, S3thumb: side{CPUms: cpu}}
+	}
+	got := orientedTargets([]cell{
+		c("200x200_fill.jpg", 40), c("200x200_fill.jpg"+orientedLabel, 42),
+		c("1024x_fit.jpg", 100), c("1024x_fit.jpg"+orientedLabel, 150), c("1024x_fit.jpg"+sameOutputLabel, 140),
+		c("200x200_fit.jpg", 30), c("200x200_fit.jpg"+orientedLabel, 36),
+	})
+	want := []target{
+		{Name: "oriented 200x200_fill.jpg c=2 CPU/img <= 1.1x unoriented", Got: "1.05x (42.0 vs 40.0 ms)", Status: "PASS"},
+		{Name: "oriented 1024x_fit.jpg c=2 CPU/img <= 1.1x unoriented, same output", Got: "1.07x (150.0 vs 140.0 ms)", Status: "PASS"},
+		{Name: "oriented 200x200_fit.jpg c=2 CPU/img <= 1.1x unoriented", Got: "1.20x (36.0 vs 30.0 ms)", Status: "MISS"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("orientedTargets:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -67,6 +67,22 @@ func (v variant) keyFor(name string) string {
 	return k.String()
 }
 
+// forPhoto is the variant the benchmark asks of photo p: v, or v with the
+// box's sides swapped (see sameOutputCorpus).
+func (v variant) forPhoto(p photo) variant {
+	if !p.transposeBox {
+		return v
+	}
+	k := v.key
+	k.Width, k.Height = k.Height, k.Width
+	k.Name = "v"
+	return variant{suffix: strings.TrimPrefix(k.String(), "v_"), key: k}
+}
+
+// square reports whether the box's sides are equal: a thumbnail of a
+// photograph turned by a quarter then has the same size.
+func (v variant) square() bool { return v.key.Width == v.key.Height }
+
 // format is the output format.
 func (v variant) format() thumbkey.Format { return v.key.Format() }
 

@@ -102,3 +102,40 @@ func TestCheckSize(t *testing.T) {
 		})
 	}
 }
+
+// TestSameOutputCorpus: the unoriented twin of a copy turned by a quarter
+// asks for the box with its sides swapped, and so makes a thumbnail of the
+// size the turned copy's has, on its side; the others ask for the box as
+// it is.
+func TestSameOutputCorpus(t *testing.T) {
+	ps := []photo{{Name: "a", Width: 6000, Height: 3000}, {Name: "b", Width: 4000, Height: 3000}}
+	oriented := []photo{{Name: "a-o6", Width: 3000, Height: 6000}, {Name: "b-o3", Width: 4000, Height: 3000}}
+	twins := sameOutputCorpus(ps, oriented)
+	for _, tt := range []struct {
+		suffix string
+		keys   [2]string
+	}{
+		{"1024x_fit.jpg", [2]string{"a_x1024_fit.jpg", "b_1024x_fit.jpg"}},
+		{"300x200_fill.webp", [2]string{"a_200x300_fill.webp", "b_300x200_fill.webp"}},
+		{"200x200_fill.jpg", [2]string{"a_200x200_fill.jpg", "b_200x200_fill.jpg"}},
+	} {
+		v, err := parseVariant(tt.suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range twins {
+			tv := v.forPhoto(p)
+			if got := tv.keyFor(p.Name); got != tt.keys[i] {
+				t.Errorf("%s of %s: key %s, want %s", tt.suffix, p.Name, got, tt.keys[i])
+			}
+			ow, oh, _ := v.expect(oriented[i].Width, oriented[i].Height)
+			tw, th, _ := tv.expect(p.Width, p.Height)
+			if oriented[i].Width != p.Width {
+				ow, oh = oh, ow // the oriented copy's thumbnail, on its side
+			}
+			if tw != ow || th != oh {
+				t.Errorf("%s of %s: the twin makes %dx%d, the oriented copy %dx%d on its side", tt.suffix, p.Name, tw, th, ow, oh)
+			}
+		}
+	}
+}
