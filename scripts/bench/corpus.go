@@ -298,3 +298,39 @@ func withOrientation(jpg []byte, o int) ([]byte, error) {
 	}
 	return append(out, jpg[i:]...), nil
 }
+
+// corpus is a set of originals the miss path is measured on, its cells
+// labelled with label.
+type corpus struct {
+	label      string
+	ps         []photo
+	squareSkip bool // only the variants whose box is not square
+}
+
+// variants are those of vs run on this corpus.
+func (c corpus) variants(vs []variant) []variant {
+	var out []variant
+	for _, v := range vs {
+		if !(c.squareSkip && v.square()) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// checkNotStoredBack fails when a thumbnail the miss path asked for, of
+// any corpus (the oriented copies' and the twins' with their box turned
+// included), is in storeDir: with --store-back=false none may be.
+func checkNotStoredBack(storeDir string, corpora []corpus, vs []variant) error {
+	for _, c := range corpora {
+		for _, v := range c.variants(vs) {
+			for _, p := range c.ps {
+				key := v.forPhoto(p).keyFor(p.Name)
+				if _, err := os.Stat(filepath.Join(storeDir, key)); err == nil {
+					return fmt.Errorf("%s was stored back despite --store-back=false", key)
+				}
+			}
+		}
+	}
+	return nil
+}

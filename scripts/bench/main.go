@@ -268,11 +268,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	mc := missConfig{binary: cfg.binary, quality: cfg.quality, warmup: cfg.warmup, measured: cfg.rounds, slots: cfg.slots}
-	type corpus struct {
-		label      string
-		ps         []photo
-		squareSkip bool // only the variants whose box is not square
-	}
 	corpora := []corpus{{label: "", ps: ps}}
 	if !cfg.noOriented {
 		oriented, err := orientedCorpus(ps, storeDir)
@@ -283,10 +278,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			corpus{label: sameOutputLabel, ps: sameOutputCorpus(ps, oriented), squareSkip: true})
 	}
 	for _, corpus := range corpora {
-		for _, v := range cfg.variants {
-			if corpus.squareSkip && v.square() {
-				continue
-			}
+		for _, v := range corpus.variants(cfg.variants) {
 			for _, c := range cfg.concurrency {
 				name := v.suffix + corpus.label
 				fmt.Fprintf(stderr, "bench: %s c=%d: s3thumb", name, c)
@@ -308,12 +300,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	// With store-back off no thumbnail may have been stored.
-	for _, v := range cfg.variants {
-		for _, p := range ps {
-			if _, err := os.Stat(filepath.Join(storeDir, v.keyFor(p.Name))); err == nil {
-				return fmt.Errorf("%s was stored back despite --store-back=false", v.keyFor(p.Name))
-			}
-		}
+	if err := checkNotStoredBack(storeDir, corpora, cfg.variants); err != nil {
+		return err
 	}
 	rep.Bytes = bytesRows(rep.Cells)
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -137,5 +140,33 @@ func TestSameOutputCorpus(t *testing.T) {
 				t.Errorf("%s of %s: the twin makes %dx%d, the oriented copy %dx%d on its side", tt.suffix, p.Name, tw, th, ow, oh)
 			}
 		}
+	}
+}
+
+// TestCheckNotStoredBack: a thumbnail stored back under any key the miss
+// path asked for is found, the twins' keys with the box turned
+// (a_x1024_fit.jpg) and the oriented copies' included, not only the plain
+// corpus's.
+func TestCheckNotStoredBack(t *testing.T) {
+	ps := []photo{{Name: "a", Width: 6000, Height: 3000}, {Name: "b", Width: 4000, Height: 3000}}
+	oriented := []photo{{Name: "a-o6", Width: 3000, Height: 6000}, {Name: "b-o3", Width: 4000, Height: 3000}}
+	corpora := []corpus{{ps: ps}, {label: orientedLabel, ps: oriented}, {label: sameOutputLabel, ps: sameOutputCorpus(ps, oriented), squareSkip: true}}
+	vs, err := parseVariants("200x200_fill.jpg,1024x_fit.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := checkNotStoredBack(dir, corpora, vs); err != nil {
+		t.Fatalf("empty store: %v", err)
+	}
+	for _, key := range []string{"a_x1024_fit.jpg", "a-o6_1024x_fit.jpg", "b-o3_200x200_fill.jpg", "b_1024x_fit.jpg"} {
+		path := filepath.Join(dir, key)
+		if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkNotStoredBack(dir, corpora, vs); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%s stored back: got %v", key, err)
+		}
+		os.Remove(path)
 	}
 }
