@@ -80,20 +80,37 @@ import (
 // benchmark's photographs (one client): 4-7% less CPU per thumbnail. At
 // 8 clients keeping 32 MB saved as much CPU as keeping 128 MB, and peak
 // RSS moved less than it does from run to run (314-365 MB, 323 without).
-// An operator's own setting (MALLOC_MMAP_THRESHOLD_,
-// MALLOC_TRIM_THRESHOLD_ or a malloc tunable in GLIBC_TUNABLES) is left
-// alone.
+// An operator's own thresholds (MALLOC_MMAP_THRESHOLD_,
+// MALLOC_TRIM_THRESHOLD_, or glibc.malloc.mmap_threshold or
+// trim_threshold in GLIBC_TUNABLES) are left alone (see
+// operatorMallocThresholds).
 func keepFreedMemory(mmapMax, trimMax int) {
-	for _, v := range []string{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} {
-		if _, ok := os.LookupEnv(v); ok {
-			return
-		}
-	}
-	if strings.Contains(os.Getenv("GLIBC_TUNABLES"), "glibc.malloc.") {
+	if operatorMallocThresholds(os.LookupEnv) {
 		return
 	}
 	C.mallopt(C.M_MMAP_THRESHOLD, C.int(mmapMax))
 	C.mallopt(C.M_TRIM_THRESHOLD, C.int(trimMax))
+}
+
+// operatorMallocThresholds reports whether the environment sets glibc
+// malloc's mmap or trim threshold, as a MALLOC_*_ variable or a tunable.
+// Other malloc settings do not count: glibc.malloc.arena_max=2 in
+// GLIBC_TUNABLES is MALLOC_ARENA_MAX=2 (the README's advice) spelt
+// otherwise, and neither touches the thresholds.
+func operatorMallocThresholds(lookup func(string) (string, bool)) bool {
+	for _, v := range []string{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} {
+		if _, ok := lookup(v); ok {
+			return true
+		}
+	}
+	tunables, _ := lookup("GLIBC_TUNABLES")
+	for t := range strings.SplitSeq(tunables, ":") {
+		name, _, _ := strings.Cut(t, "=")
+		if name == "glibc.malloc.mmap_threshold" || name == "glibc.malloc.trim_threshold" {
+			return true
+		}
+	}
+	return false
 }
 
 // setVipsConcurrency sets the number of worker threads each libvips
