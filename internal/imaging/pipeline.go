@@ -131,6 +131,16 @@ static int s3t_colour(VipsImage **t, int *i, VipsImage **im, int icc) {
 // 26.1 instead of 28.8 ms. (Two taps at a time in SSE2 was no faster.)
 #define S3T_MAX_POINT 64
 
+// No fused multiply-adds, which CGO_CFLAGS such as -march=native would
+// allow on a CPU with FMA: X and the coefficients must round as in
+// libvips, built for plain x86-64, or pixels differ.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 static gint64 s3t_own_reducehs = 0; // reduces made here, not by vips_reduceh
 static gint64 s3t_own_reduceh_count(void) { return __atomic_load_n(&s3t_own_reducehs, __ATOMIC_RELAXED); }
 
@@ -269,6 +279,9 @@ static int s3t_reduceh(VipsImage *in, VipsImage **out, double hshrink) {
 	vips_reorder_margin_hint(*out, n_point);
 	return 0;
 }
+#if !defined(__clang__) && defined(__GNUC__)
+#pragma GCC pop_options
+#endif
 
 static int s3t_load(const void *buf, size_t len, const s3t_plan *p, VipsImage **out) {
 	// Sequential: the pixels stream through the pipeline a strip at a time
