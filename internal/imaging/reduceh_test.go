@@ -9,9 +9,9 @@ import (
 )
 
 // TestReducehSamePixels checks that the thumbnails made with our reduce
-// across (s3t_reduceh) are byte for byte those made with libvips' own
-// vips_reduceh, for 1, 3 and 4 bands, many sizes and reduce factors, and
-// that ours did the work.
+// (s3t_reduce, down then across) are byte for byte those made with libvips'
+// own vips_reduce (its C paths: New turns ORC off), for 1, 3 and 4 bands,
+// many sizes and reduce factors, and that ours did the work.
 func TestReducehSamePixels(t *testing.T) {
 	v := newTestVips(t)
 	greyImg := image.NewGray(image.Rect(0, 0, 1001, 677))

@@ -61,6 +61,12 @@ func New(cfg Config) (*Vips, error) {
 	// would only hold memory.
 	bimg.VipsCacheSetMax(0)
 	bimg.VipsCacheSetMaxMem(0)
+	// No ORC: libvips compiles an ORC program per image for its vector
+	// paths, and ORC's code allocator crashed the process now and then
+	// under concurrent resizes (SIGSEGV in orc_code_allocate_codemem; the
+	// peer benchmark's imgproxy too). The one path of ours it sped up, the
+	// vertical reduce, is ours now (s3t_reduce).
+	bimg.VipsVectorSetEnabled(false)
 	setVipsConcurrency(cfg.Concurrency)
 	keepFreedMemory(32<<20, 32<<20) // 32 MB: the most glibc takes as a threshold
 	countVipsWarnings(cfg.LibvipsWarnings, recoverableWarnings)
