@@ -93,31 +93,39 @@ func TestEighthScansSamePixels(t *testing.T) {
 				{Width: 60, Height: 60, Fit: Cover, Format: WebP},
 				{Width: 80, Height: 0, Format: PNG},
 			} {
-				dw, dh := h.displaySize()
-				p := v.plan(h, planGeometry(dw, dh, opts), opts)
-				if p.loadShrink != 8 {
-					t.Fatalf("%+v: shrink on load %d, want 8", opts, p.loadShrink)
-				}
-				want, err := p.run(tt.data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				warnings := vipsWarnings()
-				got, err := p.run(lean)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n := vipsWarnings() - warnings; n != 0 {
-					t.Errorf("%+v: libvips warned %d times about the lean file", opts, n)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%+v: the thumbnail differs from the whole file's (%d vs %d bytes)", opts, len(got), len(want))
-				}
+				sameLeanThumbnail(t, v, h, tt.data, lean, opts)
 			}
 			if err := checkDecode(lean); err != nil {
 				t.Errorf("the lean file does not decode cleanly: %v", err)
 			}
 		})
+	}
+}
+
+// sameLeanThumbnail checks that the thumbnail with opts of lean,
+// eighthScans' rewrite of data (header h), is byte for byte the whole
+// file's, and that libvips reads lean without a warning.
+func sameLeanThumbnail(t *testing.T, v *Vips, h header, data, lean []byte, opts Options) {
+	t.Helper()
+	dw, dh := h.displaySize()
+	p := v.plan(h, planGeometry(dw, dh, opts), opts)
+	if p.loadShrink != 8 {
+		t.Fatalf("%+v: shrink on load %d, want 8", opts, p.loadShrink)
+	}
+	want, err := p.run(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings := vipsWarnings()
+	got, err := p.run(lean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := vipsWarnings() - warnings; n != 0 {
+		t.Errorf("%+v: libvips warned %d times about the lean file", opts, n)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%+v: the thumbnail differs from the whole file's (%d vs %d bytes)", opts, len(got), len(want))
 	}
 }
 
@@ -328,24 +336,7 @@ func TestEighthScansUncodedComponent(t *testing.T) {
 			if lean == nil {
 				t.Fatal("eighthScans replaced nothing")
 			}
-			opts := Options{Width: 80, Height: 80, Format: PNG}
-			dw, dh := h.displaySize()
-			p := v.plan(h, planGeometry(dw, dh, opts), opts)
-			want, err := p.run(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			warnings := vipsWarnings()
-			got, err := p.run(lean)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := vipsWarnings() - warnings; n != 0 {
-				t.Errorf("libvips warned %d times about the lean file", n)
-			}
-			if !bytes.Equal(got, want) {
-				t.Error("the thumbnail differs from the whole file's")
-			}
+			sameLeanThumbnail(t, v, h, data, lean, Options{Width: 80, Height: 80, Format: PNG})
 		})
 	}
 }
