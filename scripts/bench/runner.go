@@ -69,6 +69,9 @@ func runRound(ctx context.Context, ps []photo, c int, mk makeFunc) ([]outcome, [
 	for range min(c, len(ps)) {
 		wg.Go(func() {
 			for i := range next {
+				if ctx.Err() != nil {
+					continue // another photo failed: drain, make nothing more
+				}
 				start := time.Now()
 				o, err := mk(ctx, ps[i])
 				if err != nil {
@@ -81,6 +84,11 @@ func runRound(ctx context.Context, ps []photo, c int, mk makeFunc) ([]outcome, [
 	}
 feed:
 	for i := range ps {
+		// select picks at random among ready cases: look first, so that a
+		// failure stops the feed even while a worker is waiting.
+		if ctx.Err() != nil {
+			break
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():
