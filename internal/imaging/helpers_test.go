@@ -34,6 +34,17 @@ func newTestVips(t testing.TB) *Vips {
 	return v
 }
 
+// uniformImage is a w×h image of one colour.
+func uniformImage(w, h int, c color.RGBA) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
 // quadrants is an image whose four quarters have distinct colours, so that
 // a turn or a mirror shows.
 var quadrantColours = [4]color.RGBA{

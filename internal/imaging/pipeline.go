@@ -40,7 +40,7 @@ typedef struct {
 	int out_format;    // S3T_JPEG, S3T_PNG, S3T_WEBP or S3T_HEIF (AVIF)
 	int quality;
 	int effort;        // AVIF encoder effort, 0-9
-	int libvips_reduceh; // reduce across with libvips' own vips_reduceh (tests: the same pixels)
+	int libvips_reduce; // reduce with libvips' own vips_reduce (tests: the same pixels)
 } s3t_plan;
 
 // The alpha test bimg makes (has_alpha_channel), so that exactly the same
@@ -144,8 +144,8 @@ static int s3t_colour(VipsImage **t, int *i, VipsImage **im, int icc) {
 #pragma GCC optimize("O3", "fp-contract=off")
 #endif
 
-static gint64 s3t_own_reducehs = 0; // reduces made here, not by vips_reduceh
-static gint64 s3t_own_reduceh_count(void) { return __atomic_load_n(&s3t_own_reducehs, __ATOMIC_RELAXED); }
+static gint64 s3t_own_reduces = 0; // reduces made here, not by libvips
+static gint64 s3t_own_reduce_count(void) { return __atomic_load_n(&s3t_own_reduces, __ATOMIC_RELAXED); }
 
 // What a reduce along one axis needs: the factor, the offset of its first
 // output pixel, the mask size and the masks of the 65 sub-pixel positions.
@@ -322,7 +322,7 @@ static int s3t_reduce(VipsImage *in, VipsImage **out, double shrink, int vertica
 	if (in->BandFmt != VIPS_FORMAT_UCHAR || in->Coding != VIPS_CODING_NONE || shrink <= 1.0 ||
 		n_point > S3T_MAX_POINT || size <= 0)
 		return vertical ? vips_reducev(in, out, shrink, NULL) : vips_reduceh(in, out, shrink, NULL);
-	__atomic_add_fetch(&s3t_own_reducehs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s3t_own_reduces, 1, __ATOMIC_RELAXED);
 	s3t_reduce_state *st = g_new0(s3t_reduce_state, 1);
 	st->shrink = shrink;
 	st->n_point = n_point;
@@ -445,7 +445,7 @@ static int s3t_pipeline(const void *buf, size_t len, const s3t_plan *p, VipsObje
 	double rx = (double) p->width / im->Xsize, ry = (double) p->height / im->Ysize;
 	if (rx < 1 && ry < 1) {
 		// vips_reduce is vips_reducev, then vips_reduceh.
-		if (p->libvips_reduceh) {
+		if (p->libvips_reduce) {
 			if (vips_reduce(im, &t[i], 1.0 / rx, 1.0 / ry, NULL))
 				return -1;
 			im = t[i++];
@@ -562,9 +562,9 @@ type pipeline struct {
 	icc                   bool
 	out                   Format
 	quality, avifEffort   int
-	// libvipsReduceh reduces across with vips_reduceh rather than ours
-	// (s3t_reduceh): for tests.
-	libvipsReduceh bool
+	// libvipsReduce reduces with libvips' vips_reduce rather than ours
+	// (s3t_reduce): for tests.
+	libvipsReduce bool
 }
 
 // planResize computes the shrink-on-load and block-shrink factors of
@@ -661,7 +661,7 @@ func (p pipeline) run(data []byte) ([]byte, error) {
 		quality:       C.int(p.quality),
 		effort:        C.int(p.avifEffort),
 
-		libvips_reduceh: b(p.libvipsReduceh),
+		libvips_reduce: b(p.libvipsReduce),
 	}
 	// libvips reads the Go bytes during the call only (the pipeline is
 	// built, run and freed inside it), which cgo's pointer rules allow.
@@ -683,9 +683,9 @@ func (p pipeline) run(data []byte) ([]byte, error) {
 	return C.GoBytes(buf, C.int(n)), nil
 }
 
-// ownReducehs counts the reduces across made by s3t_reduceh rather than
-// vips_reduceh.
-func ownReducehs() int64 { return int64(C.s3t_own_reduceh_count()) }
+// ownReduces counts the reduces along one axis made by s3t_reduce rather
+// than by libvips.
+func ownReduces() int64 { return int64(C.s3t_own_reduce_count()) }
 
 // interestingNone crops at the given place (pipeline.cropLeft, cropTop);
 // the other VIPS_INTERESTING_* values have libvips choose the place.

@@ -13,14 +13,14 @@ import (
 // whether ours did the work.
 func sameAsLibvipsReduceh(t *testing.T, p pipeline, data []byte) bool {
 	t.Helper()
-	before := ownReducehs()
-	p.libvipsReduceh = false
+	before := ownReduces()
+	p.libvipsReduce = false
 	ours, err := p.run(data)
 	if err != nil {
 		t.Fatalf("ours: %v", err)
 	}
-	used := ownReducehs() != before
-	p.libvipsReduceh = true
+	used := ownReduces() != before
+	p.libvipsReduce = true
 	theirs, err := p.run(data)
 	if err != nil {
 		t.Fatalf("libvips: %v", err)

@@ -35,7 +35,7 @@ func TestReducehSamePixels(t *testing.T) {
 		{"rgba png", encodePNG(t, rgba)},
 		{"grey png", encodePNG(t, greyImg)},
 	}
-	before := ownReducehs()
+	before := ownReduces()
 	for _, src := range sources {
 		h, err := readHeader(src.data)
 		if err != nil {
@@ -51,7 +51,7 @@ func TestReducehSamePixels(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					p.libvipsReduceh = true
+					p.libvipsReduce = true
 					theirs, err := p.run(src.data)
 					if err != nil {
 						t.Fatal(err)
@@ -63,7 +63,7 @@ func TestReducehSamePixels(t *testing.T) {
 			}
 		}
 	}
-	if ownReducehs() == before {
+	if ownReduces() == before {
 		t.Error("s3t_reduceh was never used")
 	}
 }

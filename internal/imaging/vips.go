@@ -93,10 +93,7 @@ func (v *Vips) Probe(data []byte) (Info, error) {
 // decoders that need it (progressive JPEG, interlaced PNG). It fails as
 // Thumbnail's header checks do.
 func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
-	if err := opts.validate(); err != nil {
-		return 0, err
-	}
-	h, err := v.header(data)
+	h, err := v.headerFor(data, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -113,10 +110,7 @@ func (v *Vips) Cost(data []byte, opts Options) (int64, error) {
 // matters is that a 20 MP original is costed at several 4 MP ones. It
 // fails as Thumbnail's header checks do.
 func (v *Vips) Work(data []byte, opts Options) (time.Duration, error) {
-	if err := opts.validate(); err != nil {
-		return 0, err
-	}
-	h, err := v.header(data)
+	h, err := v.headerFor(data, opts)
 	if err != nil {
 		return 0, err
 	}
@@ -153,6 +147,15 @@ func (v *Vips) Work(data []byte, opts Options) (time.Duration, error) {
 	return time.Millisecond + time.Duration(px*ns+out), nil
 }
 
+// headerFor checks opts, then reads and checks the header: what Cost,
+// Work and Thumbnail start with.
+func (v *Vips) headerFor(data []byte, opts Options) (header, error) {
+	if err := opts.validate(); err != nil {
+		return header{}, err
+	}
+	return v.header(data)
+}
+
 // header reads and checks the header.
 func (v *Vips) header(data []byte) (header, error) {
 	h, err := readHeader(data)
@@ -170,13 +173,10 @@ func (v *Vips) header(data []byte) (header, error) {
 // ErrUnsupportedImage (empty, corrupt, truncated, or not an image of ours),
 // ErrTooManyPixels, or the context's error.
 func (v *Vips) Thumbnail(ctx context.Context, data []byte, opts Options) (Image, error) {
-	if err := opts.validate(); err != nil {
-		return Image{}, err
-	}
 	if err := ctx.Err(); err != nil {
 		return Image{}, err
 	}
-	h, err := v.header(data)
+	h, err := v.headerFor(data, opts)
 	if err != nil {
 		return Image{}, err
 	}

@@ -353,12 +353,7 @@ func TestCMYKBecomesSRGB(t *testing.T) {
 func TestICCProfileConverted(t *testing.T) {
 	v := newTestVips(t)
 	want := color.RGBA{200, 120, 60, 255}
-	src := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := range 64 {
-		for x := range 64 {
-			src.SetRGBA(x, y, want)
-		}
-	}
+	src := uniformImage(64, 64, want)
 	p3, err := bimg.Resize(encodePNG(t, src), bimg.Options{Type: bimg.PNG, InputICC: "srgb", OutputICC: "p3"})
 	if err != nil {
 		t.Fatal(err)
@@ -719,12 +714,7 @@ func jpegICC(t *testing.T, jpg []byte) []byte {
 func TestSRGBProfileNotConverted(t *testing.T) {
 	v := newTestVips(t)
 	want := color.RGBA{200, 120, 60, 255}
-	src := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := range 64 {
-		for x := range 64 {
-			src.SetRGBA(x, y, want)
-		}
-	}
+	src := uniformImage(64, 64, want)
 	png := encodePNG(t, src)
 	tagged := func(profile string) []byte {
 		out, err := bimg.Resize(png, bimg.Options{Type: bimg.JPEG, Quality: 95, InputICC: "srgb", OutputICC: profile})
